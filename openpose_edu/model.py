@@ -1,0 +1,292 @@
+"""The two-branch multi-stage CNN of OpenPose (paper Fig. 2, Eq. 1-2), every stage exposed.
+
+``OpenPoseConfig.paper()`` is exactly CMU's COCO network ``pose_deploy_linevec.prototxt``:
+
+    image (N, 3, H, W)
+      -> VGG-19 conv1_1..conv4_2 (3 ceil-mode max pools, stride 8)
+      -> conv4_3_CPM, conv4_4_CPM                       = F   (N, 128, H/8, W/8)
+      -> stage 1:  rho^1(F), phi^1(F)                    = S^1 (N, 19, ..), L^1 (N, 38, ..)
+      -> stage t:  rho^t, phi^t on concat[L^{t-1}, S^{t-1}, F] (185 ch), t = 2..6
+
+Module names are the Caffe layer names (``conv5_1_CPM_L1``, ``Mconv7_stage6_L2``, ...), so
+the original weights load by name. Branch ``L1`` is the PAF branch (phi, L), ``L2`` the
+confidence-map branch (rho, S). The last convolution of every branch has no ReLU: the
+structure says so (``relu=False``), not a list of names.
+
+Smaller members of the same family (narrower, fewer stages, smaller stage kernels) come from
+the same dataclass; the bundled model is one of them. Explained in notebook 02.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import Tensor, nn
+
+from .skeleton import N_HEATMAPS, N_PAFS
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How images must be fed to a model: what ``inference.preprocess`` reads.
+
+    pixel value fed = raw value (0..255) * scale + offset, in ``channel_order``.
+    """
+
+    channel_order: str = "BGR"  # the original was trained on OpenCV (BGR) images
+    scale: float = 1 / 256  # x/256 - 0.5: 128 maps to 0 (caffe_train, the Python demo)
+    offset: float = -0.5
+    pad_value: int = 128  # padding value in raw pixels (the demo pads with 128)
+    stride: int = 8  # output stride of the network
+    box_size: int = 368  # default network input height (the demo's boxsize)
+
+
+@dataclass(frozen=True)
+class OpenPoseConfig:
+    """Every size of the network; ``paper()`` gives the CVPR-2017 COCO model."""
+
+    # VGG blocks: output channels of each conv; a 2x2 max pool follows every block but the last.
+    vgg: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512))
+    cpm: tuple[int, ...] = (256, 128)  # conv4_3_CPM, conv4_4_CPM; the last is F's width
+    stage1_width: int = 128  # conv5_1..5_3_CPM (3x3)
+    stage1_layers: int = 3  # number of 3x3 convs in stage 1
+    stage1_hidden: int = 512  # conv5_4_CPM (1x1)
+    stage_width: int = 128  # Mconv1..5 of stages >= 2
+    stage_layers: int = 5  # number of k x k convs in stages >= 2
+    stage_kernel: int = 7  # k: 7x7 in the paper (large receptive field, Sec. 2.1)
+    stage_hidden: int = 128  # Mconv6 (1x1)
+    n_stages: int = 6  # T: number of stages
+    n_heatmaps: int = N_HEATMAPS  # J+1 = 19 (18 parts + background)
+    n_pafs: int = N_PAFS  # 2C = 38
+    input: InputSpec = field(default_factory=InputSpec)
+
+    @classmethod
+    def paper(cls) -> OpenPoseConfig:
+        """The exact network of pose_deploy_linevec.prototxt (52,311,446 parameters)."""
+        return cls()
+
+    @classmethod
+    def small(
+        cls, width: float = 0.25, n_stages: int = 6, stage_kernel: int = 3, **overrides: object
+    ) -> OpenPoseConfig:
+        """A narrower member of the family: every width scaled by ``width``."""
+
+        def w(c: int) -> int:
+            return max(4, int(round(c * width)))
+
+        base = cls()
+        kw: dict[str, object] = dict(
+            vgg=tuple(tuple(w(c) for c in block) for block in base.vgg),
+            cpm=tuple(w(c) for c in base.cpm),
+            stage1_width=w(base.stage1_width),
+            stage1_hidden=w(base.stage1_hidden),
+            stage_width=w(base.stage_width),
+            stage_hidden=w(base.stage_hidden),
+            n_stages=n_stages,
+            stage_kernel=stage_kernel,
+        )
+        kw.update(overrides)
+        return cls(**kw)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.n_stages < 1:
+            raise ValueError(f"n_stages must be >= 1, got {self.n_stages}")
+        if self.stage_kernel % 2 != 1:
+            raise ValueError(f"stage_kernel must be odd (same padding), got {self.stage_kernel}")
+        if len(self.vgg) < 1 or any(len(b) < 1 for b in self.vgg) or len(self.cpm) < 1:
+            raise ValueError("vgg blocks and cpm must each have at least one conv")
+
+    @property
+    def stride(self) -> int:
+        return 2 ** (len(self.vgg) - 1)
+
+    @property
+    def F_channels(self) -> int:
+        return self.cpm[-1]
+
+    def to_dict(self) -> dict:
+        """Plain dict (lists, ints, strs) that travels inside checkpoints."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OpenPoseConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown OpenPoseConfig fields {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "vgg" in d:
+            d["vgg"] = tuple(tuple(b) for b in d["vgg"])
+        if "cpm" in d:
+            d["cpm"] = tuple(d["cpm"])
+        if "input" in d and isinstance(d["input"], dict):
+            d["input"] = InputSpec(**d["input"])
+        return cls(**d)
+
+
+@dataclass
+class NetworkOutput:
+    """What every model's ``forward`` returns: F and the maps of EVERY stage.
+
+    F: (N, C, h, w) image features. S[t-1] is S^t: (N, 19, h, w) confidence maps (channel 18
+    background). L[t-1] is L^t: (N, 38, h, w) part affinity fields (channels in skeleton.py).
+    h, w = H/8, W/8 (ceil) for an (N, 3, H, W) input.
+    """
+
+    F: Tensor
+    S: list[Tensor]
+    L: list[Tensor]
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.S)
+
+    def stage(self, t: int) -> tuple[Tensor, Tensor]:
+        """(S^t, L^t) for t = 1..T (1-based, as in the paper)."""
+        if not 1 <= t <= len(self.S):
+            raise ValueError(f"stage must be in 1..{len(self.S)}, got {t}")
+        return self.S[t - 1], self.L[t - 1]
+
+
+def conv(name: str, c_in: int, c_out: int, k: int, relu: bool = True) -> list[tuple[str, nn.Module]]:
+    """A Caffe-style convolution (stride 1, 'same' padding, bias) and optionally its ReLU."""
+    layers: list[tuple[str, nn.Module]] = [(name, nn.Conv2d(c_in, c_out, k, padding=k // 2))]
+    if relu:
+        layers.append((name.replace("conv", "relu", 1), nn.ReLU(inplace=True)))
+    return layers
+
+
+def _backbone(cfg: OpenPoseConfig) -> nn.Sequential:
+    """VGG-19 conv1_1..conv4_2 (paper Sec. 2: 'the first 10 layers of VGG-19'), stride 8."""
+    layers: list[tuple[str, nn.Module]] = []
+    c = 3
+    for b, block in enumerate(cfg.vgg, start=1):
+        for i, c_out in enumerate(block, start=1):
+            layers += conv(f"conv{b}_{i}", c, c_out, 3)
+            c = c_out
+        if b < len(cfg.vgg):
+            # Caffe rounds pooled sizes up: ceil_mode keeps odd inputs identical to the original.
+            layers.append((f"pool{b}_stage1", nn.MaxPool2d(2, 2, ceil_mode=True)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+def _cpm(cfg: OpenPoseConfig) -> nn.Sequential:
+    """conv4_3_CPM, conv4_4_CPM: reduce the VGG features to F (128 channels in the paper)."""
+    layers: list[tuple[str, nn.Module]] = []
+    c = cfg.vgg[-1][-1]
+    for i, c_out in enumerate(cfg.cpm, start=len(cfg.vgg[-1]) + 1):
+        layers += conv(f"conv{len(cfg.vgg)}_{i}_CPM", c, c_out, 3)
+        c = c_out
+    return nn.Sequential(OrderedDict(layers))
+
+
+def _stage1_branch(cfg: OpenPoseConfig, b: int, c_out: int) -> nn.Sequential:
+    """Stage 1 branch L{b} (rho^1 or phi^1, Eq. 1): 3x3 convs, a 1x1, and a 1x1 to the maps."""
+    layers: list[tuple[str, nn.Module]] = []
+    c = cfg.F_channels
+    for i in range(1, cfg.stage1_layers + 1):
+        layers += conv(f"conv5_{i}_CPM_L{b}", c, cfg.stage1_width, 3)
+        c = cfg.stage1_width
+    n = cfg.stage1_layers + 1
+    layers += conv(f"conv5_{n}_CPM_L{b}", c, cfg.stage1_hidden, 1)
+    layers += conv(f"conv5_{n + 1}_CPM_L{b}", cfg.stage1_hidden, c_out, 1, relu=False)
+    return nn.Sequential(OrderedDict(layers))
+
+
+def _stage_branch(cfg: OpenPoseConfig, t: int, b: int, c_out: int) -> nn.Sequential:
+    """Stage t >= 2 branch L{b} (rho^t or phi^t, Eq. 2) on concat[L, S, F]."""
+    layers: list[tuple[str, nn.Module]] = []
+    c = cfg.n_pafs + cfg.n_heatmaps + cfg.F_channels  # 38 + 19 + 128 = 185 in the paper
+    for i in range(1, cfg.stage_layers + 1):
+        layers += conv(f"Mconv{i}_stage{t}_L{b}", c, cfg.stage_width, cfg.stage_kernel)
+        c = cfg.stage_width
+    n = cfg.stage_layers + 1
+    layers += conv(f"Mconv{n}_stage{t}_L{b}", c, cfg.stage_hidden, 1)
+    layers += conv(f"Mconv{n + 1}_stage{t}_L{b}", cfg.stage_hidden, c_out, 1, relu=False)
+    return nn.Sequential(OrderedDict(layers))
+
+
+class Stage(nn.Module):
+    """One stage t: the PAF branch ``L1`` (phi^t -> L^t) and the confidence branch ``L2`` (rho^t -> S^t)."""
+
+    def __init__(self, cfg: OpenPoseConfig, t: int) -> None:
+        super().__init__()
+        self.t = t
+        if t == 1:
+            self.L1 = _stage1_branch(cfg, 1, cfg.n_pafs)
+            self.L2 = _stage1_branch(cfg, 2, cfg.n_heatmaps)
+        else:
+            self.L1 = _stage_branch(cfg, t, 1, cfg.n_pafs)
+            self.L2 = _stage_branch(cfg, t, 2, cfg.n_heatmaps)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x: F (stage 1) or concat[L^{t-1}, S^{t-1}, F] -> (S^t (N,19,h,w), L^t (N,38,h,w))."""
+        return self.L2(x), self.L1(x)
+
+
+class OpenPoseNet(nn.Module):
+    """The OpenPose network; ``forward`` returns F and every stage's (S^t, L^t).
+
+    Input: (N, 3, H, W) float, already normalized as ``config.input`` says
+    (``inference.preprocess`` does that). Any H, W; the maps are (ceil(H/8), ceil(W/8)).
+    """
+
+    def __init__(self, config: OpenPoseConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or OpenPoseConfig.paper()
+        self.backbone = _backbone(self.config)
+        self.cpm = _cpm(self.config)
+        self.stages = nn.ModuleList(Stage(self.config, t) for t in range(1, self.config.n_stages + 1))
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.config.input
+
+    @property
+    def stride(self) -> int:
+        return self.config.stride
+
+    def features(self, x: Tensor) -> Tensor:
+        """Image (N, 3, H, W) -> F (N, C_F, H/8, W/8): VGG-19 conv1_1..conv4_2 + the CPM convs."""
+        return self.cpm(self.backbone(x))
+
+    def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
+        """Image (N, 3, H, W) -> NetworkOutput(F, S=[S^1..S^T], L=[L^1..L^T]) (Eq. 1-2).
+
+        ``n_stages`` stops after that many stages (the later ones are not computed).
+        """
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected an image batch of shape (N, 3, H, W), got {tuple(x.shape)}")
+        T = len(self.stages) if n_stages is None else n_stages
+        if not 1 <= T <= len(self.stages):
+            raise ValueError(f"n_stages must be in 1..{len(self.stages)}, got {n_stages}")
+        F = self.features(x)  # (N, 128, h, w)
+        S, L = [], []
+        s, paf = self.stages[0](F)  # stage 1 sees F alone (Eq. 1)
+        S.append(s)
+        L.append(paf)
+        for stage in self.stages[1:T]:
+            s, paf = stage(torch.cat([paf, s, F], dim=1))  # [L, S, F]: (N, 185, h, w) (Eq. 2)
+            S.append(s)
+            L.append(paf)
+        return NetworkOutput(F=F, S=S, L=L)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable values (weights + biases)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def parameter_counts(net: OpenPoseNet) -> dict[str, int]:
+    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare OPENPOSE_FACTS.md s.3)."""
+    counts = {"vgg": count_parameters(net.backbone), "cpm": count_parameters(net.cpm)}
+    for stage in net.stages:
+        counts[f"stage{stage.t}"] = count_parameters(stage)
+    return counts
+
+
+def caffe_layers(net: nn.Module) -> dict[str, nn.Conv2d]:
+    """Every convolution by its Caffe layer name (``conv1_1``, ``Mconv7_stage6_L2``, ...)."""
+    return {name.rsplit(".", 1)[-1]: m for name, m in net.named_modules() if isinstance(m, nn.Conv2d)}
