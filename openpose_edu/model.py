@@ -42,6 +42,20 @@ class InputSpec:
     stride: int = 8  # output stride of the network
     box_size: int = 368  # default network input height (the demo's boxsize)
 
+    def normalize(self, images: Tensor, color: str = "RGB") -> Tensor:
+        """Raw pixels (N, 3, H, W), 0..255 in ``color`` order -> network input (float32).
+
+        Reorders the channels to ``channel_order`` and applies ``x * scale + offset``.
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected raw images of shape (N, 3, H, W), got {tuple(images.shape)}")
+        if color not in ("RGB", "BGR"):
+            raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
+        x = images.float()
+        if color != self.channel_order:
+            x = x.flip(1)  # RGB <-> BGR
+        return x * self.scale + self.offset
+
 
 @dataclass(frozen=True)
 class OpenPoseConfig:

@@ -103,9 +103,7 @@ TRAINING_ORDER: tuple[Limb, ...] = tuple(sorted(LIMBS, key=lambda limb: limb.paf
 
 # Left/right mirror of every part, for horizontal flips (Nose and Neck map to themselves).
 FLIP_PARTS: tuple[int, ...] = tuple(
-    PART_INDEX[name.replace("R", "#", 1).replace("L", "R", 1).replace("#", "L", 1)]
-    if name[0] in "RL"
-    else i
+    PART_INDEX[name.replace("R", "#", 1).replace("L", "R", 1).replace("#", "L", 1)] if name[0] in "RL" else i
     for i, name in enumerate(PART_NAMES)
 )
 

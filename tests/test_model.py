@@ -114,3 +114,15 @@ def test_cuda_matches_cpu():
         ref = net(x)
         out = net.to("cuda")(x.to("cuda"))
     torch.testing.assert_close(out.S[-1].cpu(), ref.S[-1], atol=1e-4, rtol=1e-4)
+
+
+def test_input_spec_normalize():
+    from openpose_edu.model import InputSpec
+
+    spec = InputSpec()  # BGR, x/256 - 0.5
+    rgb = torch.tensor([10, 128, 250], dtype=torch.uint8).view(1, 3, 1, 1)
+    x = spec.normalize(rgb, color="RGB")
+    torch.testing.assert_close(x.flatten(), torch.tensor([250, 128, 10]) / 256 - 0.5)
+    torch.testing.assert_close(spec.normalize(rgb.flip(1), color="BGR"), x)
+    with pytest.raises(ValueError, match="color"):
+        spec.normalize(rgb, color="HSV")
