@@ -1,0 +1,298 @@
+"""Interactive explorers for the notebooks, built from ipywidgets controls and matplotlib.
+
+* ``StageExplorer``: model x image x stage t x part / limb, S^t and L^t side by side
+  (Eq. 1-2, Fig. 4). The network runs once per (model, image); a slider move only redraws.
+* ``GroundTruthPlayground``: S* and L* of a scene for any sigma, limb width and the paper or
+  released-code variant (Eq. 6-9).
+* ``AssemblyStepper``: the parse of one image step by step: candidate peaks, the line-integral
+  samples of each candidate pair and its score (Eq. 10-11), each greedy decision in order
+  (Eq. 12-16), the people, with threshold sliders.
+
+Every explorer has ``.figure(...)`` (a static matplotlib Figure of a view; notebooks display the
+default one so stored outputs show a picture) and ``.widget()`` (the ipywidgets UI, whose
+picture is an ``ipywidgets.Image`` that each control move re-renders). Explained in notebooks
+03, 04, 05 and 07 and in the workshop app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import viz
+from .model import NetworkOutput
+from .skeleton import BACKGROUND, LIMBS, PART_NAMES
+
+if TYPE_CHECKING:
+    import ipywidgets
+    from matplotlib.figure import Figure
+
+ALL = -1  # the "all parts" / "all limbs" choice of the part and limb menus
+
+
+def part_options() -> list[tuple[str, int]]:
+    """(label, value) pairs of a part menu: all parts, the 18 parts, the background."""
+    return [
+        ("all parts", ALL),
+        *((f"{j} {n}", j) for j, n in enumerate(PART_NAMES)),
+        ("background", BACKGROUND),
+    ]
+
+
+def limb_options() -> list[tuple[str, int]]:
+    """(label, value) pairs of a limb menu: all limbs, then the 19 limbs in inference order."""
+    return [("all limbs", ALL), *((f"{lb.index} {lb.name}", lb.index) for lb in LIMBS)]
+
+
+def _as_named(x: Any, default: str) -> dict[str, Any]:
+    return dict(x) if isinstance(x, Mapping) else {default: x}
+
+
+def network_maps(model: nn.Module, image: np.ndarray, color: str = "RGB") -> NetworkOutput:
+    """Every stage's maps of ``model`` for one uint8 (H, W, 3) image at its own size (Eq. 1-2).
+
+    The image is normalized as ``model.input_spec`` says and fed whole (no resize), so map cell
+    (i, j) covers input pixels [j s, (j+1) s) x [i s, (i+1) s), s = ``model.stride``. Runs on the
+    model's device without gradients. Returns the NetworkOutput with tensors (1, C, h, w) on the CPU.
+    """
+    viz._check_image(image)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    raw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W)
+    with torch.no_grad():
+        out = model(model.input_spec.normalize(raw, color=color))
+    return NetworkOutput(F=out.F.cpu(), S=[s.cpu() for s in out.S], L=[p.cpu() for p in out.L])
+
+
+# --------------------------------------------------------------------------------------------
+# Stage explorer
+# --------------------------------------------------------------------------------------------
+
+
+class StageExplorer:
+    """S^t and L^t of any model on any image, for any stage t, part and limb (Eq. 1-2, Fig. 4).
+
+    ``models``: a model or {name: model} (anything with ``.input_spec``, ``.stride`` and a forward
+    returning NetworkOutput). ``images``: a uint8 (H, W, 3) image or {name: image}. The forward
+    pass runs once per (model, image) and is cached; ``redraw`` only swaps the displayed arrays.
+    """
+
+    def __init__(
+        self,
+        models: nn.Module | Mapping[str, nn.Module],
+        images: np.ndarray | Mapping[str, np.ndarray],
+        color: str = "RGB",
+        panel_size: float = 3.2,
+        dpi: int = 80,
+    ) -> None:
+        self.models = _as_named(models, "model")
+        self.images = _as_named(images, "image")
+        if not self.models or not self.images:
+            raise ValueError("StageExplorer needs at least one model and one image")
+        for name, im in self.images.items():
+            try:
+                viz._check_image(im)
+            except TypeError as e:
+                raise TypeError(f"image {name!r}: {e}") from None
+        self.color = color
+        self.panel_size = panel_size
+        self.dpi = dpi
+        self._cache: dict[tuple[str, str], NetworkOutput] = {}
+        self._fig: Figure | None = None
+        self._key: tuple[str, str] | None = None
+        self.forward_calls = 0  # how often the network actually ran (the cache's witness)
+
+    def maps(self, model: str | None = None, image: str | None = None) -> NetworkOutput:
+        """The cached NetworkOutput of (model, image); the network runs on the first request only."""
+        key = (model or next(iter(self.models)), image or next(iter(self.images)))
+        if key[0] not in self.models or key[1] not in self.images:
+            raise ValueError(
+                f"unknown model/image {key}; models {list(self.models)}, images {list(self.images)}"
+            )
+        if key not in self._cache:
+            self._cache[key] = network_maps(self.models[key[0]], self.images[key[1]], self.color)
+            self.forward_calls += 1
+        return self._cache[key]
+
+    def n_stages(self, model: str | None = None) -> int:
+        """T of a model (runs it on the first image if it has not run yet)."""
+        return self.maps(model).n_stages
+
+    def _build(self, key: tuple[str, str]) -> None:
+        """A fresh figure for a new (model, image): base photo and one map artist per panel."""
+        from matplotlib.figure import Figure
+
+        image = self.images[key[1]]
+        out = self.maps(*key)
+        stride = self.models[key[0]].stride
+        fig = Figure(
+            figsize=(2 * self.panel_size, self.panel_size * 1.05), dpi=self.dpi, layout="constrained"
+        )
+        ax_s, ax_l = fig.subplots(1, 2)
+        self._hs = viz.plot_heatmap(ax_s, out.S[-1], None, image=image, stride=stride)
+        self._hl = viz.plot_paf_rgb(ax_l, out.L[-1], None, image=image, stride=stride)
+        self._ax_s, self._ax_l = ax_s, ax_l
+        self._fig, self._key = fig, key
+
+    def redraw(
+        self, model: str | None = None, image: str | None = None, stage: int | None = None,
+        part: int = ALL, limb: int = ALL,
+    ) -> Figure:  # fmt: skip
+        """Show S^stage (``part``, or all parts) and L^stage (``limb`` or all) of (model, image).
+
+        ``stage`` is 1-based (default: the last). Only array swaps unless (model, image) changed.
+        Returns the (persistent) Figure.
+        """
+        key = (model or next(iter(self.models)), image or next(iter(self.images)))
+        if key != self._key:
+            self._build(key)
+        out = self.maps(*key)
+        t = out.n_stages if stage is None else stage
+        S, L = out.stage(t)
+        self._hs.set_data(viz.part_map(S, None if part == ALL else part))
+        rgb = viz.paf_to_rgb(L, None if limb == ALL else limb)
+        self._hl.set_data(
+            np.concatenate([rgb, (rgb.max(axis=-1, keepdims=True) > 0.02) * np.float32(0.7)], -1)
+        )
+        pname = "all parts" if part == ALL else ("background" if part == BACKGROUND else PART_NAMES[part])
+        lname = "all limbs" if limb == ALL else LIMBS[limb].name
+        self._ax_s.set_title(f"S^{t}: {pname}", fontsize=9)
+        self._ax_l.set_title(f"L^{t}: {lname}", fontsize=9)
+        assert self._fig is not None
+        return self._fig
+
+    def figure(self, **view: Any) -> Figure:
+        """A static Figure of one view (default: first model and image, last stage, all parts/limbs)."""
+        fig = self.redraw(**view)
+        self._fig = None  # hand this figure out; the next redraw builds its own
+        self._key = None
+        return fig
+
+    def png(self, **view: Any) -> bytes:
+        """PNG bytes of a view: one redraw plus rendering (what a slider move costs)."""
+        return viz.figure_to_png(self.redraw(**view))
+
+    def widget(self) -> ipywidgets.VBox:
+        """The UI: model and image menus, a stage slider 1..T, part and limb menus, the picture."""
+        import ipywidgets as w
+
+        model = w.Dropdown(options=list(self.models), description="model")
+        image = w.Dropdown(options=list(self.images), description="image")
+        T = self.n_stages()
+        stage = w.IntSlider(value=T, min=1, max=T, description="stage t", continuous_update=True)
+        part = w.Dropdown(options=part_options(), value=ALL, description="part")
+        limb = w.Dropdown(options=limb_options(), value=ALL, description="limb")
+        picture = w.Image(format="png")
+
+        def update(_change: Any = None) -> None:
+            n = self.n_stages(model.value)
+            if stage.max != n:
+                stage.max = n
+            picture.value = self.png(
+                model=model.value, image=image.value, stage=stage.value, part=part.value, limb=limb.value
+            )
+
+        for control in (model, image, stage, part, limb):
+            control.observe(update, names="value")
+        update()
+        controls = w.HBox([w.VBox([model, image]), w.VBox([stage, part, limb])])
+        box = w.VBox([controls, picture])
+        box.update = update  # type: ignore[attr-defined]  # for tests and benchmarks
+        box.controls = dict(model=model, image=image, stage=stage, part=part, limb=limb)  # type: ignore[attr-defined]
+        box.picture = picture  # type: ignore[attr-defined]
+        return box
+
+
+# --------------------------------------------------------------------------------------------
+# Ground-truth playground
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GroundTruthPlayground:
+    """S* and L* of one scene under any sigma, limb width and variant (Eq. 6-9).
+
+    ``keypoints``: (P, 18, 3) [x, y, v] in input pixels; ``image``: the uint8 scene they belong to.
+    """
+
+    image: np.ndarray
+    keypoints: np.ndarray
+    stride: int = 8
+    dpi: int = 80
+    panel_size: float = 3.2
+
+    def maps(
+        self, sigma: float = 7.0, limb_width: float = 1.0, variant: str = "paper"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(S* (19, h, w), L* (38, h, w)) from groundtruth.py for these settings."""
+        from . import groundtruth
+
+        H, W = self.image.shape[:2]
+        grid = (-(-H // self.stride), -(-W // self.stride))
+        kp = torch.as_tensor(np.asarray(self.keypoints, np.float32))[None]  # (1, P, 18, 3)
+        S = groundtruth.confidence_maps(kp, grid_size=grid, stride=self.stride, sigma=sigma, variant=variant)
+        L = groundtruth.part_affinity_fields(
+            kp, grid_size=grid, stride=self.stride, limb_width=limb_width, variant=variant
+        )
+        return S[0], L[0]
+
+    def figure(
+        self,
+        sigma: float = 7.0,
+        limb_width: float = 1.0,
+        variant: str = "paper",
+        part: int = ALL,
+        limb: int = ALL,
+    ) -> Figure:
+        """S* (one part or all) and L* (one limb or all) over the scene, side by side."""
+        from matplotlib.figure import Figure
+
+        S, L = self.maps(sigma, limb_width, variant)
+        fig = Figure(
+            figsize=(2 * self.panel_size, self.panel_size * 1.05), dpi=self.dpi, layout="constrained"
+        )
+        ax_s, ax_l = fig.subplots(1, 2)
+        p, c = (None if part == ALL else part), (None if limb == ALL else limb)
+        viz.plot_heatmap(ax_s, S, p, image=self.image, stride=self.stride)
+        viz.plot_paf_rgb(ax_l, L, c, image=self.image, stride=self.stride, max_norm=1.0)
+        ax_s.set_title(f"S* ({variant}, sigma={sigma:g}): {ax_s.get_title()[3:]}", fontsize=9)
+        ax_l.set_title(f"L* ({variant}, width={limb_width:g}): {ax_l.get_title()[3:]}", fontsize=9)
+        return fig
+
+    def widget(self) -> ipywidgets.VBox:
+        """Sliders for sigma and limb width, a paper/released toggle, part and limb menus."""
+        import ipywidgets as w
+
+        sigma = w.FloatSlider(value=7.0, min=1.0, max=20.0, step=0.5, description="sigma (px)")
+        width = w.FloatSlider(value=1.0, min=0.25, max=4.0, step=0.25, description="limb width")
+        variant = w.ToggleButtons(options=["paper", "released"], value="paper", description="variant")
+        part = w.Dropdown(options=part_options(), value=ALL, description="part")
+        limb = w.Dropdown(options=limb_options(), value=ALL, description="limb")
+        controls = dict(sigma=sigma, limb_width=width, variant=variant, part=part, limb=limb)
+        return _render_widget(self.figure, controls)
+
+
+def _render_widget(figure_fn: Callable[..., Figure], controls: dict[str, Any]) -> ipywidgets.VBox:
+    """A VBox of ``controls`` and an Image that shows ``figure_fn(**values)`` after every change."""
+    import ipywidgets as w
+
+    picture = w.Image(format="png")
+
+    def update(_change: Any = None) -> None:
+        picture.value = viz.figure_to_png(figure_fn(**{k: c.value for k, c in controls.items()}))
+
+    for control in controls.values():
+        control.observe(update, names="value")
+    update()
+    values = list(controls.values())
+    rows = [w.HBox(values[i : i + 3]) for i in range(0, len(values), 3)]
+    box = w.VBox([*rows, picture])
+    box.update = update  # type: ignore[attr-defined]
+    box.controls = controls  # type: ignore[attr-defined]
+    box.picture = picture  # type: ignore[attr-defined]
+    return box

@@ -1,0 +1,83 @@
+"""Tests of widgets.py with a small random network, headless (Agg)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from openpose_edu import widgets
+from openpose_edu.model import OpenPoseConfig, OpenPoseNet
+from openpose_edu.skeleton import LIMBS, N_PARTS
+
+
+@pytest.fixture(scope="module")
+def small_net() -> OpenPoseNet:
+    torch.manual_seed(0)
+    return OpenPoseNet(OpenPoseConfig.small(width=0.125, n_stages=3)).eval()
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, 96, dtype=np.float32)
+    return {
+        "noise": rng.integers(0, 256, (72, 96, 3), dtype=np.uint8),
+        "ramp": np.broadcast_to(ramp[None, :, None], (72, 96, 3)).astype(np.uint8),
+    }
+
+
+def test_network_maps_equal_a_direct_forward(small_net, images):
+    out = widgets.network_maps(small_net, images["noise"])
+    raw = torch.from_numpy(images["noise"]).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        ref = small_net(small_net.input_spec.normalize(raw, color="RGB"))
+    assert len(out.S) == 3 and out.S[0].shape == (1, 19, 9, 12) and out.L[0].shape == (1, 38, 9, 12)
+    for a, b in zip(out.S + out.L, ref.S + ref.L):
+        torch.testing.assert_close(a, b)
+
+
+def test_stage_explorer_runs_the_network_once_per_image(small_net, images):
+    ex = widgets.StageExplorer({"small": small_net}, images)
+    box = ex.widget()
+    stage, part, limb, image = (box.controls[k] for k in ("stage", "part", "limb", "image"))
+    assert (stage.min, stage.max, stage.value) == (1, 3, 3)
+    first = box.picture.value
+    assert first[:4] == b"\x89PNG"
+    stage.value = 1
+    assert box.picture.value != first  # stage 1's maps differ from stage 3's
+    for t in (2, 3, 1, 2):
+        stage.value = t
+    part.value = 4
+    limb.value = 7
+    assert ex.forward_calls == 1
+    image.value = "ramp"
+    image.value = "noise"
+    assert ex.forward_calls == 2  # the second visit to "noise" came from the cache
+
+
+def test_stage_explorer_shows_the_requested_maps(small_net, images):
+    ex = widgets.StageExplorer(small_net, images["noise"])
+    fig = ex.figure(stage=2, part=3, limb=5)
+    ax_s, ax_l = fig.axes
+    assert ax_s.get_title() == "S^2: RElbow" and ax_l.get_title() == f"L^2: {LIMBS[5].name}"
+    S, L = ex.maps().stage(2)
+    shown = ax_s.get_images()[-1].get_array()
+    np.testing.assert_allclose(np.asarray(shown), S[0, 3].numpy())
+    all_parts = ex.figure(stage=1).axes[0].get_images()[-1].get_array()
+    np.testing.assert_allclose(np.asarray(all_parts), ex.maps().S[0][0, :N_PARTS].amax(0).numpy())
+
+
+def test_stage_explorer_rejects_bad_input(small_net, images):
+    with pytest.raises(TypeError, match="image 'x'"):
+        widgets.StageExplorer(small_net, {"x": np.zeros((8, 8), np.uint8)})
+    ex = widgets.StageExplorer(small_net, images)
+    with pytest.raises(ValueError, match="unknown model/image"):
+        ex.maps(image="nope")
+    with pytest.raises(ValueError, match="stage must be in 1..3"):
+        ex.figure(stage=4)
+
+
+def test_menus_cover_every_part_and_limb():
+    assert [v for _, v in widgets.part_options()] == [widgets.ALL, *range(19)]
+    assert [v for _, v in widgets.limb_options()] == [widgets.ALL, *range(len(LIMBS))]
