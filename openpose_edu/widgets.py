@@ -138,6 +138,8 @@ class StageExplorer:
         self._hl = viz.plot_paf_rgb(ax_l, out.L[-1], None, image=image, stride=stride)
         self._ax_s, self._ax_l = ax_s, ax_l
         self._fig, self._key = fig, key
+        viz.figure_to_png(fig)  # lay the panels out once ...
+        fig.set_layout_engine("none")  # ... then freeze it: a redraw only repaints
 
     def redraw(
         self, model: str | None = None, image: str | None = None, stage: int | None = None,
