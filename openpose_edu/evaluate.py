@@ -1,0 +1,312 @@
+"""COCO keypoint AP (object keypoint similarity, OKS) of a model, with pycocotools.
+
+The paper reports COCO keypoint AP (Sec. 3.2, Table 3-4): a detected person matches a labelled
+one when their OKS exceeds a threshold; AP is averaged over OKS thresholds 0.50:0.05:0.95.
+
+    OKS = sum_i exp(-d_i^2 / (2 s^2 k_i^2)) [v_i > 0] / sum_i [v_i > 0]
+
+with d_i the pixel distance of keypoint i, s^2 the person's area and k_i COCO's per-keypoint
+constants (pycocotools' ``kpt_oks_sigmas``, used as they are). OpenPose's 18 parts become COCO's
+17 keypoints by dropping the Neck (``openpose_to_coco``).
+
+Two data sets:
+* the held-out synthetic validation set: ``N_VAL`` scenes of ``synthetic.make_scene`` with seed
+  ``VAL_SEED`` (train.py refuses that seed, so these scenes are never trained on);
+* any COCO-format annotation file + image folder (for example COCO val2017 with the CMU weights).
+
+``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
+maps of every stage t = 1..T (refinement at work, notebook 06).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .skeleton import N_PARTS, OPENPOSE_FROM_COCO
+
+VAL_SEED = 1_000_003  # seed of the held-out synthetic validation scenes (never a training seed)
+N_VAL = 200  # validation scenes
+VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's input box
+
+# COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
+COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")  # COCOeval.stats order
+
+
+def openpose_to_coco(keypoints: np.ndarray) -> np.ndarray:
+    """OpenPose-18 keypoints (..., 18, 3) -> COCO-17 (..., 17, 3): reorder, drop the Neck.
+
+    The third value (visibility flag or score) is carried over unchanged.
+    """
+    keypoints = np.asarray(keypoints)
+    if keypoints.shape[-2:] != (N_PARTS, 3):
+        raise ValueError(f"expected OpenPose keypoints of shape (..., {N_PARTS}, 3), got {keypoints.shape}")
+    return keypoints[..., COCO_FROM_OPENPOSE, :]
+
+
+def ground_truth_coco(
+    images: Sequence[tuple[int, int]],
+    keypoints: Sequence[np.ndarray],
+    ignore: Sequence[np.ndarray | None] | None = None,
+) -> dict:
+    """A COCO keypoint ground-truth dict from OpenPose-18 keypoints of several images.
+
+    images: (H, W) per image; keypoints: (P, 18, 3) per image, [x, y, v] in pixels, v the COCO
+    flag (0 not labelled). Each labelled person gets the area of the box around its labelled
+    keypoints (synthetic people have no segmentation: this is CrowdPose's choice). ignore: an
+    optional (H, W) bool mask per image, True on people that are not labelled; each connected
+    region becomes an annotation with no keypoints, which COCOeval ignores, so detections there
+    are neither rewarded nor punished (as COCO's own unlabelled people are).
+    """
+    import cv2
+
+    if len(images) != len(keypoints):
+        raise ValueError(f"{len(images)} image sizes but {len(keypoints)} keypoint arrays")
+    out_images, annotations = [], []
+    for image_id, ((H, W), kps) in enumerate(zip(images, keypoints), start=1):
+        out_images.append({"id": image_id, "height": int(H), "width": int(W), "file_name": f"{image_id}.png"})
+        for person in openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, N_PARTS, 3)):
+            labelled = person[:, 2] > 0
+            if not labelled.any():
+                continue
+            x0, y0 = person[labelled, :2].min(0)
+            x1, y1 = person[labelled, :2].max(0)
+            w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+            flat = np.where(labelled[:, None], person, 0.0).reshape(-1)
+            annotations.append(
+                _annotation(len(annotations) + 1, image_id, flat, int(labelled.sum()), [x0, y0, w, h], w * h)
+            )
+        mask = None if ignore is None else ignore[image_id - 1]
+        if mask is not None and np.any(mask):
+            n, _, stats, _ = cv2.connectedComponentsWithStats(np.asarray(mask, np.uint8), connectivity=8)
+            for x, y, w, h, area in stats[1:n]:
+                annotations.append(
+                    _annotation(len(annotations) + 1, image_id, np.zeros(51), 0, [x, y, w, h], float(area))
+                )
+    return {
+        "images": out_images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
+    }
+
+
+def _annotation(ann_id: int, image_id: int, flat: np.ndarray, n: int, bbox: list, area: float) -> dict:
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "keypoints": [float(v) for v in flat],
+        "num_keypoints": n,
+        "bbox": [float(v) for v in bbox],
+        "area": float(area),
+        "iscrowd": 0,
+    }
+
+
+def detections_coco(image_ids: Sequence[int], keypoints: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> list:
+    """COCO result list from detected OpenPose-18 people: keypoints (P, 18, 3) [x, y, score], scores (P,)."""
+    results = []
+    for image_id, kps, sc in zip(image_ids, keypoints, scores):
+        kps = openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, N_PARTS, 3))
+        for person, score in zip(kps, np.asarray(sc, np.float64).reshape(-1)):
+            found = person[:, 2] > 0
+            # COCO wants a visibility-like third value; unfound parts sit at (0, 0) with 0.
+            flat = np.where(found[:, None], np.concatenate([person[:, :2], np.ones((17, 1))], 1), 0.0)
+            results.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": 1,
+                    "keypoints": [float(v) for v in flat.reshape(-1)],
+                    "score": float(score),
+                }
+            )
+    return results
+
+
+def coco_keypoint_ap(ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None = None) -> dict:
+    """COCO keypoint AP/AR (COCOeval, OKS with COCO's sigmas) as a dict of floats in 0..1.
+
+    ground_truth: a COCO dict or the path of a COCO annotation JSON; detections: the result
+    list of ``detections_coco``; image_ids: evaluate only these images (default: all images of
+    the ground truth). Returns {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm",
+    "ARl"} (-1 where COCO has nothing to average, e.g. no medium people). pycocotools' prints
+    are captured, not shown.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        if isinstance(ground_truth, dict):
+            gt = COCO()
+            gt.dataset = json.loads(json.dumps(ground_truth))  # COCO mutates it; deep copy
+            gt.createIndex()
+        else:
+            path = Path(ground_truth)
+            if not path.is_file():
+                raise FileNotFoundError(f"COCO annotation file not found: {path}")
+            gt = COCO(str(path))
+        ids = sorted(gt.getImgIds()) if image_ids is None else sorted(int(i) for i in image_ids)
+        if not detections:
+            return dict.fromkeys(STAT_NAMES, 0.0)
+        dt = gt.loadRes(json.loads(json.dumps(detections)))
+        ev = COCOeval(gt, dt, iouType="keypoints")
+        ev.params.imgIds = ids
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
+
+
+# ----------------------------------------------------------------------------- models on data sets
+
+
+def validation_scenes(n: int = N_VAL, seed: int = VAL_SEED, size: tuple[int, int] = VAL_SIZE) -> list:
+    """The held-out synthetic validation set: ``synthetic.make_scene(seed, i, size)`` for i < n."""
+    from .synthetic import make_scene
+
+    return [make_scene(seed, i, size=size) for i in range(n)]
+
+
+def _stages_of(model: Any, stages: str | Sequence[int] | None) -> list[int]:
+    T = len(model.stages) if hasattr(model, "stages") else None
+    if stages is None:
+        return [T] if T else [0]
+    if stages == "all":
+        if T is None:
+            raise ValueError("stages='all' needs a model with a .stages list")
+        return list(range(1, T + 1))
+    return [int(t) for t in stages]
+
+
+def predict(
+    model: Any,
+    images: Sequence[np.ndarray],
+    stages: Sequence[int],
+    color: str = "RGB",
+    params: Any = None,
+    progress: bool = False,
+) -> dict[int, tuple[list, list]]:
+    """Detected people per stage: {t: ([keypoints (P, 18, 3)], [scores (P,)])} over ``images``.
+
+    Parses stage t's maps (``inference.estimate(..., stage=t)``); t = 0 means the model's last.
+    """
+    from tqdm.auto import tqdm
+
+    from .inference import estimate
+
+    out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
+    for image in tqdm(images, disable=not progress, desc="evaluate"):
+        for t in stages:
+            poses = estimate(image, model=model, params=params, stage=t or None, color=color)
+            out[t][0].append(np.asarray(poses.keypoints))
+            out[t][1].append(np.asarray(poses.scores))
+    return out
+
+
+def evaluate_synthetic(
+    model: Any,
+    n: int = N_VAL,
+    stages: str | Sequence[int] | None = None,
+    params: Any = None,
+    seed: int = VAL_SEED,
+    size: tuple[int, int] = VAL_SIZE,
+    progress: bool = False,
+) -> dict[int, dict]:
+    """COCO keypoint AP of ``model`` on the held-out synthetic scenes, per stage: {t: stats dict}.
+
+    stages: None (the last), "all" (1..T) or a list of stage numbers.
+    """
+    scenes = validation_scenes(n, seed=seed, size=size)
+    ts = _stages_of(model, stages)
+    gt = ground_truth_coco(
+        [s.image.shape[:2] for s in scenes], [np.asarray(s.keypoints) for s in scenes], [s.ignore for s in scenes]
+    )
+    found = predict(model, [s.image for s in scenes], ts, color="RGB", params=params, progress=progress)
+    ids = list(range(1, len(scenes) + 1))
+    return {t: coco_keypoint_ap(gt, detections_coco(ids, *found[t]), ids) for t in ts}
+
+
+def evaluate_coco(
+    model: Any,
+    annotations: str | Path,
+    images: str | Path,
+    stages: str | Sequence[int] | None = None,
+    params: Any = None,
+    max_images: int | None = None,
+    progress: bool = False,
+) -> dict[int, dict]:
+    """COCO keypoint AP of ``model`` on a COCO-format annotation file + image folder, per stage."""
+    import cv2
+    from pycocotools.coco import COCO
+
+    annotations, images = Path(annotations), Path(images)
+    if not annotations.is_file():
+        raise FileNotFoundError(f"COCO annotation file not found: {annotations}")
+    if not images.is_dir():
+        raise FileNotFoundError(f"COCO image folder not found: {images}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(annotations))
+    ids = sorted(gt.getImgIds(catIds=gt.getCatIds(catNms=["person"])) or gt.getImgIds())[:max_images]
+    pictures = []
+    for info in gt.loadImgs(ids):
+        bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image {images / info['file_name']} (named in {annotations})")
+        pictures.append(bgr)
+    ts = _stages_of(model, stages)
+    found = predict(model, pictures, ts, color="BGR", params=params, progress=progress)
+    return {t: coco_keypoint_ap(annotations, detections_coco(ids, *found[t]), ids) for t in ts}
+
+
+def format_table(results: dict[int, dict]) -> str:
+    """Per-stage AP table as text (stage 0 = the model's last)."""
+    lines = ["stage     AP   AP50   AP75     AR"]
+    for t, r in results.items():
+        lines.append(f"{t or 'last':>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m openpose_edu.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="registry name (default: bundled) or a checkpoint .pt file")
+    p.add_argument("--stages", default=None, help="'all', or comma-separated stage numbers (default: the last)")
+    p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
+    p.add_argument("--coco-annotations", default=None, help="COCO person_keypoints JSON (instead of synthetic)")
+    p.add_argument("--coco-images", default=None, help="folder of the images the JSON names")
+    p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N COCO images")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    args = p.parse_args(argv)
+
+    from .weights import load_checkpoint, load_model
+
+    if args.model and Path(args.model).suffix == ".pt" and Path(args.model).is_file():
+        model = load_checkpoint(args.model, device=args.device)[0].eval()
+    else:
+        model = load_model(args.model, device=args.device)
+    stages = args.stages if args.stages in (None, "all") else [int(t) for t in args.stages.split(",")]
+    if args.coco_annotations or args.coco_images:
+        if not (args.coco_annotations and args.coco_images):
+            p.error("give both --coco-annotations and --coco-images")
+        results = evaluate_coco(
+            model, args.coco_annotations, args.coco_images, stages, max_images=args.max_images, progress=True
+        )
+    else:
+        results = evaluate_synthetic(model, n=args.n, stages=stages, progress=True)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
