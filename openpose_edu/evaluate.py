@@ -112,7 +112,9 @@ def _annotation(ann_id: int, image_id: int, flat: np.ndarray, n: int, bbox: list
     }
 
 
-def detections_coco(image_ids: Sequence[int], keypoints: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> list:
+def detections_coco(
+    image_ids: Sequence[int], keypoints: Sequence[np.ndarray], scores: Sequence[np.ndarray]
+) -> list:
     """COCO result list from detected OpenPose-18 people: keypoints (P, 18, 3) [x, y, score], scores (P,)."""
     results = []
     for image_id, kps, sc in zip(image_ids, keypoints, scores):
@@ -132,7 +134,9 @@ def detections_coco(image_ids: Sequence[int], keypoints: Sequence[np.ndarray], s
     return results
 
 
-def coco_keypoint_ap(ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None = None) -> dict:
+def coco_keypoint_ap(
+    ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None = None
+) -> dict:
     """COCO keypoint AP/AR (COCOeval, OKS with COCO's sigmas) as a dict of floats in 0..1.
 
     ground_truth: a COCO dict or the path of a COCO annotation JSON; detections: the result
@@ -228,7 +232,9 @@ def evaluate_synthetic(
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
     gt = ground_truth_coco(
-        [s.image.shape[:2] for s in scenes], [np.asarray(s.keypoints) for s in scenes], [s.ignore for s in scenes]
+        [s.image.shape[:2] for s in scenes],
+        [np.asarray(s.keypoints) for s in scenes],
+        [s.ignore for s in scenes],
     )
     found = predict(model, [s.image for s in scenes], ts, color="RGB", params=params, progress=progress)
     ids = list(range(1, len(scenes) + 1))
@@ -260,7 +266,9 @@ def evaluate_coco(
     for info in gt.loadImgs(ids):
         bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise FileNotFoundError(f"cannot read image {images / info['file_name']} (named in {annotations})")
+            raise FileNotFoundError(
+                f"cannot read image {images / info['file_name']} (named in {annotations})"
+            )
         pictures.append(bgr)
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, progress=progress)
@@ -278,9 +286,13 @@ def format_table(results: dict[int, dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m openpose_edu.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="registry name (default: bundled) or a checkpoint .pt file")
-    p.add_argument("--stages", default=None, help="'all', or comma-separated stage numbers (default: the last)")
+    p.add_argument(
+        "--stages", default=None, help="'all', or comma-separated stage numbers (default: the last)"
+    )
     p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
-    p.add_argument("--coco-annotations", default=None, help="COCO person_keypoints JSON (instead of synthetic)")
+    p.add_argument(
+        "--coco-annotations", default=None, help="COCO person_keypoints JSON (instead of synthetic)"
+    )
     p.add_argument("--coco-images", default=None, help="folder of the images the JSON names")
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N COCO images")
     p.add_argument("--device", default="cpu")

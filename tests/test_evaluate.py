@@ -72,8 +72,14 @@ def test_perturbed_detections_score_lower(tmp_path) -> None:
     people = _people(rng)
     path = _write_gt(tmp_path, people)
     ids = range(1, len(people) + 1)
-    small = [p + np.concatenate([rng.normal(0, 2, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1) for p in people]
-    large = [p + np.concatenate([rng.normal(0, 8, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1) for p in people]
+    small = [
+        p + np.concatenate([rng.normal(0, 2, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1)
+        for p in people
+    ]
+    large = [
+        p + np.concatenate([rng.normal(0, 8, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1)
+        for p in people
+    ]
     ones = [np.ones(len(p)) for p in people]
     ap_small = coco_keypoint_ap(path, detections_coco(ids, small, ones))["AP"]
     ap_large = coco_keypoint_ap(path, detections_coco(ids, large, ones))["AP"]

@@ -1,0 +1,257 @@
+"""train.py: a few CPU steps lower the loss and reach every stage; resume round-trips exactly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from openpose_edu.groundtruth import targets
+from openpose_edu.model import OpenPoseConfig, OpenPoseNet
+from openpose_edu.train import (
+    STEPS_ENV,
+    CocoKeypointDataset,
+    TrainConfig,
+    bundled_config,
+    collate,
+    export_weights,
+    init_weights,
+    lr_at,
+    make_dataset,
+    train,
+)
+
+CROP = 32  # 4 x 4 grid: enough for the loop, fast on any CPU
+
+
+def tiny_config(n_stages: int = 3) -> OpenPoseConfig:
+    return OpenPoseConfig.small(
+        width=0.0625, n_stages=n_stages, stage_kernel=3, vgg=((4,), (4,), (8,), (8,)), stage_layers=1
+    )
+
+
+class TinyScenes(torch.utils.data.Dataset):
+    """A person's keypoints drawn as bright dots on noise, with the real targets (groundtruth.targets)."""
+
+    def __init__(self, n: int = 4, crop: int = CROP) -> None:
+        rng = np.random.default_rng(0)
+        self.items = []
+        for _ in range(n):
+            kps = np.zeros((1, 18, 3), np.float32)
+            kps[0, :, :2] = rng.uniform(4, crop - 4, size=(18, 2))
+            kps[0, :, 2] = 2
+            image = rng.integers(0, 60, size=(crop, crop, 3), dtype=np.uint8)
+            for x, y, _ in kps[0]:
+                image[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = 255
+            S, L, W = targets(kps[None], None, grid_size=(crop // 8, crop // 8), stride=8)
+            self.items.append(
+                {"image": torch.as_tensor(image).permute(2, 0, 1), "S": S[0], "L": L[0], "W": W[0]}
+            )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+def quick(tmp_path, **kw) -> TrainConfig:
+    base = dict(
+        steps=4,
+        batch_size=2,
+        crop=CROP,
+        warmup=2,
+        log_every=1,
+        checkpoint_every=2,
+        out_dir=str(tmp_path / "run"),
+    )
+    base.update(tensorboard=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_a_few_steps_lower_the_loss(tmp_path) -> None:
+    cfg = quick(tmp_path, steps=40, batch_size=4, lr=3e-3, warmup=5, checkpoint_every=40)
+    result = train(cfg, model_config=tiny_config(), dataset=TinyScenes(4), progress=False)
+    totals = [r["total"] for r in result.history]
+    assert len(totals) == 40
+    assert np.mean(totals[-5:]) < 0.8 * np.mean(totals[:5])
+    # every stage's both branches are recorded (intermediate supervision)
+    assert all(len(r["S"]) == 3 and len(r["L"]) == 3 for r in result.history)
+    assert result.checkpoint is not None and result.checkpoint.is_file()
+    assert (tmp_path / "run" / "history.jsonl").read_text().count("\n") == 40
+
+
+def test_every_stage_gets_gradients() -> None:
+    from openpose_edu.loss import openpose_loss
+
+    net = init_weights(OpenPoseNet(tiny_config(n_stages=4)))
+    batch = collate([TinyScenes(2)[i] for i in range(2)])
+    x = net.input_spec.normalize(batch["image"], color="RGB")
+    terms = openpose_loss(net(x), batch["S"], batch["L"], batch["W"])
+    terms.total.backward()
+    for stage in net.stages:
+        for branch in (stage.L1, stage.L2):
+            grads = [p.grad for p in branch.parameters()]
+            assert all(g is not None for g in grads)
+            assert sum(float(g.abs().sum()) for g in grads) > 0, f"stage {stage.t} got no gradient"
+    assert sum(float(p.grad.abs().sum()) for p in net.backbone.parameters()) > 0
+
+
+def test_resume_round_trips_exactly(tmp_path) -> None:
+    data = TinyScenes(4)
+    straight = train(quick(tmp_path / "a", steps=4), model_config=tiny_config(), dataset=data, progress=False)
+    first = train(quick(tmp_path / "b", steps=4), model_config=tiny_config(), dataset=data, progress=False)
+    half = tmp_path / "b" / "run" / "step_000002.pt"
+    resumed = train(quick(tmp_path / "c", steps=4), resume=half, dataset=data, progress=False)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+        assert torch.equal(value, first.model.state_dict()[key]), key
+    # the history continues where the checkpoint stopped
+    assert [r["step"] for r in resumed.history] == [1, 2, 3, 4]
+    assert [r["total"] for r in resumed.history] == [r["total"] for r in straight.history]
+
+
+def test_checkpoint_carries_config_step_optimizer_seed(tmp_path) -> None:
+    train(quick(tmp_path, data_seed=7), model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert ckpt["format"] == "openpose_edu/1"
+    assert OpenPoseConfig.from_dict(ckpt["config"]) == tiny_config()
+    assert ckpt["step"] == 4 and ckpt["data_seed"] == 7
+    assert ckpt["optimizer"]["state"], "optimizer state missing"
+
+
+def test_resume_with_another_config_is_refused(tmp_path) -> None:
+    train(quick(tmp_path), model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
+    with pytest.raises(ValueError, match="different network config"):
+        train(
+            quick(tmp_path / "x"),
+            model_config=tiny_config(n_stages=2),
+            resume=tmp_path / "run" / "last.pt",
+            dataset=TinyScenes(2),
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="data_seed"):
+        train(quick(tmp_path / "y", data_seed=5), resume=tmp_path / "run" / "last.pt", dataset=TinyScenes(2))
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        train(quick(tmp_path / "z"), resume=tmp_path / "nothing.pt", dataset=TinyScenes(2))
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="crop"):
+        TrainConfig(crop=30)
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(device="tpu")
+    with pytest.raises(ValueError, match="coco_images"):
+        TrainConfig(coco_annotations="a.json")
+
+
+def test_validation_seed_is_refused() -> None:
+    from openpose_edu.evaluate import VAL_SEED
+
+    with pytest.raises(ValueError, match="held-out"):
+        make_dataset(TrainConfig(data_seed=VAL_SEED))
+
+
+def test_missing_coco_paths_are_reported(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="annotation file"):
+        CocoKeypointDataset(tmp_path / "none.json", tmp_path)
+    (tmp_path / "a.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="image folder"):
+        CocoKeypointDataset(tmp_path / "a.json", tmp_path / "no_images")
+
+
+def test_coco_dataset_items(tmp_path) -> None:
+    import cv2
+
+    (tmp_path / "img").mkdir()
+    cv2.imwrite(str(tmp_path / "img" / "a.png"), np.full((40, 80, 3), 90, np.uint8))
+    kps = np.zeros((17, 3))
+    kps[5] = [20, 10, 2]  # left shoulder
+    kps[6] = [30, 10, 2]  # right shoulder
+    anns = [
+        {"id": 1, "image_id": 1, "category_id": 1, "keypoints": kps.reshape(-1).tolist(), "num_keypoints": 2,
+         "bbox": [15, 5, 20, 30], "area": 600, "iscrowd": 0},
+        {"id": 2, "image_id": 1, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
+         "bbox": [50, 0, 30, 40], "area": 1200, "iscrowd": 0,
+         "segmentation": [[50, 0, 80, 0, 80, 40, 50, 40]]},
+    ]  # fmt: skip
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 80}],
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "person"}],
+    }
+    (tmp_path / "k.json").write_text(json.dumps(coco))
+    item = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64)[0]
+    assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.uint8
+    assert item["S"].shape == (19, 8, 8) and item["L"].shape == (38, 8, 8) and item["W"].shape == (1, 8, 8)
+    # the image is scaled by 64/80: the Neck (mean of the shoulders, x=25, y=10) lands near (20, 8)
+    neck = item["S"][1]
+    gy, gx = divmod(int(neck.argmax()), 8)
+    assert (gx, gy) == (2, 1)
+    # the unlabelled person (right side) is masked out, the labelled one is not
+    assert item["W"][0, :4, 6:].max() == 0 and item["W"][0, 1, 2] == 1
+    assert item["W"][0, 4:].min() == 1  # the padding below the image counts as annotated
+
+
+def test_lr_schedule_warms_up_then_decays() -> None:
+    cfg = TrainConfig(steps=100, warmup=10, lr=1e-3, final_lr_ratio=0.1)
+    lrs = [lr_at(s, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-5)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))
+    assert lrs[10] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lr_at(100, cfg) == pytest.approx(1e-4)
+
+
+def test_steps_env_override(monkeypatch) -> None:
+    monkeypatch.setenv(STEPS_ENV, "3")
+    assert TrainConfig.from_env(batch_size=2).steps == 3
+    monkeypatch.setenv(STEPS_ENV, "many")
+    with pytest.raises(ValueError, match=STEPS_ENV):
+        TrainConfig.from_env()
+
+
+def test_init_weights_outputs_start_small() -> None:
+    net = init_weights(OpenPoseNet(tiny_config()))
+    out = net(torch.zeros(1, 3, CROP, CROP))
+    for S, L in zip(out.S, out.L):
+        assert L.abs().max() < 0.5
+        assert torch.allclose(S[:, -1], torch.ones_like(S[:, -1]), atol=0.5)  # background ~ 1
+
+
+def test_export_keeps_weights_and_config_only(tmp_path) -> None:
+    result = train(quick(tmp_path), model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
+    dest = export_weights(result.checkpoint, tmp_path / "bundled.pt", command="test")
+    ckpt = torch.load(dest, weights_only=True)
+    assert "optimizer" not in ckpt and "history" not in ckpt
+    assert ckpt["meta"]["command"] == "test" and ckpt["step"] == 4
+    net = OpenPoseNet(OpenPoseConfig.from_dict(ckpt["config"]))
+    net.load_state_dict(ckpt["state_dict"])
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key])
+
+
+def test_tensorboard_logs_every_stage(tmp_path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(
+        quick(tmp_path, tensorboard=True), model_config=tiny_config(), dataset=TinyScenes(2), progress=False
+    )
+    acc = EventAccumulator(str(tmp_path / "run" / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"loss/total", "loss_S/stage1", "loss_L/stage3", "lr"} <= tags
+
+
+def test_bundled_config_is_the_paper_family() -> None:
+    cfg = bundled_config()
+    paper = OpenPoseConfig.paper()
+    assert cfg.n_stages == paper.n_stages == 6
+    assert cfg.stride == paper.stride == 8
+    assert (cfg.n_heatmaps, cfg.n_pafs) == (19, 38)
