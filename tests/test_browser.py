@@ -1,0 +1,177 @@
+"""A real browser: JupyterLab and the Voila workshop app in headless Chromium (Playwright).
+
+Recipe and pitfalls: ../shared/design/NOTEBOOK_TESTING.md. Each test starts its server on
+127.0.0.1 with a token in a temporary root, drives Debian's /usr/bin/chromium, moves a stage
+slider and asserts that the picture changed, then stops the server's whole process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+APP = ROOT / "apps" / "workshop.ipynb"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium browser (apt-get install chromium; .ci/run does)"
+    ),
+]
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (requirements.txt)"
+)
+
+EXPLORER_NOTEBOOK = [
+    "import numpy as np, torch\n"
+    "from openpose_edu import widgets\n"
+    "from openpose_edu.model import OpenPoseConfig, OpenPoseNet",
+    "torch.manual_seed(0)\n"
+    "net = OpenPoseNet(OpenPoseConfig.small(width=0.125, n_stages=3)).eval()\n"
+    "image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)",
+    "widgets.StageExplorer(net, image).widget()",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 40.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"server at {url} did not answer within {timeout} s")
+
+
+def _serve(cmd: list[str], env: dict[str, str], cwd: Path, url: str) -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        _wait_http(url)
+        yield proc
+    finally:
+        # The whole group: the server and every kernel it started.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _jupyter_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in (
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "JUPYTERLAB_SETTINGS_DIR",
+        "JUPYTERLAB_WORKSPACES_DIR",
+    ):
+        path = tmp / name.lower()
+        path.mkdir()
+        env[name] = str(path)
+    # Silence the news pop-up, which would cover the notebook.
+    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _browser(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+
+
+def _move_slider_and_compare(page, picture_selector: str, timeout_ms: float) -> None:
+    picture = page.locator(picture_selector).first
+    picture.wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_timeout(300)  # let the first image finish decoding
+    before = picture.screenshot()
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowLeft")  # stage T -> T-1: new maps, same everything else
+    end = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < end:
+        page.wait_for_timeout(200)
+        if picture.screenshot() != before:
+            return
+    pytest.fail("the figure did not change after moving the stage slider")
+
+
+def test_jupyterlab_stage_slider_redraws(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in EXPLORER_NOTEBOOK])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "explorer.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in _serve(cmd, _jupyter_env(tmp_path), root, f"{base}/api/status?token={token}"):
+        with playwright_api.sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{base}/lab/tree/explorer.ipynb?token={token}")
+                page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=30_000)
+                page.wait_for_function("() => window.jupyterapp !== undefined", timeout=10_000)
+                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                _move_slider_and_compare(page, ".widget-image", 40_000)
+            finally:
+                browser.close()
+
+
+@pytest.mark.skipif(not APP.exists(), reason="apps/workshop.ipynb not written yet")
+def test_voila_workshop_stage_slider_redraws(tmp_path: Path) -> None:
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "voila", str(APP), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    env = _jupyter_env(tmp_path)
+    for _ in _serve(cmd, env, APP.parent, f"{base}/voila/static/index.js"):
+        with playwright_api.sync_playwright() as p:
+            browser = _browser(p)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{base}/?token={token}", timeout=60_000)
+                _move_slider_and_compare(page, ".widget-image", 60_000)
+            finally:
+                browser.close()
