@@ -1,0 +1,474 @@
+"""Ground truth for training: confidence maps S*, part affinity fields L*, loss masks W.
+
+What the network is trained to output (paper Sec. 2.2-2.3, Eq. 6-9) and where it is scored
+(the mask W(p) of Eq. 3-4). Every function is vectorized over images, people, parts/limbs and
+grid cells (no Python loop over pixels) and returns float32 tensors (N, C, h, w).
+
+Conventions (OPENPOSE_FACTS.md section 7; DESIGN.md "Paper or released code?"):
+
+* Keypoints are float (P, 18, 3) or batched (N, P, 18, 3): x, y in *input pixels* (the crop
+  the network sees) and a COCO visibility flag v (0 not labelled, 1 labelled but occluded,
+  2 visible). A part counts when v > 0; padding people have v = 0 everywhere.
+* Grid cell g of a stride-8 map sits at input pixel ``stride/2 - 0.5 + stride*g`` (3.5 + 8 g),
+  the centre of the 8 x 8 block of pixels it summarizes (caffe_train's ``start``). So a
+  (46, 46) grid covers a 368 x 368 crop.
+* ``variant="paper"`` (default) follows the paper's equations; ``variant="released"`` follows
+  CMU's training code (caffe_train ``cpm_data_transformer.cpp``), which differs in four places:
+
+  ===========================  ==============================  ===================================
+  what                         paper (default)                 released code
+  ===========================  ==============================  ===================================
+  Gaussian (S*)                exp(-d^2 / sigma^2)  (Eq. 6)    exp(-d^2 / (2 sigma^2)), set to 0
+                                                               below 0.01
+  people in S*                 max (Eq. 7)                     sum, then clamped at 1
+  PAF grid and support         cell centres 3.5 + 8 g; the     grid points g with the endpoints
+                               rectangle 0 <= v.(p-x1) <= l,   scaled by 1/8; perpendicular
+                               |v_perp.(p-x1)| <= sigma_l      distance <= 1 cell inside the
+                                                               limb's bounding box grown by 1 cell
+  overlapping people in L*     average of the vectors (Eq. 9)  the later person overwrites
+  ===========================  ==============================  ===================================
+
+Explained in notebook 05 (ground truth and loss).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as Fn
+from torch import Tensor
+
+from .skeleton import LIMBS, N_HEATMAPS, N_PAFS, N_PARTS, NECK_FROM_COCO, OPENPOSE_FROM_COCO, PART_NAMES
+
+Variant = Literal["paper", "released"]
+VARIANTS: tuple[str, ...] = ("paper", "released")
+
+# caffe_train skips Gaussian values below 1 %: exponent d^2 / (2 sigma^2) > ln(100).
+RELEASED_CUTOFF = 4.6052
+
+# Default PAF half-width sigma_l in input pixels: one stride (8 px). The paper leaves sigma_l
+# open; 8 px is the released code's threshold of 1 grid cell, so both variants cover the
+# same band, and it is wider than the grid spacing / sqrt(2) (5.7 px), so a limb of any
+# direction always covers at least one grid cell across its width (no gaps on a 46x46 grid).
+DEFAULT_LIMB_WIDTH = 8.0
+
+_LIMB_A = [limb.a for limb in LIMBS]
+_LIMB_B = [limb.b for limb in LIMBS]
+_PAF_X = [limb.paf_x for limb in LIMBS]
+_PAF_Y = [limb.paf_y for limb in LIMBS]
+
+
+# --------------------------------------------------------------------------------------------
+# Input checking
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_device(data: object, device: torch.device | str | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if isinstance(data, Tensor):
+        return data.device
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
+        return data[0].device
+    return torch.device("cpu")
+
+
+def _check_grid(grid_size: Sequence[int]) -> tuple[int, int]:
+    try:
+        h, w = (int(s) for s in grid_size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"grid_size must be (h, w), two positive ints (e.g. (46, 46) for a 368x368 crop at "
+            f"stride 8), got {grid_size!r}"
+        ) from None
+    if h <= 0 or w <= 0 or (h, w) != tuple(grid_size):
+        raise ValueError(f"grid_size must be (h, w), two positive ints, got {tuple(grid_size)!r}")
+    return h, w
+
+
+def _check_positive(name: str, value: float, unit: str) -> float:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
+    return float(value)
+
+
+def _check_stride(stride: int) -> int:
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride <= 0:
+        raise ValueError(f"stride must be a positive int (8 for OpenPose), got {stride!r}")
+    return int(stride)
+
+
+def _check_variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return variant
+
+
+def stack_people(people: Sequence[np.ndarray | Tensor]) -> Tensor:
+    """Per-image keypoint arrays (P_i, 18, 3) -> one batch (N, max P_i, 18, 3) float64.
+
+    Images with fewer people are padded with people whose visibility is 0 everywhere.
+    """
+    arrays = [torch.as_tensor(np.asarray(p) if not isinstance(p, Tensor) else p) for p in people]
+    for i, a in enumerate(arrays):
+        if a.ndim != 3 or tuple(a.shape[1:]) != (N_PARTS, 3):
+            raise ValueError(f"image {i}: expected keypoints of shape (P, 18, 3), got {tuple(a.shape)}")
+    n_max = max((a.shape[0] for a in arrays), default=0)
+    device = arrays[0].device if arrays else torch.device("cpu")
+    out = torch.zeros(len(arrays), n_max, N_PARTS, 3, dtype=torch.float64, device=device)
+    for i, a in enumerate(arrays):
+        out[i, : a.shape[0]] = a.to(device=device, dtype=torch.float64)
+    return out
+
+
+def keypoint_batch(
+    keypoints: np.ndarray | Tensor | Sequence, device: torch.device | str | None = None
+) -> Tensor:
+    """Check keypoints and return them as a batch (N, P, 18, 3) float64 on ``device``.
+
+    Accepts (P, 18, 3) (one image), (N, P, 18, 3), or a list of N arrays (P_i, 18, 3) (padded
+    with unlabelled people), as numpy or torch. Coordinates of unlabelled parts (v = 0) are
+    ignored (set to 0, so NaN placeholders are fine there); a labelled part (v > 0) with a
+    non-finite coordinate, a negative or non-finite v, or a wrong shape raises ValueError.
+    """
+    device = _resolve_device(keypoints, device)
+    if isinstance(keypoints, (list, tuple)):
+        kp = stack_people(keypoints)
+    elif isinstance(keypoints, (np.ndarray, Tensor)):
+        kp = torch.as_tensor(keypoints)
+    else:
+        raise TypeError(
+            "keypoints must be a numpy array, a torch tensor or a list of them, "
+            f"got {type(keypoints).__name__}"
+        )
+    if kp.ndim == 3:
+        kp = kp[None]
+    if kp.ndim != 4 or tuple(kp.shape[2:]) != (N_PARTS, 3):
+        raise ValueError(
+            f"expected keypoints of shape (P, 18, 3) or (N, P, 18, 3) (x, y, visibility), got "
+            f"{tuple(kp.shape)}; for one person use kps[None], for COCO-17 use coco_to_openpose first"
+        )
+    kp = kp.to(device=device, dtype=torch.float64)
+    v = kp[..., 2]
+    if not torch.isfinite(v).all() or (v < 0).any():
+        raise ValueError("visibility flags must be finite and >= 0 (0 not labelled, 1 occluded, 2 visible)")
+    labelled = v > 0
+    bad = labelled & ~torch.isfinite(kp[..., :2]).all(-1)
+    if bad.any():
+        n, p, j = (int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"keypoint of image {n}, person {p}, part {PART_NAMES[j]} is labelled (v={float(v[n, p, j]):g}) "
+            f"but has non-finite coordinates {kp[n, p, j, :2].tolist()}; set v = 0 for missing parts"
+        )
+    xy = torch.where(labelled[..., None], kp[..., :2], torch.zeros((), dtype=kp.dtype, device=device))
+    return torch.cat([xy, v[..., None]], dim=-1)
+
+
+def grid_points(n: int, stride: int = 8, device: torch.device | str | None = None) -> Tensor:
+    """Input-pixel position of grid cells 0..n-1: stride/2 - 0.5 + stride*g, (n,) float64.
+
+    Cell g summarizes input pixels stride*g .. stride*g + stride-1, whose centre is 3.5 + 8 g.
+    """
+    return stride / 2 - 0.5 + stride * torch.arange(n, dtype=torch.float64, device=device)
+
+
+# --------------------------------------------------------------------------------------------
+# Confidence maps S* (Eq. 6-7)
+# --------------------------------------------------------------------------------------------
+
+
+def confidence_maps(
+    keypoints: np.ndarray | Tensor | Sequence,
+    grid_size: tuple[int, int],
+    stride: int = 8,
+    sigma: float = 7.0,
+    variant: Variant = "paper",
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Ground-truth confidence maps S*: a Gaussian peak per labelled part, plus background.
+
+    Paper Eq. 6: S*_{j,k}(p) = exp(-||p - x_{j,k}||^2 / sigma^2) for person k and part j;
+    Eq. 7: S*_j(p) = max_k S*_{j,k}(p) (so nearby peaks stay distinct). Channel 18 is the
+    background, max(1 - max_j S*_j(p), 0) (caffe_train). ``variant="released"`` uses
+    exp(-d^2 / (2 sigma^2)), zero below 0.01, and sums people before clamping at 1.
+
+    keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v], x, y in input pixels (see keypoint_batch).
+    grid_size: (h, w) cells; cell g sits at input pixel 3.5 + 8 g (stride 8).
+    sigma: spread in input pixels (7, as in caffe_train). Returns (N, 19, h, w) float32.
+    """
+    h, w = _check_grid(grid_size)
+    stride = _check_stride(stride)
+    sigma = _check_positive("sigma", sigma, "input pixels")
+    variant = _check_variant(variant)
+    kp = keypoint_batch(keypoints, device)
+    N, P = kp.shape[:2]
+    if P == 0:  # nobody: no peaks, background 1 everywhere
+        return torch.cat([torch.zeros(N, N_PARTS, h, w), torch.ones(N, 1, h, w)], 1).to(kp.device)
+    labelled = kp[..., 2] > 0  # (N, P, 18)
+    dx2 = (grid_points(w, stride, kp.device) - kp[..., 0:1]) ** 2  # (N, P, 18, w)
+    dy2 = (grid_points(h, stride, kp.device) - kp[..., 1:2]) ** 2  # (N, P, 18, h)
+    if variant == "paper":
+        # exp(-(dx^2 + dy^2)/sigma^2) = exp(-dy^2/sigma^2) exp(-dx^2/sigma^2): one outer product.
+        gy = torch.exp(-dy2 / sigma**2) * labelled[..., None]  # (N, P, 18, h)
+        gx = torch.exp(-dx2 / sigma**2)  # (N, P, 18, w)
+        per_person = gy[..., :, None] * gx[..., None, :]  # (N, P, 18, h, w)
+        parts = per_person.amax(dim=1)  # Eq. 7: (N, 18, h, w)
+    else:
+        exponent = (dy2[..., :, None] + dx2[..., None, :]) / (2 * sigma**2)  # (N, P, 18, h, w)
+        keep = (exponent <= RELEASED_CUTOFF) & labelled[..., None, None]
+        per_person = torch.where(keep, torch.exp(-exponent), 0.0)
+        parts = per_person.sum(dim=1).clamp(max=1.0)  # (N, 18, h, w)
+    background = (1.0 - parts.amax(dim=1, keepdim=True)).clamp(min=0.0)  # (N, 1, h, w)
+    return torch.cat([parts, background], dim=1).float()  # (N, 19, h, w)
+
+
+# --------------------------------------------------------------------------------------------
+# Part affinity fields L* (Eq. 8-9)
+# --------------------------------------------------------------------------------------------
+
+
+def _round_half_away(x: Tensor) -> Tensor:
+    """C's round(): halves go away from zero (torch.round goes to even)."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def part_affinity_fields(
+    keypoints: np.ndarray | Tensor | Sequence,
+    grid_size: tuple[int, int],
+    stride: int = 8,
+    limb_width: float = DEFAULT_LIMB_WIDTH,
+    variant: Variant = "paper",
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Ground-truth part affinity fields L*: the unit vector A -> B on the cells each limb covers.
+
+    Paper Eq. 8: L*_{c,k}(p) = v = (x_{b,k} - x_{a,k}) / ||x_{b,k} - x_{a,k}|| when p lies on
+    limb c of person k, i.e. 0 <= v.(p - x_a) <= l_{c,k} and |v_perp.(p - x_a)| <= sigma_l
+    (a rectangle of length l and half-width sigma_l = ``limb_width``), else 0.
+    Eq. 9: L*_c(p) = (1 / n_c(p)) sum_k L*_{c,k}(p), n_c(p) = number of people whose limb c
+    covers p. A limb counts when both its parts are labelled and distinct (a zero-length limb
+    has no direction; caffe_train would write NaN there). ``variant="released"``: the grid
+    points are g (not 3.5 + 8 g) with the endpoints divided by ``stride``; the support is the
+    cells within ``limb_width / stride`` cells of the limb's line, inside its bounding box
+    grown by that much (rounded, as caffe_train does); a later person overwrites earlier ones.
+
+    keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v] in input pixels. grid_size: (h, w).
+    limb_width: sigma_l in input pixels (default 8 = one stride). Returns (N, 38, h, w) float32,
+    channels (paf_x, paf_y) of each limb as in skeleton.LIMBS.
+    """
+    h, w = _check_grid(grid_size)
+    stride = _check_stride(stride)
+    limb_width = _check_positive("limb_width", limb_width, "input pixels")
+    variant = _check_variant(variant)
+    kp = keypoint_batch(keypoints, device)
+    N, P = kp.shape[:2]
+    dev = kp.device
+    if P == 0:
+        return torch.zeros(N, N_PAFS, h, w, device=dev)
+    # People go last: every per-cell reduction over people is then a contiguous one.
+    kp = kp.transpose(1, 2)  # (N, 18, P, 3)
+    A = kp[:, _LIMB_A, :, :2]  # x_a: (N, C, P, 2)
+    B = kp[:, _LIMB_B, :, :2]  # x_b: (N, C, P, 2)
+    both = (kp[:, _LIMB_A, :, 2] > 0) & (kp[:, _LIMB_B, :, 2] > 0)  # (N, C, P)
+    if variant == "paper":
+        xs, ys, width = grid_points(w, stride, dev), grid_points(h, stride, dev), limb_width
+    else:
+        # caffe_train works in grid units: endpoints * 1/8, grid point g, threshold 1 cell.
+        A, B = A / stride, B / stride
+        xs = torch.arange(w, dtype=torch.float64, device=dev)
+        ys = torch.arange(h, dtype=torch.float64, device=dev)
+        width = limb_width / stride
+    d = B - A
+    length = d.norm(dim=-1)  # l: (N, C, P)
+    valid = both & (length > 0)
+    u = d / torch.where(length > 0, length, 1.0)[..., None]  # unit vector v: (N, C, P, 2)
+    ux, uy = u[:, :, None, None, :, 0], u[:, :, None, None, :, 1]  # (N, C, 1, 1, P)
+    rx = xs[:, None] - A[:, :, None, None, :, 0]  # (p - x_a).x: (N, C, 1, w, P)
+    ry = ys[:, None, None] - A[:, :, None, None, :, 1]  # (p - x_a).y: (N, C, h, 1, P)
+    # Geometry in float64: the on-limb tests at the rectangle's edges then agree with a
+    # straightforward reference to ~1e-12 px; only the result is float32.
+    on = (rx * uy - ry * ux).abs_() <= width  # |v_perp.(p - x_a)| <= sigma_l: (N, C, h, w, P)
+    on &= valid[:, :, None, None, :]
+    if variant == "paper":
+        along = rx * ux + ry * uy  # v.(p - x_a): (N, C, h, w, P)
+        on &= (along >= 0) & (along <= length[:, :, None, None, :])
+        cover = on.to(torch.float64).view(N, -1, h * w, P)  # (N, C, h*w, P)
+        n = cover.sum(dim=-1, keepdim=True)  # n_c(p): (N, C, h*w, 1)
+        v = (cover @ u) / n.clamp(min=1)  # Eq. 9, the mean over covering people: (N, C, h*w, 2)
+    else:
+        lo, hi = torch.minimum(A, B), torch.maximum(A, B)  # bounding box: (N, C, P, 2)
+        lo = _round_half_away(lo - width).clamp(min=0)
+        hi = torch.minimum(_round_half_away(hi + width), torch.tensor([w, h], dtype=hi.dtype, device=dev))
+        in_x = (xs[:, None] >= lo[:, :, None, :, 0]) & (xs[:, None] < hi[:, :, None, :, 0])  # (N, C, w, P)
+        in_y = (ys[:, None] >= lo[:, :, None, :, 1]) & (ys[:, None] < hi[:, :, None, :, 1])  # (N, C, h, P)
+        on &= in_y[:, :, :, None, :] & in_x[:, :, None, :, :]
+        # The last person covering a cell wins: caffe_train's running average never runs.
+        order = torch.arange(1, P + 1, device=dev)  # (P,)
+        last = (on * order).amax(dim=-1).view(N, -1, h * w)  # 1 + last covering person, 0: none
+        pick = (last - 1).clamp(min=0)[..., None].expand(-1, -1, -1, 2)  # (N, C, h*w, 2)
+        v = torch.gather(u, 2, pick) * (last > 0)[..., None]  # (N, C, h*w, 2)
+    v = v.view(N, -1, h, w, 2)
+    vx, vy = v[..., 0], v[..., 1]  # (N, C, h, w)
+    out = torch.zeros(N, N_PAFS, h, w, dtype=torch.float32, device=dev)
+    out[:, _PAF_X] = vx.float()
+    out[:, _PAF_Y] = vy.float()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Loss mask W (Eq. 3-4)
+# --------------------------------------------------------------------------------------------
+
+
+def ignore_from_regions(
+    image_size: tuple[int, int],
+    polygons: Sequence[np.ndarray | Sequence[float]] = (),
+    boxes: Sequence[Sequence[float]] = (),
+) -> np.ndarray:
+    """Pixel mask (H, W) bool, True inside unannotated regions given as polygons or boxes.
+
+    polygons: each (K, 2) [x, y] or a flat COCO list [x1, y1, x2, y2, ...] in input pixels;
+    boxes: COCO [x, y, width, height]. Filled with cv2.fillPoly (pixel centres inside).
+    """
+    H, W = _check_grid(image_size)
+    canvas = np.zeros((H, W), np.uint8)
+    shapes = []
+    for poly in polygons:
+        pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+        if len(pts) < 3 or not np.isfinite(pts).all():
+            raise ValueError(f"a polygon needs >= 3 finite (x, y) points, got {len(pts)} points")
+        shapes.append(pts)
+    for box in boxes:
+        x, y, bw, bh = (float(b) for b in box)
+        if bw < 0 or bh < 0:
+            raise ValueError(f"boxes are COCO [x, y, width, height] with width, height >= 0, got {box!r}")
+        shapes.append(np.array([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]]))
+    if shapes:
+        cv2.fillPoly(canvas, [np.round(s).astype(np.int32) for s in shapes], 1)
+    return canvas.astype(bool)
+
+
+def loss_mask(
+    ignore: np.ndarray | Tensor,
+    grid_size: tuple[int, int] | None = None,
+    stride: int = 8,
+    method: Literal["area", "cubic"] = "area",
+    threshold: float | None = 0.5,
+    channels: int = 1,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Loss mask W(p) on the grid: 0 where people are not annotated, 1 elsewhere.
+
+    Paper Eq. 3-4: W is "a binary mask with W(p) = 0 when the annotation is missing at p", so
+    the network is not penalized for finding people nobody labelled (crowds, people without
+    keypoints). ignore: pixel mask (H, W) or (N, H, W), True (or nonzero) = unannotated.
+    Pixels beyond the image count as annotated (caffe_train pads the mask with 255).
+
+    method="area" (default): the fraction of annotated pixels in each stride x stride cell
+    (an exact area average), then W = 1 where it is >= ``threshold`` (0.5: the cell's
+    majority decides; ``threshold=None`` keeps the soft fraction).
+    method="cubic": the original's cv2.resize(mask255, 1/stride, INTER_CUBIC) / 255, soft, which
+    in effect samples the 4x4 pixels around the cell centre.
+    channels: 1 -> (N, 1, h, w) (broadcasts over S and L), 57 -> the same map repeated for the
+    19 + 38 channels. grid_size defaults to ceil(H / stride), ceil(W / stride). Returns float32.
+    """
+    if not isinstance(ignore, (np.ndarray, Tensor)):
+        raise TypeError(
+            f"ignore must be a numpy array or torch tensor (H, W) or (N, H, W), got {type(ignore)}"
+        )
+    device = _resolve_device(ignore, device)
+    m = torch.as_tensor(ignore)
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim != 3 or m.shape[1] == 0 or m.shape[2] == 0:
+        raise ValueError(f"ignore must be a pixel mask (H, W) or (N, H, W), got shape {tuple(m.shape)}")
+    stride = _check_stride(stride)
+    N, H, W = m.shape
+    h, w = _check_grid(grid_size) if grid_size is not None else (-(-H // stride), -(-W // stride))
+    if channels not in (1, N_HEATMAPS + N_PAFS):
+        raise ValueError(f"channels must be 1 or {N_HEATMAPS + N_PAFS}, got {channels!r}")
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1] or None, got {threshold!r}")
+    annotated = (m == 0).to(device=device, dtype=torch.float32)  # (N, H, W)
+    # Crop or pad (with 'annotated') to exactly h*stride x w*stride pixels, one block per cell.
+    Hc, Wc = h * stride, w * stride
+    annotated = Fn.pad(annotated[:, :Hc, :Wc], (0, max(0, Wc - W), 0, max(0, Hc - H)), value=1.0)
+    if method == "area":
+        weight = Fn.avg_pool2d(annotated[:, None], stride)  # (N, 1, h, w)
+        if threshold is not None:
+            weight = (weight >= threshold).float()
+    elif method == "cubic":
+        images = (annotated * 255).to(torch.uint8).cpu().numpy()
+        small = [cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC) for img in images]
+        weight = torch.from_numpy(np.stack(small)[:, None]).to(device=device, dtype=torch.float32) / 255
+    else:
+        raise ValueError(f"method must be 'area' or 'cubic', got {method!r}")
+    return weight.expand(N, channels, h, w).contiguous()
+
+
+# --------------------------------------------------------------------------------------------
+# All targets of a batch, and COCO keypoints
+# --------------------------------------------------------------------------------------------
+
+
+def targets(
+    keypoints: np.ndarray | Tensor | Sequence,
+    ignore: np.ndarray | Tensor | None = None,
+    *,
+    grid_size: tuple[int, int],
+    stride: int = 8,
+    sigma: float = 7.0,
+    limb_width: float = DEFAULT_LIMB_WIDTH,
+    variant: Variant = "paper",
+    mask_method: Literal["area", "cubic"] = "area",
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Everything one training batch is scored against: (S*, L*, W) (Eq. 3-9).
+
+    keypoints: (P, 18, 3), (N, P, 18, 3) or a list of (P_i, 18, 3) in input pixels; ignore:
+    pixel mask (N, H, W) or (H, W), True = unannotated, or None (W = 1 everywhere).
+    Returns S* (N, 19, h, w), L* (N, 38, h, w), W (N, 1, h, w), float32 on ``device``.
+    """
+    device = _resolve_device(keypoints, device)
+    kp = keypoint_batch(keypoints, device)
+    S_star = confidence_maps(kp, grid_size, stride=stride, sigma=sigma, variant=variant)
+    L_star = part_affinity_fields(kp, grid_size, stride=stride, limb_width=limb_width, variant=variant)
+    N, _, h, w = S_star.shape
+    if ignore is None:
+        W = torch.ones(N, 1, h, w, device=device)
+    else:
+        W = loss_mask(ignore, (h, w), stride=stride, method=mask_method, device=device)
+        if W.shape[0] != N:
+            raise ValueError(f"ignore has {W.shape[0]} images but keypoints have {N}")
+    return S_star, L_star, W
+
+
+def coco_to_openpose(keypoints17: np.ndarray | Tensor) -> np.ndarray | Tensor:
+    """COCO-17 keypoints (..., 17, 3) or flat (..., 51) -> OpenPose-18 (..., 18, 3), same type.
+
+    Reorders the parts (skeleton.OPENPOSE_FROM_COCO) and adds the Neck as the mean of the two
+    shoulders, labelled only when both are: its v is min(v_left, v_right), which is
+    caffe_train's rule (unlabelled if either is; visible only if both are visible).
+    x, y in the annotation's pixels; v = 0 parts get x = y = 0.
+    """
+    is_numpy = not isinstance(keypoints17, Tensor)
+    k = torch.as_tensor(np.asarray(keypoints17, dtype=np.float64) if is_numpy else keypoints17)
+    if k.shape[-1:] == (51,):
+        k = k.reshape(*k.shape[:-1], 17, 3)
+    if k.ndim < 2 or tuple(k.shape[-2:]) != (17, 3):
+        raise ValueError(f"expected COCO keypoints (..., 17, 3) or flat (..., 51), got {tuple(k.shape)}")
+    source = [j if j is not None else 0 for j in OPENPOSE_FROM_COCO]
+    out = k[..., source, :].clone()  # (..., 18, 3)
+    left, right = k[..., NECK_FROM_COCO[0], :], k[..., NECK_FROM_COCO[1], :]
+    neck_v = torch.minimum(left[..., 2], right[..., 2])
+    neck_xy = (left[..., :2] + right[..., :2]) / 2 * (neck_v > 0)[..., None]
+    neck = OPENPOSE_FROM_COCO.index(None)
+    out[..., neck, :2] = neck_xy
+    out[..., neck, 2] = neck_v
+    out[..., :2] = torch.where(out[..., 2:] > 0, out[..., :2], torch.zeros((), dtype=out.dtype))
+    return out.numpy() if is_numpy else out
