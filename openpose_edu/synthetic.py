@@ -1,0 +1,742 @@
+"""Procedural multi-person scenes with exact COCO-18 keypoints: the bundled model's training data.
+
+No data set can be downloaded where this package is built, yet the bundled model must be a
+real network trained by ``train.py``. So this module *draws* its data: articulated 2D people
+over cluttered backgrounds, with every keypoint known to the sub-pixel and every visibility
+flag read back from the render. The paper trains on COCO (Sec. 3); these scenes keep what
+matters for learning S* (Eq. 6-7) and L* (Eq. 8-9): many people of many sizes, overlaps,
+crossing limbs, people cut by the border, occlusion, unlabelled people masked out (W(p),
+Eq. 5), and clutter.
+
+**The body model.** A person is a kinematic tree over the 18 OpenPose parts (skeleton.py):
+the neck is the midpoint of the shoulders (the COCO -> OpenPose rule of caffe_train), hips hang
+below the torso, upper/lower arms and legs are thick anti-aliased lines with joint angles
+sampled in plausible ranges, and the head is an ellipse with eyes, nose and ears placed on a
+cylinder turned by a yaw angle (features turned away are hidden behind the head). Sizes
+(person height 25%-90% of the image height by default), body proportions, rotation and
+colors vary per person. Everybody faces the camera (a simplification: no back views).
+
+**The left/right cue** (the network cannot tell LElbow from RElbow without one):
+
+* every right-side segment (right half of the torso, right arm, right leg) is a *dark shade*
+  of the person's clothing color and the right limbs carry a *light stripe* along their middle;
+  left-side segments are a *light tint* of the same color, plain;
+* the right eye is red, the left eye blue; the right ear is a darker skin tone.
+
+Why: facing the camera alone is ambiguous once people are rotated or limbs cross, and a purely
+relative cue (darker vs lighter) fails on a lone arm whose partner is cut by the border. The
+stripe is visible on a single limb, the shading contrasts the two halves of one body, and the
+eye colors settle the face parts, whose positions swap under head rotation.
+
+**Visibility** follows COCO: 0 not labelled (outside the image; x = y = 0 then, as in COCO
+files), 1 labelled but occluded, 2 visible. It is computed from the render, not guessed:
+every shape is also drawn into a label buffer (1 + person * N_SEGMENTS + segment; 0 for
+background and for occluders drawn over people), and a part is visible when the pixel under
+it shows one of the segments that meet at that part (``PART_SEGMENTS``).
+
+**Unlabelled people** (like COCO's people without keypoints) are drawn but not in
+``keypoints``; the pixels they show (dilated a little) are ``ignore``, where the loss mask
+W(p) is 0.
+
+**Seeds.** Scene ``index`` of data seed ``seed`` comes from
+``np.random.default_rng(np.random.SeedSequence([seed, index]))``: the same (seed, index)
+gives the same scene on any machine and in any DataLoader worker. Training uses seeds in
+``[0, VALIDATION_SEED)``; ``VALIDATION_SEED`` is reserved for the held-out set returned by
+``validation_set`` and never used for training, so the two cannot overlap.
+
+Coordinates: (x, y) in image pixels, pixel centers at integers (OpenCV's convention), so a
+keypoint lies on pixel ``(round(y), round(x))``. Explained in the training notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .skeleton import N_PARTS, PART_INDEX
+
+VALIDATION_SEED = 2**32 - 1  # reserved for validation_set: training seeds are 0 .. 2**32 - 2
+
+# Drawn segments of one person. PART_SEGMENTS says which of them may show a part.
+SEGMENT_NAMES: tuple[str, ...] = (
+    "torso_r",
+    "torso_l",
+    "neck",
+    "hair",
+    "head",
+    "r_upper_arm",
+    "r_forearm",
+    "r_hand",
+    "l_upper_arm",
+    "l_forearm",
+    "l_hand",
+    "r_thigh",
+    "r_shin",
+    "r_foot",
+    "l_thigh",
+    "l_shin",
+    "l_foot",
+    "r_eye",
+    "l_eye",
+    "nose",
+    "r_ear",
+    "l_ear",
+)
+N_SEGMENTS = len(SEGMENT_NAMES)
+SEGMENT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SEGMENT_NAMES)}
+
+# A part is visible when the pixel under it shows one of these segments of the same person.
+PART_SEGMENTS: dict[str, tuple[str, ...]] = {
+    "Nose": ("nose",),
+    "Neck": ("torso_r", "torso_l", "neck"),
+    "RShoulder": ("torso_r", "r_upper_arm"),
+    "RElbow": ("r_upper_arm", "r_forearm"),
+    "RWrist": ("r_forearm", "r_hand"),
+    "LShoulder": ("torso_l", "l_upper_arm"),
+    "LElbow": ("l_upper_arm", "l_forearm"),
+    "LWrist": ("l_forearm", "l_hand"),
+    "RHip": ("torso_r", "r_thigh"),
+    "RKnee": ("r_thigh", "r_shin"),
+    "RAnkle": ("r_shin", "r_foot"),
+    "LHip": ("torso_l", "l_thigh"),
+    "LKnee": ("l_thigh", "l_shin"),
+    "LAnkle": ("l_shin", "l_foot"),
+    "REye": ("r_eye",),
+    "LEye": ("l_eye",),
+    "REar": ("r_ear",),
+    "LEar": ("l_ear",),
+}
+# (18, N_SEGMENTS) bool: OWNS[j, s] is True when segment s may show part j.
+OWNS: np.ndarray = np.zeros((N_PARTS, N_SEGMENTS), dtype=bool)
+for _part, _segs in PART_SEGMENTS.items():
+    OWNS[PART_INDEX[_part], [SEGMENT_INDEX[s] for s in _segs]] = True
+
+EYE_COLORS: dict[str, tuple[int, int, int]] = {"r_eye": (220, 40, 40), "l_eye": (40, 90, 230)}  # RGB
+STRIPE_COLOR: tuple[int, int, int] = (235, 235, 225)  # the light stripe on right limbs
+
+_SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 pixel
+_ONE = 1 << _SHIFT
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Every knob of the scene generator; the defaults made the bundled model's data."""
+
+    height_range: tuple[float, float] = (0.25, 0.9)  # person height / image height (log-uniform)
+    p_empty: float = 0.04  # scenes with nobody: the network must also learn "no person"
+    p_touching: float = 0.35  # a person is placed against an earlier one (overlaps, touching)
+    p_rotated: float = 0.15  # a person rotated uniformly in +-90 deg (else ~N(0, 12 deg))
+    p_arm_behind: float = 0.25  # an arm drawn behind the torso (self-occlusion)
+    p_foreshorten: float = 0.3  # a limb shortened to 55-100% (out-of-plane motion)
+    p_unlabelled: float = 0.25  # scenes with unlabelled (masked) people, to exercise W(p)
+    max_unlabelled: int = 2
+    min_visible: int = 3  # a labelled person shows at least this many parts, else unlabelled
+    n_clutter: tuple[int, int] = (4, 18)  # background shapes (uniform count range)
+    p_occluder: float = 0.35  # scenes with 1-2 shapes drawn over the people
+    noise_std: tuple[float, float] = (0.0, 8.0)  # pixel noise, uniform std range (0..255 units)
+    p_blur: float = 0.3  # a slight Gaussian blur (camera softness)
+
+
+@dataclass
+class Person:
+    """One drawn person: true joint positions, COCO keypoints, and how it was drawn."""
+
+    joints: np.ndarray  # (18, 2) float32: x, y of every part in image pixels, even outside
+    keypoints: np.ndarray  # (18, 3) float32: x, y, v (COCO flags; x = y = 0 where v = 0)
+    labelled: bool  # False: drawn but unannotated, its pixels are in Scene.ignore
+    height: float  # pixels, head top to feet when standing straight
+    angle: float  # body rotation, degrees (0 = upright)
+    colors: np.ndarray  # (N_SEGMENTS, 3) uint8 RGB fill color of each segment
+
+    @property
+    def n_visible(self) -> int:
+        return int((self.keypoints[:, 2] == 2).sum())
+
+
+@dataclass
+class Scene:
+    """A rendered scene: the image, the labelled keypoints, the ignore mask, and its makings."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, v] of the P labelled people
+    ignore: np.ndarray  # (H, W) bool: True on unlabelled people (loss mask W = 0 there)
+    labels: np.ndarray  # (H, W) int32: 0 background/occluder, else 1 + person * N_SEGMENTS + segment
+    people: list[Person] = field(default_factory=list)  # everybody drawn, in drawing order
+    seed: int = 0
+    index: int = 0
+
+    @property
+    def labelled_people(self) -> list[Person]:
+        """The people of ``keypoints``, in the same order."""
+        return [p for p in self.people if p.labelled]
+
+    def segment_at(self, x: float, y: float) -> tuple[int, str] | None:
+        """(person index in ``people``, segment name) shown at pixel (x, y), or None."""
+        label = int(self.labels[int(round(y)), int(round(x))])
+        if label == 0:
+            return None
+        return (label - 1) // N_SEGMENTS, SEGMENT_NAMES[(label - 1) % N_SEGMENTS]
+
+
+# ----------------------------------------------------------------------------------- geometry
+
+
+def _rot(angle_deg: float) -> np.ndarray:
+    a = math.radians(angle_deg)
+    return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=np.float64)
+
+
+def _limb_dir(side: float, theta_deg: float) -> np.ndarray:
+    """Unit vector at angle theta from straight down, turned outward to ``side`` (-1 right, +1 left)."""
+    t = math.radians(theta_deg)
+    return np.array([side * math.sin(t), math.cos(t)])
+
+
+@dataclass
+class _Pose:
+    """Body-frame geometry of one person (pixels, y down, origin at the neck, before rotation)."""
+
+    joints: np.ndarray  # (18, 2)
+    head_center: np.ndarray  # (2,)
+    head_r: float
+    head_roll: float  # degrees
+    yaw: float  # radians; > 0 turns the face toward the person's left (image right)
+    widths: dict[str, float]  # line widths per segment name
+    front: dict[str, bool]  # face features in front of the head
+    arm_behind: tuple[bool, bool]  # right, left
+
+
+def _sample_pose(rng: np.random.Generator, height: float, cfg: SceneConfig) -> _Pose:
+    """Joint angles and proportions of one person in its body frame (person faces the viewer).
+
+    The person's right is at negative x (image left, seen from the front).
+    """
+    h = height
+    u = rng.uniform
+    shoulder = u(0.09, 0.13) * h
+    hip = u(0.05, 0.075) * h
+    torso = u(0.27, 0.32) * h
+    upper_arm, forearm = u(0.15, 0.19) * h, u(0.13, 0.17) * h
+    thigh, shin = u(0.22, 0.26) * h, u(0.21, 0.25) * h
+    head_r = u(0.06, 0.075) * h
+    neck_len = u(0.05, 0.08) * h
+
+    def fs() -> float:  # out-of-plane foreshortening of one limb
+        return u(0.55, 1.0) if rng.random() < cfg.p_foreshorten else 1.0
+
+    j = np.zeros((N_PARTS, 2))
+    tilt = rng.normal(0.0, 5.0)  # shoulder line tilt, degrees
+    sv = _rot(tilt) @ np.array([1.0, 0.0])  # unit vector toward the person's left shoulder
+    j[PART_INDEX["RShoulder"]] = -shoulder * sv
+    j[PART_INDEX["LShoulder"]] = shoulder * sv  # the neck (origin) is their midpoint
+    lean = rng.normal(0.0, 7.0)
+    down = _rot(lean) @ np.array([0.0, 1.0])
+    mid_hip = torso * down
+    hv = np.array([down[1], -down[0]])  # perpendicular to the spine, toward the left
+    j[PART_INDEX["RHip"]] = mid_hip - hip * hv
+    j[PART_INDEX["LHip"]] = mid_hip + hip * hv
+
+    for side, s in ((-1.0, "R"), (1.0, "L")):
+        # Arms: upper arm from across the chest (-35) to overhead (170); the elbow bends either way.
+        theta = u(-35.0, 170.0) if rng.random() < 0.6 else rng.normal(15.0, 15.0)
+        bend = u(-110.0, 150.0)
+        sh = j[PART_INDEX[f"{s}Shoulder"]]
+        el = sh + upper_arm * fs() * _limb_dir(side, theta)
+        wr = el + forearm * fs() * _limb_dir(side, theta - bend)
+        j[PART_INDEX[f"{s}Elbow"]], j[PART_INDEX[f"{s}Wrist"]] = el, wr
+        # Legs: mostly standing, sometimes wide or crossing; knees bend a little either way.
+        theta = rng.normal(8.0, 10.0) if rng.random() < 0.7 else u(-25.0, 60.0)
+        knee_bend = rng.normal(0.0, 15.0) if rng.random() < 0.7 else u(-60.0, 40.0)
+        hp = j[PART_INDEX[f"{s}Hip"]]
+        kn = hp + thigh * fs() * _limb_dir(side, theta + lean * side)
+        an = kn + shin * fs() * _limb_dir(side, theta + lean * side - knee_bend)
+        j[PART_INDEX[f"{s}Knee"]], j[PART_INDEX[f"{s}Ankle"]] = kn, an
+
+    # Head: a cylinder of radius head_r, rolled and turned by yaw; features at angles phi around it.
+    roll = rng.normal(0.0, 12.0)
+    yaw = rng.uniform(-1.2, 1.2) if rng.random() < 0.5 else rng.normal(0.0, 0.25)
+    yaw = float(np.clip(yaw, -1.2, 1.2))
+    hr = _rot(tilt + roll)
+    head_center = hr @ np.array([0.0, -(neck_len + head_r)])
+    front: dict[str, bool] = {}
+    for name, phi, y_off in (
+        ("REye", -0.62, -0.18),
+        ("LEye", 0.62, -0.18),
+        ("Nose", 0.0, 0.22),
+        ("REar", -math.pi / 2, -0.05),
+        ("LEar", math.pi / 2, -0.05),
+    ):
+        x = head_r * 0.88 * math.sin(phi + yaw)
+        if "Ear" in name:
+            x *= 1.12  # ears stick out of the face outline
+        j[PART_INDEX[name]] = head_center + hr @ np.array([x, y_off * head_r])
+        front[name] = math.cos(phi + yaw) > 0.05
+    widths = {
+        "upper_arm": max(2.0, u(0.045, 0.06) * h),
+        "forearm": max(2.0, u(0.035, 0.05) * h),
+        "thigh": max(2.0, u(0.06, 0.08) * h),
+        "shin": max(2.0, u(0.045, 0.06) * h),
+        "neck": max(2.0, 0.9 * head_r),
+    }
+    behind = (bool(rng.random() < cfg.p_arm_behind), bool(rng.random() < cfg.p_arm_behind))
+    return _Pose(j, head_center, head_r, tilt + roll, yaw, widths, front, behind)
+
+
+# ------------------------------------------------------------------------------------ drawing
+
+
+class _Canvas:
+    """The image and the label buffer, drawn together so the labels match the pixels."""
+
+    def __init__(self, image: np.ndarray, labels: np.ndarray) -> None:
+        self.image = image  # (H, W, 3) uint8 RGB
+        self.labels = labels  # (H, W) int32
+
+    @staticmethod
+    def _fx(points: np.ndarray) -> np.ndarray:
+        return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
+
+    def line(self, a: np.ndarray, b: np.ndarray, width: float, color, label: int) -> None:
+        pa, pb = tuple(self._fx(a)), tuple(self._fx(b))
+        t = max(1, int(round(width)))
+        cv2.line(self.image, pa, pb, color, t, cv2.LINE_AA, _SHIFT)
+        if label >= 0:
+            cv2.line(self.labels, pa, pb, label, t, cv2.LINE_8, _SHIFT)
+
+    def polygon(self, points: np.ndarray, color, label: int) -> None:
+        p = self._fx(points)
+        cv2.fillConvexPoly(self.image, p, color, cv2.LINE_AA, _SHIFT)
+        if label >= 0:
+            cv2.fillConvexPoly(self.labels, p, label, cv2.LINE_8, _SHIFT)
+
+    def ellipse(self, center: np.ndarray, axes: tuple[float, float], angle: float, color, label: int) -> None:
+        c = tuple(self._fx(center))
+        ax = (max(_ONE, int(round(axes[0] * _ONE))), max(_ONE, int(round(axes[1] * _ONE))))
+        cv2.ellipse(self.image, c, ax, angle, 0, 360, color, -1, cv2.LINE_AA, _SHIFT)
+        if label >= 0:
+            cv2.ellipse(self.labels, c, ax, angle, 0, 360, label, -1, cv2.LINE_8, _SHIFT)
+
+
+def _person_colors(rng: np.random.Generator) -> np.ndarray:
+    """(N_SEGMENTS, 3) uint8 RGB: right side a dark shade, left side a light tint (the L/R cue)."""
+    shirt = rng.uniform(0, 255, 3)
+    pants = rng.uniform(0, 200, 3)
+    skin = np.array([255, 205, 170]) * rng.uniform(0.35, 1.0) + rng.uniform(-15, 15, 3)
+    hair = rng.uniform(10, 120) * np.array([1.0, 0.8, 0.6])
+    shoes = rng.uniform(0, 90, 3)
+
+    def dark(c: np.ndarray) -> np.ndarray:
+        return 0.6 * c
+
+    def light(c: np.ndarray) -> np.ndarray:
+        return 0.6 * c + 0.4 * 255
+
+    colors = {
+        "torso_r": dark(shirt),
+        "torso_l": light(shirt),
+        "neck": skin,
+        "hair": hair,
+        "head": skin,
+        "r_upper_arm": dark(shirt),
+        "r_forearm": dark(shirt),
+        "r_hand": skin,
+        "l_upper_arm": light(shirt),
+        "l_forearm": light(shirt),
+        "l_hand": skin,
+        "r_thigh": dark(pants),
+        "r_shin": dark(pants),
+        "r_foot": shoes,
+        "l_thigh": light(pants),
+        "l_shin": light(pants),
+        "l_foot": shoes,
+        "r_eye": np.array(EYE_COLORS["r_eye"]),
+        "l_eye": np.array(EYE_COLORS["l_eye"]),
+        "nose": 0.7 * skin,
+        "r_ear": 0.75 * skin,
+        "l_ear": skin * 0.95 + 10,
+    }
+    return np.clip(np.stack([colors[n] for n in SEGMENT_NAMES]), 0, 255).astype(np.uint8)
+
+
+def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray, colors, base: int) -> None:
+    """Draw one person (joints already in image pixels) back to front, labels included."""
+    J = lambda name: joints[PART_INDEX[name]]
+    col = {n: tuple(int(v) for v in colors[i]) for i, n in enumerate(SEGMENT_NAMES)}
+    lab = {n: base + i for i, n in enumerate(SEGMENT_NAMES)}
+    w = pose.widths
+    up = R @ np.array([0.0, -1.0])
+
+    def limb(side: str) -> None:
+        s, lo = side[0].lower(), side
+        for seg, a, b, width in (
+            (f"{s}_upper_arm", f"{lo}Shoulder", f"{lo}Elbow", w["upper_arm"]),
+            (f"{s}_forearm", f"{lo}Elbow", f"{lo}Wrist", w["forearm"]),
+        ):
+            canvas.line(J(a), J(b), width, col[seg], lab[seg])
+            if s == "r":
+                _stripe(canvas, J(a), J(b), width)
+        canvas.ellipse(
+            J(f"{lo}Wrist"), (0.6 * w["forearm"], 0.6 * w["forearm"]), 0, col[f"{s}_hand"], lab[f"{s}_hand"]
+        )
+
+    def leg(side: str) -> None:
+        s, lo = side[0].lower(), side
+        for seg, a, b, width in (
+            (f"{s}_thigh", f"{lo}Hip", f"{lo}Knee", w["thigh"]),
+            (f"{s}_shin", f"{lo}Knee", f"{lo}Ankle", w["shin"]),
+        ):
+            canvas.line(J(a), J(b), width, col[seg], lab[seg])
+            if s == "r":
+                _stripe(canvas, J(a), J(b), width)
+        foot_dir = (J(f"{lo}Ankle") - J(f"{lo}Knee")) / (
+            np.linalg.norm(J(f"{lo}Ankle") - J(f"{lo}Knee")) + 1e-6
+        )
+        foot = J(f"{lo}Ankle") + 0.4 * w["shin"] * foot_dir
+        angle = math.degrees(math.atan2(foot_dir[1], foot_dir[0])) + 90
+        canvas.ellipse(foot, (0.75 * w["shin"], 0.5 * w["shin"]), angle, col[f"{s}_foot"], lab[f"{s}_foot"])
+
+    legs = ["R", "L"] if colors[0, 0] % 2 else ["L", "R"]  # which leg is in front
+    for side in legs:
+        leg(side)
+    for side, behind in zip(("R", "L"), pose.arm_behind):
+        if behind:
+            limb(side)
+    # Torso: two halves meeting on the spine, slightly larger than the joint quad so that
+    # shoulders, hips and neck lie inside it.
+    neck, mid_hip = J("Neck"), 0.5 * (J("RHip") + J("LHip"))
+    spine = mid_hip - neck
+    top = neck + 0.08 * (neck - mid_hip)
+    bottom = mid_hip + 0.1 * spine
+    for s, sh, hp in (("r", J("RShoulder"), J("RHip")), ("l", J("LShoulder"), J("LHip"))):
+        out_s = sh + 0.25 * (sh - neck) + 0.06 * (neck - mid_hip)
+        out_h = hp + 0.5 * (hp - mid_hip) + 0.08 * spine
+        canvas.polygon(np.stack([top, out_s, out_h, bottom]), col[f"torso_{s}"], lab[f"torso_{s}"])
+    # Neck and head; features turned away are hidden (not drawn): their parts become occluded.
+    hc, r = pose.head_center, pose.head_r
+    canvas.line(neck + 0.1 * spine * 0, hc, w["neck"], col["neck"], lab["neck"])
+    for part, seg in (("REar", "r_ear"), ("LEar", "l_ear")):
+        if not pose.front[part]:
+            canvas.ellipse(J(part), (0.22 * r, 0.32 * r), pose.head_roll, col[seg], lab[seg])
+    canvas.ellipse(hc + 0.12 * r * up, (0.95 * r, 1.12 * r), pose.head_roll, col["hair"], lab["hair"])
+    canvas.ellipse(hc + 0.05 * r * -up, (0.85 * r, r), pose.head_roll, col["head"], lab["head"])
+    for part, seg, size in (("REar", "r_ear", 0.25), ("LEar", "l_ear", 0.25), ("REye", "r_eye", 0.17)):
+        if pose.front[part]:
+            canvas.ellipse(
+                J(part), (size * r, (size + 0.08 * ("Ear" in part)) * r), pose.head_roll, col[seg], lab[seg]
+            )
+    if pose.front["LEye"]:
+        canvas.ellipse(J("LEye"), (0.17 * r, 0.17 * r), 0, col["l_eye"], lab["l_eye"])
+    canvas.ellipse(J("Nose"), (0.14 * r, 0.12 * r), pose.head_roll, col["nose"], lab["nose"])
+    for side, behind in zip(("R", "L"), pose.arm_behind):
+        if not behind:
+            limb(side)
+
+
+def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float) -> None:
+    """The right-limb stripe: a light line over the middle half, clear of the joints."""
+    canvas.line(a + 0.25 * (b - a), a + 0.75 * (b - a), max(1.0, 0.3 * width), STRIPE_COLOR, -1)
+
+
+def _background(rng: np.random.Generator, H: int, W: int, cfg: SceneConfig) -> np.ndarray:
+    """(H, W, 3) uint8: a color gradient, low-frequency texture, and random clutter shapes."""
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    a = rng.uniform(0, 2 * math.pi)
+    ramp = (np.cos(a) * np.linspace(0, 1, W, dtype=np.float32)[None, :]) + (
+        np.sin(a) * np.linspace(0, 1, H, dtype=np.float32)[:, None]
+    )
+    ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
+    img = c0.astype(np.float32) + ramp[..., None] * (c1 - c0).astype(np.float32)  # (H, W, 3)
+    cells = int(rng.integers(3, 12))
+    texture = rng.uniform(-1, 1, (cells, cells, 3)).astype(np.float32)
+    img += rng.uniform(10, 60) * cv2.resize(texture, (W, H), interpolation=cv2.INTER_CUBIC)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    n = int(rng.integers(cfg.n_clutter[0], cfg.n_clutter[1] + 1))
+    _clutter(rng, img, None, n)
+    return img
+
+
+def _clutter(rng: np.random.Generator, img: np.ndarray, labels: np.ndarray | None, n: int) -> None:
+    """Draw n random shapes (rectangles, ellipses, thick lines, triangles); label 0 under them."""
+    H, W = img.shape[:2]
+    s = min(H, W)
+    for _ in range(n):
+        color = tuple(int(v) for v in rng.uniform(0, 255, 3))
+        kind = int(rng.integers(4))
+        c = rng.uniform([0, 0], [W, H])
+        size = rng.uniform(0.03, 0.25) * s
+        targets = [(img, color, cv2.LINE_AA)] + ([] if labels is None else [(labels, 0, cv2.LINE_8)])
+        if kind == 0:
+            pts = _Canvas._fx(c + rng.uniform(-size, size, (2, 2)))
+            p0, p1 = pts.min(0), pts.max(0)
+            for t, col, lt in targets:
+                cv2.rectangle(t, tuple(p0), tuple(p1), col, -1, lt, _SHIFT)
+        elif kind == 1:
+            ax = (int(size * _ONE), int(rng.uniform(0.3, 1.0) * size * _ONE))
+            for t, col, lt in targets:
+                cv2.ellipse(
+                    t, tuple(_Canvas._fx(c)), ax, float(rng.uniform(0, 180)), 0, 360, col, -1, lt, _SHIFT
+                )
+        elif kind == 2:  # limb-like bars: hard negatives for the PAFs
+            d = _limb_dir(1.0, rng.uniform(0, 360)) * size
+            th = int(rng.integers(2, max(3, int(0.06 * s))))
+            for t, col, lt in targets:
+                cv2.line(t, tuple(_Canvas._fx(c - d)), tuple(_Canvas._fx(c + d)), col, th, lt, _SHIFT)
+        else:
+            pts = _Canvas._fx(c + rng.uniform(-size, size, (3, 2)))
+            for t, col, lt in targets:
+                cv2.fillConvexPoly(t, pts, col, lt, _SHIFT)
+
+
+# ------------------------------------------------------------------------------------ scenes
+
+
+def _visibility(joints: np.ndarray, labels: np.ndarray, person: int) -> np.ndarray:
+    """(18,) COCO flags of one person from the label buffer: 0 outside, 1 occluded, 2 visible."""
+    H, W = labels.shape
+    ij = np.round(joints).astype(np.int64)  # (18, 2) x, y pixel
+    inside = (ij[:, 0] >= 0) & (ij[:, 0] < W) & (ij[:, 1] >= 0) & (ij[:, 1] < H)
+    lab = labels[np.clip(ij[:, 1], 0, H - 1), np.clip(ij[:, 0], 0, W - 1)] - 1  # (18,)
+    same = (lab >= 0) & (lab // N_SEGMENTS == person)
+    owned = OWNS[np.arange(N_PARTS), np.clip(lab, 0, None) % N_SEGMENTS]
+    return np.where(inside, np.where(same & owned, 2, 1), 0).astype(np.float32)
+
+
+def make_scene(
+    seed: int,
+    index: int,
+    size: tuple[int, int] = (256, 256),
+    max_people: int = 6,
+    config: SceneConfig | None = None,
+    noise: bool = True,
+) -> Scene:
+    """Render scene ``index`` of data seed ``seed``: an image with exact keypoints and an ignore mask.
+
+    The ground truth the paper takes from COCO (Sec. 3): keypoints (P, 18, 3) float32 [x, y, v]
+    in image pixels with COCO flags (v: 0 outside the image, 1 occluded, 2 visible), the image
+    (H, W, 3) uint8 RGB, and ignore (H, W) bool (unlabelled people, W(p) = 0 of Eq. 5).
+    ``noise=False`` skips only the final pixel noise and blur (the same scene otherwise).
+    Deterministic: ``SeedSequence([seed, index])``. Explained in the training notebook.
+    """
+    cfg = config or SceneConfig()
+    H, W = _check_size(size)
+    if not isinstance(max_people, int | np.integer) or max_people < 0:
+        raise ValueError(f"max_people must be an int >= 0, got {max_people!r}")
+    if seed < 0 or index < 0:
+        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+
+    image = _background(rng, H, W, cfg)
+    labels = np.zeros((H, W), dtype=np.int32)
+    canvas = _Canvas(image, labels)
+
+    n = 0 if (max_people == 0 or rng.random() < cfg.p_empty) else int(rng.integers(1, max_people + 1))
+    n_unl = int(rng.integers(1, cfg.max_unlabelled + 1)) if rng.random() < cfg.p_unlabelled else 0
+    lo, hi = cfg.height_range
+    specs = []  # (height, labelled)
+    for k in range(n + n_unl):
+        frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        if k >= n:  # unlabelled people are mostly small, like COCO's unannotated crowds
+            frac = math.exp(rng.uniform(math.log(lo * 0.6), math.log((lo + hi) / 2)))
+        specs.append((frac * H, k < n))
+    specs.sort(key=lambda s: s[0])  # small (far) people first, large (near) ones drawn over them
+
+    people: list[Person] = []
+    centers: list[np.ndarray] = []
+    for p, (height, labelled) in enumerate(specs):
+        pose = _sample_pose(rng, height, cfg)
+        angle = rng.uniform(-90, 90) if rng.random() < cfg.p_rotated else rng.normal(0.0, 12.0)
+        R = _rot(angle)
+        body = pose.joints @ R.T  # (18, 2) rotated about the neck
+        box_mid = 0.5 * (body.min(0) + body.max(0))
+        if centers and rng.random() < cfg.p_touching:
+            other = centers[int(rng.integers(len(centers)))]
+            center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
+        else:
+            center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
+        offset = center - box_mid
+        joints = body + offset
+        pose.head_center = R @ pose.head_center + offset
+        colors = _person_colors(rng)
+        _draw_person(canvas, pose, joints, R, colors, 1 + p * N_SEGMENTS)
+        centers.append(center)
+        people.append(
+            Person(
+                joints=joints.astype(np.float32),
+                keypoints=np.zeros((N_PARTS, 3), np.float32),
+                labelled=labelled,
+                height=float(height),
+                angle=float(angle),
+                colors=colors,
+            )
+        )
+
+    if people and rng.random() < cfg.p_occluder:
+        _clutter(rng, image, labels, int(rng.integers(1, 3)))
+
+    for p, person in enumerate(people):
+        v = _visibility(person.joints, labels, p)
+        person.keypoints = np.concatenate([person.joints * (v[:, None] > 0), v[:, None]], axis=1).astype(
+            np.float32
+        )
+        if person.labelled and person.n_visible < cfg.min_visible:
+            person.labelled = False  # barely seen: unannotated (and masked), as in COCO
+
+    ignore = np.zeros((H, W), dtype=bool)
+    unl = [p for p, person in enumerate(people) if not person.labelled]
+    if unl:
+        seg = labels - 1
+        mask = (labels > 0) & np.isin(seg // N_SEGMENTS, unl)
+        ignore = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+    if noise:
+        std = rng.uniform(*cfg.noise_std)
+        if rng.random() < cfg.p_blur:
+            image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
+        if std > 0:
+            noisy = image.astype(np.float32) + std * rng.standard_normal(image.shape, dtype=np.float32)
+            image = np.clip(noisy, 0, 255).astype(np.uint8)
+
+    kps = [person.keypoints for person in people if person.labelled]
+    keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
+    return Scene(image, keypoints, ignore, labels, people, int(seed), int(index))
+
+
+def _check_size(size: Sequence[int]) -> tuple[int, int]:
+    if len(size) != 2 or min(int(size[0]), int(size[1])) < 32:
+        raise ValueError(f"size must be (H, W) with both >= 32 pixels, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+# ------------------------------------------------------------------------------------ dataset
+
+
+class SyntheticPoseDataset(Dataset):
+    """A torch Dataset of synthetic scenes with the training targets S*, L*, W at stride ``stride``.
+
+    Item i is ``make_scene(seed, i, size, max_people)`` and a dict:
+    ``image`` uint8 (3, H, W) RGB; ``keypoints`` float32 (max_people, 18, 3), padded with v = 0;
+    ``n_people`` int; ``S`` float32 (19, h, w) (Eq. 6-7), ``L`` float32 (38, h, w) (Eq. 8-9) and
+    ``W`` float32 (1, h, w) (Eq. 5's mask) from openpose_edu.groundtruth, h = H / stride.
+    Scenes are made on the fly (a few ms each), deterministic per (seed, index), so the set can
+    be as long as training needs and works with DataLoader workers.
+    """
+
+    def __init__(
+        self,
+        length: int,
+        seed: int = 0,
+        size: tuple[int, int] = (256, 256),
+        max_people: int = 6,
+        stride: int = 8,
+        sigma: float = 7.0,
+        config: SceneConfig | None = None,
+        targets: bool = True,
+        gt_options: dict | None = None,
+    ) -> None:
+        H, W = _check_size(size)
+        if H % stride or W % stride:
+            raise ValueError(
+                f"size {size} must be a multiple of stride {stride} (e.g. {(H // stride) * stride})"
+            )
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
+        if not 0 <= seed <= VALIDATION_SEED:
+            raise ValueError(f"seed must be in [0, {VALIDATION_SEED}], got {seed}")
+        self.length, self.seed, self.size = int(length), int(seed), (H, W)
+        self.max_people, self.stride, self.sigma = int(max_people), int(stride), float(sigma)
+        self.config = config or SceneConfig()
+        self.targets = targets
+        self.gt_options = dict(gt_options or {})
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        return self.size[0] // self.stride, self.size[1] // self.stride
+
+    def __len__(self) -> int:
+        return self.length
+
+    def scene(self, index: int) -> Scene:
+        """The Scene behind item ``index``."""
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
+        return make_scene(self.seed, index, self.size, self.max_people, self.config)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        scene = self.scene(index)
+        P = scene.keypoints.shape[0]
+        if P > self.max_people:  # cannot happen with make_scene, but guards the padding below
+            raise ValueError(f"scene has {P} people, more than max_people={self.max_people}")
+        kps = np.zeros((self.max_people, N_PARTS, 3), dtype=np.float32)
+        kps[:P] = scene.keypoints
+        item: dict[str, torch.Tensor | int] = {
+            "image": torch.from_numpy(np.ascontiguousarray(scene.image.transpose(2, 0, 1))),
+            "keypoints": torch.from_numpy(kps),
+            "n_people": P,
+        }
+        if self.targets:
+            item.update(self.make_targets(torch.from_numpy(kps), torch.from_numpy(scene.ignore)))
+        return item
+
+    def make_targets(self, keypoints: torch.Tensor, ignore: torch.Tensor) -> dict[str, torch.Tensor]:
+        """S* (19, h, w), L* (38, h, w), W (1, h, w) for one scene, from openpose_edu.groundtruth."""
+        from . import groundtruth as gt  # imported here: scenes alone need no ground-truth module
+
+        grid = self.grid_size
+        kw = self.gt_options
+        S = gt.confidence_maps(
+            keypoints[None], grid_size=grid, stride=self.stride, sigma=self.sigma, **kw.get("S", {})
+        )
+        L = gt.part_affinity_fields(keypoints[None], grid_size=grid, stride=self.stride, **kw.get("L", {}))
+        Wm = gt.loss_mask(ignore[None], grid_size=grid, stride=self.stride, **kw.get("W", {}))
+        return {"S": S[0].float(), "L": L[0].float(), "W": Wm[0].float()}
+
+
+def validation_set(
+    n: int = 200, size: tuple[int, int] = (256, 256), max_people: int = 6, **kwargs
+) -> SyntheticPoseDataset:
+    """The held-out synthetic validation set: ``n`` scenes of the reserved ``VALIDATION_SEED``.
+
+    Training uses seeds below ``VALIDATION_SEED``, so no validation scene is ever trained on.
+    """
+    return SyntheticPoseDataset(n, seed=VALIDATION_SEED, size=size, max_people=max_people, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ samples
+
+
+def write_samples(
+    out_dir: str | Path, seed: int = 0, indices: Sequence[int] = (0, 1, 2, 3), size=(368, 368)
+) -> list[Path]:
+    """Write scenes as PNG images (for the README and the notebooks); returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in indices:
+        scene = make_scene(seed, i, size)
+        path = out / f"synthetic_{seed}_{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write synthetic OpenPose training scenes as PNG files.")
+    parser.add_argument("--write-samples", metavar="DIR", required=True, help="output directory")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n", type=int, default=4, help="number of scenes")
+    parser.add_argument("--size", type=int, nargs=2, default=(368, 368), metavar=("H", "W"))
+    args = parser.parse_args(argv)
+    for path in write_samples(args.write_samples, args.seed, range(args.n), tuple(args.size)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
