@@ -26,7 +26,7 @@ from torch import nn
 
 from . import viz
 from .model import NetworkOutput
-from .skeleton import BACKGROUND, LIMBS, PART_NAMES
+from .skeleton import BACKGROUND, COLORS, LIMBS, PART_NAMES
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -220,6 +220,8 @@ class GroundTruthPlayground:
     """S* and L* of one scene under any sigma, limb width and variant (Eq. 6-9).
 
     ``keypoints``: (P, 18, 3) [x, y, v] in input pixels; ``image``: the uint8 scene they belong to.
+    sigma and limb width (the half-width sigma_l of Eq. 8) are in input pixels; the variants
+    are groundtruth.py's "paper" and "released" (CMU's training code).
     """
 
     image: np.ndarray
@@ -229,7 +231,7 @@ class GroundTruthPlayground:
     panel_size: float = 3.2
 
     def maps(
-        self, sigma: float = 7.0, limb_width: float = 1.0, variant: str = "paper"
+        self, sigma: float = 7.0, limb_width: float = 8.0, variant: str = "paper"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(S* (19, h, w), L* (38, h, w)) from groundtruth.py for these settings."""
         from . import groundtruth
@@ -246,7 +248,7 @@ class GroundTruthPlayground:
     def figure(
         self,
         sigma: float = 7.0,
-        limb_width: float = 1.0,
+        limb_width: float = 8.0,
         variant: str = "paper",
         part: int = ALL,
         limb: int = ALL,
@@ -271,12 +273,124 @@ class GroundTruthPlayground:
         import ipywidgets as w
 
         sigma = w.FloatSlider(value=7.0, min=1.0, max=20.0, step=0.5, description="sigma (px)")
-        width = w.FloatSlider(value=1.0, min=0.25, max=4.0, step=0.25, description="limb width")
+        width = w.FloatSlider(value=8.0, min=2.0, max=24.0, step=1.0, description="limb width (px)")
         variant = w.ToggleButtons(options=["paper", "released"], value="paper", description="variant")
         part = w.Dropdown(options=part_options(), value=ALL, description="part")
         limb = w.Dropdown(options=limb_options(), value=ALL, description="limb")
         controls = dict(sigma=sigma, limb_width=width, variant=variant, part=part, limb=limb)
         return _render_widget(self.figure, controls)
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly stepper
+# --------------------------------------------------------------------------------------------
+
+
+class AssemblyStepper:
+    """The parse of one image, step by step (Sec. 2.4, Eq. 10-16, Fig. 6).
+
+    ``S`` (19, H, W) and ``L`` (38, H, W) are maps at image resolution (``inference.infer_maps``),
+    ``image`` the uint8 (H, W, 3) picture they belong to. For a limb type it shows every candidate
+    peak, the line-integral sample points of every candidate pair colored by L_c(p(u)) . v, each
+    pair's score, and the greedy decisions up to step ``step``; beside it the people found.
+    Parses are cached per set of thresholds, so moving the step slider only redraws.
+    """
+
+    def __init__(self, image: np.ndarray, S: Any, L: Any, dpi: int = 80, panel_size: float = 3.6) -> None:
+        viz._check_image(image)
+        self.image = image
+        self.S = viz._numpy(S)
+        self.L = viz._numpy(L)
+        if self.S.shape[1:] != image.shape[:2] or self.L.shape[1:] != image.shape[:2]:
+            raise ValueError(
+                f"S {self.S.shape} and L {self.L.shape} must be at the image's resolution {image.shape[:2]}; "
+                "use inference.infer_maps"
+            )
+        self.dpi, self.panel_size = dpi, panel_size
+        self._cache: dict[Any, Any] = {}
+
+    def parse(self, **thresholds: float) -> Any:
+        """``assembly.parse`` with ParsingParams(**thresholds) (cached): People with ``.steps``."""
+        from .assembly import ParsingParams, parse
+
+        params = ParsingParams(**thresholds)
+        if params not in self._cache:
+            self._cache[params] = parse(self.S, self.L, params)
+        return self._cache[params]
+
+    def decisions(self, limb: int, **thresholds: float) -> list[str]:
+        """One line per greedy decision of limb type ``limb``, in order: pair, score, verdict."""
+        steps = self.parse(**thresholds).steps
+        scores, conns = steps.limbs[limb], steps.connections[limb]
+        lines = []
+        for r, ((i, j), ok) in enumerate(zip(conns.ranked.tolist(), conns.accepted.tolist())):
+            a, b = int(scores.a[i]), int(scores.b[j])
+            verdict = "accepted" if ok else "rejected: an end is already used or the limb is full"
+            lines.append(f"{r + 1}. candidates {a} -> {b}  E = {scores.score[i, j]:.3f}  {verdict}")
+        return lines
+
+    def figure(self, limb: int = 0, step: int | None = None, **thresholds: float) -> Figure:
+        """Left: candidates, samples, scores and the first ``step`` decisions of ``limb``; right: people."""
+        from matplotlib.figure import Figure
+
+        people = self.parse(**thresholds)
+        steps = people.steps
+        peaks, scores, conns = steps.peaks, steps.limbs[limb], steps.connections[limb]
+        lb = LIMBS[limb]
+        R = len(conns.ranked)
+        step = R if step is None else max(0, min(step, R))
+        fig = Figure(figsize=(2 * self.panel_size, self.panel_size), dpi=self.dpi, layout="constrained")
+        ax, ax_p = fig.subplots(1, 2)
+        viz.show_image(ax, self.image)
+        # Every candidate part, faint; the two part types of this limb, large.
+        colors = np.array([COLORS[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
+        ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
+        for ids, marker in ((scores.a, "o"), (scores.b, "s")):
+            ax.scatter(
+                peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none", edgecolors="w"
+            )
+        # The sample points p(u) of Eq. 11 on every pair, colored by the PAF along the pair (Eq. 10).
+        if scores.samples.size:
+            pts = scores.samples.reshape(-1, 2)
+            ax.scatter(pts[:, 0], pts[:, 1], s=5, c=scores.paf.reshape(-1), cmap="coolwarm", vmin=-1, vmax=1)
+        for r, ((i, j), ok) in enumerate(zip(conns.ranked.tolist(), conns.accepted.tolist())):
+            if r >= step:
+                break
+            A, B = peaks.xy[scores.a[i]], peaks.xy[scores.b[j]]
+            style = (
+                dict(color=np.array(COLORS[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
+            )
+            ax.plot([A[0], B[0]], [A[1], B[1]], **style)
+            ax.text((A[0] + B[0]) / 2, (A[1] + B[1]) / 2, f"{scores.score[i, j]:.2f}", color="w", fontsize=7)
+        ax.set_title(f"{lb.name}: decision {step} of {R}", fontsize=9)
+        viz.show_image(ax_p, self.image, title=f"{len(people)} people")
+        viz.plot_skeleton(ax_p, people.keypoints)
+        return fig
+
+    def widget(self) -> ipywidgets.VBox:
+        """Limb menu, decision slider, and sliders for the three thresholds that matter most."""
+        import ipywidgets as w
+
+        from .assembly import ParsingParams
+
+        d = ParsingParams()
+        limb = w.Dropdown(options=limb_options()[1:], value=0, description="limb")
+        step = w.IntSlider(value=0, min=0, max=20, description="decision")
+        peak = w.FloatSlider(value=d.peak_threshold, min=0.01, max=0.9, step=0.01, description="peak thr")
+        paf = w.FloatSlider(value=d.paf_threshold, min=0.0, max=0.9, step=0.01, description="PAF thr")
+        mean = w.FloatSlider(value=d.min_mean_score, min=0.0, max=1.5, step=0.05, description="min mean")
+
+        def figure(limb: int, step: int, peak_threshold: float, paf_threshold: float, min_mean_score: float):
+            th = dict(
+                peak_threshold=peak_threshold, paf_threshold=paf_threshold, min_mean_score=min_mean_score
+            )
+            n = len(self.parse(**th).steps.connections[limb].ranked)
+            step_slider.max = max(n, 1)
+            return self.figure(limb, step, **th)
+
+        step_slider = step
+        controls = dict(limb=limb, step=step, peak_threshold=peak, paf_threshold=paf, min_mean_score=mean)
+        return _render_widget(figure, controls)
 
 
 def _render_widget(figure_fn: Callable[..., Figure], controls: dict[str, Any]) -> ipywidgets.VBox:

@@ -81,3 +81,65 @@ def test_stage_explorer_rejects_bad_input(small_net, images):
 def test_menus_cover_every_part_and_limb():
     assert [v for _, v in widgets.part_options()] == [widgets.ALL, *range(19)]
     assert [v for _, v in widgets.limb_options()] == [widgets.ALL, *range(len(LIMBS))]
+
+
+# ---------------------------------------------------------------- ground truth and assembly
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from openpose_edu.synthetic import make_scene
+
+    for index in range(20):  # the first scene with two labelled people
+        s = make_scene(seed=3, index=index, size=(128, 128), max_people=3)
+        if len(s.keypoints) >= 2 and (s.keypoints[..., 2] > 0).sum() >= 20:
+            return s
+    pytest.fail("no two-person scene among the first 20")
+
+
+def test_ground_truth_playground_shows_groundtruth_maps(scene):
+    from openpose_edu import groundtruth
+
+    pg = widgets.GroundTruthPlayground(scene.image, scene.keypoints)
+    S, L = pg.maps(sigma=5.0, limb_width=6.0, variant="released")
+    ref = groundtruth.confidence_maps(scene.keypoints, grid_size=(16, 16), sigma=5.0, variant="released")
+    torch.testing.assert_close(S, ref[0])
+    assert L.shape == (38, 16, 16)
+    fig = pg.figure(sigma=5.0, part=1)
+    assert "sigma=5" in fig.axes[0].get_title() and "Neck" in fig.axes[0].get_title()
+    box = pg.widget()
+    first = box.picture.value
+    box.controls["sigma"].value = 12.0
+    assert box.picture.value != first  # wider Gaussians, new picture
+    box.controls["variant"].value = "released"
+    assert box.picture.value[:4] == b"\x89PNG"
+
+
+def test_assembly_stepper_replays_the_parse(scene):
+    from openpose_edu import assembly, groundtruth
+
+    H, W = scene.image.shape[:2]
+    # Perfect maps at image resolution (stride 1): the parse must find the labelled people.
+    S = groundtruth.confidence_maps(scene.keypoints, grid_size=(H, W), stride=1, sigma=4.0)[0]
+    L = groundtruth.part_affinity_fields(scene.keypoints, grid_size=(H, W), stride=1, limb_width=3.0)[0]
+    st = widgets.AssemblyStepper(scene.image, S, L)
+    people = st.parse()
+    ref = assembly.parse(S, L)
+    np.testing.assert_array_equal(people.keypoints, ref.keypoints)
+    limb = 2
+    lines = st.decisions(limb)
+    conns = people.steps.connections[limb]
+    assert len(lines) == len(conns.ranked)
+    assert sum("accepted" in line for line in lines) == len(conns)
+    fig = st.figure(limb=limb, step=1)
+    assert fig.axes[0].get_title() == f"{LIMBS[limb].name}: decision 1 of {len(conns.ranked)}"
+    assert fig.axes[1].get_title() == f"{len(people)} people"
+    assert st.parse() is people  # cached
+    stricter = st.parse(peak_threshold=0.99)
+    assert len(stricter.steps.peaks) < len(people.steps.peaks)
+    box = st.widget()
+    before = box.picture.value
+    box.controls["step"].value = 1
+    assert box.picture.value != before
+    with pytest.raises(ValueError, match="resolution"):
+        widgets.AssemblyStepper(scene.image, S[:, ::2], L)
