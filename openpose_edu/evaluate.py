@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from .skeleton import N_PARTS, OPENPOSE_FROM_COCO
+from .synthetic import VALIDATION_SEED
 
-VAL_SEED = 1_000_003  # seed of the held-out synthetic validation scenes (never a training seed)
+VAL_SEED = VALIDATION_SEED  # the held-out synthetic validation scenes' seed (train.py refuses it)
 N_VAL = 200  # validation scenes
 VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's input box
 
