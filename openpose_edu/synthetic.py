@@ -6,7 +6,7 @@ over cluttered backgrounds, with every keypoint known to the sub-pixel and every
 flag read back from the render. The paper trains on COCO (Sec. 3); these scenes keep what
 matters for learning S* (Eq. 6-7) and L* (Eq. 8-9): many people of many sizes, overlaps,
 crossing limbs, people cut by the border, occlusion, unlabelled people masked out (W(p),
-Eq. 5), and clutter.
+Eq. 3-4), and clutter.
 
 **The body model.** A person is a kinematic tree over the 18 OpenPose parts (skeleton.py):
 the neck is the midpoint of the shoulders (the COCO -> OpenPose rule of caffe_train), hips hang
@@ -55,6 +55,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import cv2
 import numpy as np
@@ -122,6 +123,8 @@ for _part, _segs in PART_SEGMENTS.items():
 EYE_COLORS: dict[str, tuple[int, int, int]] = {"r_eye": (220, 40, 40), "l_eye": (40, 90, 230)}  # RGB
 STRIPE_COLOR: tuple[int, int, int] = (235, 235, 225)  # the light stripe on right limbs
 
+# Standard normal quantiles at (u + 0.5) / 256: a byte u -> a Gaussian sample (see make_scene).
+_NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((u + 0.5) / 256) for u in range(256)])
 _SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 pixel
 _ONE = 1 << _SHIFT
 
@@ -304,8 +307,13 @@ class _Canvas:
     def _fx(points: np.ndarray) -> np.ndarray:
         return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
 
+    @staticmethod
+    def _pt(point: np.ndarray) -> tuple[int, int]:
+        # One point: plain Python is several times faster than numpy on two numbers.
+        return round(float(point[0]) * _ONE), round(float(point[1]) * _ONE)
+
     def line(self, a: np.ndarray, b: np.ndarray, width: float, color, label: int) -> None:
-        pa, pb = tuple(self._fx(a)), tuple(self._fx(b))
+        pa, pb = self._pt(a), self._pt(b)
         t = max(1, int(round(width)))
         cv2.line(self.image, pa, pb, color, t, cv2.LINE_AA, _SHIFT)
         if label >= 0:
@@ -318,7 +326,7 @@ class _Canvas:
             cv2.fillConvexPoly(self.labels, p, label, cv2.LINE_8, _SHIFT)
 
     def ellipse(self, center: np.ndarray, axes: tuple[float, float], angle: float, color, label: int) -> None:
-        c = tuple(self._fx(center))
+        c = self._pt(center)
         ax = (max(_ONE, int(round(axes[0] * _ONE))), max(_ONE, int(round(axes[1] * _ONE))))
         cv2.ellipse(self.image, c, ax, angle, 0, 360, color, -1, cv2.LINE_AA, _SHIFT)
         if label >= 0:
@@ -446,32 +454,43 @@ def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float) -> None
 
 
 def _background(rng: np.random.Generator, H: int, W: int, cfg: SceneConfig) -> np.ndarray:
-    """(H, W, 3) uint8: a color gradient, low-frequency texture, and random clutter shapes."""
+    """(H, W, 3) uint8: a color gradient with a smooth texture, a fine texture, and clutter shapes."""
+    # Gradient and smooth texture are made on a coarse grid and upsampled once: a linear ramp
+    # stays linear under interpolation, and full-size float arithmetic would cost more than
+    # all the drawing.
+    cells = int(rng.integers(3, 12))
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     a = rng.uniform(0, 2 * math.pi)
-    ramp = (np.cos(a) * np.linspace(0, 1, W, dtype=np.float32)[None, :]) + (
-        np.sin(a) * np.linspace(0, 1, H, dtype=np.float32)[:, None]
-    )
+    g = np.linspace(0.0, 1.0, cells)
+    ramp = math.cos(a) * g[None, :] + math.sin(a) * g[:, None]  # (cells, cells)
     ramp = (ramp - ramp.min()) / max(float(ramp.max() - ramp.min()), 1e-6)
-    img = c0.astype(np.float32) + ramp[..., None] * (c1 - c0).astype(np.float32)  # (H, W, 3)
-    cells = int(rng.integers(3, 12))
-    texture = rng.uniform(-1, 1, (cells, cells, 3)).astype(np.float32)
-    img += rng.uniform(10, 60) * cv2.resize(texture, (W, H), interpolation=cv2.INTER_CUBIC)
+    coarse = c0 + ramp[..., None] * (c1 - c0) + rng.uniform(10, 60) * rng.uniform(-1, 1, (cells, cells, 3))
+    coarse = np.clip(coarse, 0, 255).astype(np.float32)
+    img = cv2.resize(coarse, (W, H), interpolation=cv2.INTER_CUBIC)  # (H, W, 3) float32
+    if rng.random() < 0.5:  # a fine, blocky texture (tiles, fabric): local contrast everywhere
+        k = int(rng.integers(12, 48))
+        fine = rng.uniform(-1, 1, (k, k, 3)).astype(np.float32) * rng.uniform(5, 30)
+        img += cv2.resize(fine, (W, H), interpolation=cv2.INTER_NEAREST)
     img = np.clip(img, 0, 255).astype(np.uint8)
     n = int(rng.integers(cfg.n_clutter[0], cfg.n_clutter[1] + 1))
-    _clutter(rng, img, None, n)
+    _clutter(rng, img, None, n, max_size=0.25)
     return img
 
 
-def _clutter(rng: np.random.Generator, img: np.ndarray, labels: np.ndarray | None, n: int) -> None:
-    """Draw n random shapes (rectangles, ellipses, thick lines, triangles); label 0 under them."""
+def _clutter(
+    rng: np.random.Generator, img: np.ndarray, labels: np.ndarray | None, n: int, max_size: float
+) -> None:
+    """Draw n random shapes (rectangles, ellipses, bars, triangles) up to ``max_size`` of the image.
+
+    With ``labels``, the shapes also write label 0 there: whatever they cover is occluded.
+    """
     H, W = img.shape[:2]
     s = min(H, W)
     for _ in range(n):
         color = tuple(int(v) for v in rng.uniform(0, 255, 3))
         kind = int(rng.integers(4))
         c = rng.uniform([0, 0], [W, H])
-        size = rng.uniform(0.03, 0.25) * s
+        size = rng.uniform(0.03, max_size) * s
         targets = [(img, color, cv2.LINE_AA)] + ([] if labels is None else [(labels, 0, cv2.LINE_8)])
         if kind == 0:
             pts = _Canvas._fx(c + rng.uniform(-size, size, (2, 2)))
@@ -481,14 +500,12 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, labels: np.ndarray | Non
         elif kind == 1:
             ax = (int(size * _ONE), int(rng.uniform(0.3, 1.0) * size * _ONE))
             for t, col, lt in targets:
-                cv2.ellipse(
-                    t, tuple(_Canvas._fx(c)), ax, float(rng.uniform(0, 180)), 0, 360, col, -1, lt, _SHIFT
-                )
+                cv2.ellipse(t, _Canvas._pt(c), ax, float(rng.uniform(0, 180)), 0, 360, col, -1, lt, _SHIFT)
         elif kind == 2:  # limb-like bars: hard negatives for the PAFs
             d = _limb_dir(1.0, rng.uniform(0, 360)) * size
             th = int(rng.integers(2, max(3, int(0.06 * s))))
             for t, col, lt in targets:
-                cv2.line(t, tuple(_Canvas._fx(c - d)), tuple(_Canvas._fx(c + d)), col, th, lt, _SHIFT)
+                cv2.line(t, _Canvas._pt(c - d), _Canvas._pt(c + d), col, th, lt, _SHIFT)
         else:
             pts = _Canvas._fx(c + rng.uniform(-size, size, (3, 2)))
             for t, col, lt in targets:
@@ -521,7 +538,7 @@ def make_scene(
 
     The ground truth the paper takes from COCO (Sec. 3): keypoints (P, 18, 3) float32 [x, y, v]
     in image pixels with COCO flags (v: 0 outside the image, 1 occluded, 2 visible), the image
-    (H, W, 3) uint8 RGB, and ignore (H, W) bool (unlabelled people, W(p) = 0 of Eq. 5).
+    (H, W, 3) uint8 RGB, and ignore (H, W) bool (unlabelled people, W(p) = 0 of Eq. 3-4).
     ``noise=False`` skips only the final pixel noise and blur (the same scene otherwise).
     Deterministic: ``SeedSequence([seed, index])``. Explained in the training notebook.
     """
@@ -579,7 +596,7 @@ def make_scene(
         )
 
     if people and rng.random() < cfg.p_occluder:
-        _clutter(rng, image, labels, int(rng.integers(1, 3)))
+        _clutter(rng, image, labels, int(rng.integers(1, 3)), max_size=0.12)
 
     for p, person in enumerate(people):
         v = _visibility(person.joints, labels, p)
@@ -592,8 +609,10 @@ def make_scene(
     ignore = np.zeros((H, W), dtype=bool)
     unl = [p for p, person in enumerate(people) if not person.labelled]
     if unl:
-        seg = labels - 1
-        mask = (labels > 0) & np.isin(seg // N_SEGMENTS, unl)
+        unlabelled = np.zeros(1 + len(people) * N_SEGMENTS, dtype=bool)  # label -> unlabelled?
+        for p in unl:
+            unlabelled[1 + p * N_SEGMENTS : 1 + (p + 1) * N_SEGMENTS] = True
+        mask = unlabelled[labels]
         ignore = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
     if noise:
@@ -601,8 +620,11 @@ def make_scene(
         if rng.random() < cfg.p_blur:
             image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
         if std > 0:
-            noisy = image.astype(np.float32) + std * rng.standard_normal(image.shape, dtype=np.float32)
-            image = np.clip(noisy, 0, 255).astype(np.uint8)
+            # Gaussian noise through a 256-entry quantile table: random bytes are far cheaper
+            # than full-size float normals, and 256 levels are plenty for 0..255 pixels.
+            lut = np.round(_NORMAL_QUANTILES * std).astype(np.int16)
+            noise_px = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), lut)
+            image = cv2.add(image, noise_px, dtype=cv2.CV_8U)  # saturating: stays in 0..255
 
     kps = [person.keypoints for person in people if person.labelled]
     keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
@@ -624,7 +646,7 @@ class SyntheticPoseDataset(Dataset):
     Item i is ``make_scene(seed, i, size, max_people)`` and a dict:
     ``image`` uint8 (3, H, W) RGB; ``keypoints`` float32 (max_people, 18, 3), padded with v = 0;
     ``n_people`` int; ``S`` float32 (19, h, w) (Eq. 6-7), ``L`` float32 (38, h, w) (Eq. 8-9) and
-    ``W`` float32 (1, h, w) (Eq. 5's mask) from openpose_edu.groundtruth, h = H / stride.
+    ``W`` float32 (1, h, w) (the mask of Eq. 3-4) from openpose_edu.groundtruth, h = H / stride.
     Scenes are made on the fly (a few ms each), deterministic per (seed, index), so the set can
     be as long as training needs and works with DataLoader workers.
     """
@@ -639,7 +661,9 @@ class SyntheticPoseDataset(Dataset):
         sigma: float = 7.0,
         config: SceneConfig | None = None,
         targets: bool = True,
-        gt_options: dict | None = None,
+        limb_width: float = 8.0,
+        variant: str = "paper",
+        mask_method: str = "area",
     ) -> None:
         H, W = _check_size(size)
         if H % stride or W % stride:
@@ -654,7 +678,7 @@ class SyntheticPoseDataset(Dataset):
         self.max_people, self.stride, self.sigma = int(max_people), int(stride), float(sigma)
         self.config = config or SceneConfig()
         self.targets = targets
-        self.gt_options = dict(gt_options or {})
+        self.limb_width, self.variant, self.mask_method = float(limb_width), variant, mask_method
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -686,17 +710,23 @@ class SyntheticPoseDataset(Dataset):
         return item
 
     def make_targets(self, keypoints: torch.Tensor, ignore: torch.Tensor) -> dict[str, torch.Tensor]:
-        """S* (19, h, w), L* (38, h, w), W (1, h, w) for one scene, from openpose_edu.groundtruth."""
-        from . import groundtruth as gt  # imported here: scenes alone need no ground-truth module
+        """S* (19, h, w), L* (38, h, w), W (1, h, w) of one scene: ``groundtruth.targets`` (Eq. 3-9).
 
-        grid = self.grid_size
-        kw = self.gt_options
-        S = gt.confidence_maps(
-            keypoints[None], grid_size=grid, stride=self.stride, sigma=self.sigma, **kw.get("S", {})
+        keypoints: (max_people, 18, 3) float32 in image pixels; ignore: (H, W) bool.
+        """
+        from . import groundtruth  # imported here: scenes alone need no ground-truth module
+
+        S, L, W = groundtruth.targets(
+            keypoints[None],
+            ignore[None],
+            grid_size=self.grid_size,
+            stride=self.stride,
+            sigma=self.sigma,
+            limb_width=self.limb_width,
+            variant=self.variant,
+            mask_method=self.mask_method,
         )
-        L = gt.part_affinity_fields(keypoints[None], grid_size=grid, stride=self.stride, **kw.get("L", {}))
-        Wm = gt.loss_mask(ignore[None], grid_size=grid, stride=self.stride, **kw.get("W", {}))
-        return {"S": S[0].float(), "L": L[0].float(), "W": Wm[0].float()}
+        return {"S": S[0], "L": L[0], "W": W[0]}
 
 
 def validation_set(
