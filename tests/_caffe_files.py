@@ -87,7 +87,7 @@ def serve(routes: dict[str, Callable[[http.server.BaseHTTPRequestHandler], None]
     """Serve ``routes`` ({"/path": handler}) on 127.0.0.1 in a thread; yields the base URL."""
     handler = type("Handler", (_Handler,), {"routes": routes})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

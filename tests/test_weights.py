@@ -233,10 +233,6 @@ def test_pth_with_original_key_names_loads_identical_tensors(tmp_path: Path, pre
     torch.save(caffe_state_dict(net, prefix=prefix), tmp_path / "body_pose_model.pth")
     model = load_pth(tmp_path / "body_pose_model.pth", config=SMALL)
     assert same_tensors(model, net) and not model.training
-    x = torch.rand(1, 3, 64, 48) - 0.5
-    with torch.no_grad():
-        a, b = model(x), net(x)
-    assert all(torch.equal(s, t) for s, t in zip(a.S + a.L, b.S + b.L))
 
 
 def test_paper_network_has_the_184_tensors_of_body_pose_model_pth() -> None:
@@ -339,20 +335,25 @@ def test_caffemodel_bytes_round_trip_through_protobuf(shape: list[int], seed: in
 
 def test_checkpoint_round_trip_keeps_config_weights_and_extras(tmp_path: Path) -> None:
     net = random_net(SMALL, seed=5)
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    net(torch.rand(1, 3, 32, 32)).S[-1].sum().backward()
-    opt.step()
+    # The shape of an optimizer.state_dict() (building a real optimizer imports torch._dynamo: 3 s).
+    optimizer = {
+        "state": {0: {"momentum_buffer": torch.randn(4, 3, 3, 3), "step": torch.tensor(3.0)}},
+        "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "foreach": None, "params": [0, 1]}],
+    }
     path = save_checkpoint(
-        tmp_path / "run" / "ckpt.pt", net, step=12, optimizer=opt.state_dict(), data_seed=3, meta={"ap": 0.5}
+        tmp_path / "run" / "ckpt.pt", net, step=12, optimizer=optimizer, data_seed=3, meta={"ap": 0.5}
     )
     model, extra = load_checkpoint(path)
     assert model.config == SMALL and same_tensors(model, net) and not model.training
     assert extra["step"] == 12 and extra["data_seed"] == 3 and extra["meta"] == {"ap": 0.5}
-    opt2 = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    opt2.load_state_dict(extra["optimizer"])  # the optimizer state survives weights_only loading
+    assert torch.equal(
+        extra["optimizer"]["state"][0]["momentum_buffer"], optimizer["state"][0]["momentum_buffer"]
+    )
+    assert extra["optimizer"]["param_groups"] == optimizer["param_groups"]
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "openpose_edu/1" and set(raw) >= {"config", "state_dict"}
-    assert files_in(tmp_path / "run") == ["ckpt.pt"]
+    assert OpenPoseConfig.from_dict(raw["config"]) == SMALL
+    assert files_in(tmp_path / "run") == ["ckpt.pt"]  # the temporary file is gone
 
 
 def test_checkpoint_whose_config_and_weights_disagree_names_the_layer(tmp_path: Path) -> None:
