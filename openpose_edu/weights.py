@@ -232,6 +232,7 @@ def fetch(name: str, progress: bool = True) -> Path:
 
     cache.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
+    wrong_content = False
     for url in spec.urls:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=cache)
         os.close(fd)
@@ -240,16 +241,16 @@ def fetch(name: str, progress: bool = True) -> Path:
             _download(url, tmp, spec, progress)
             os.replace(tmp, target)  # atomic on one file system: the name appears complete or not at all
             return target
-        except ValueError as e:  # wrong content: try the next mirror, report if none is right
+        except ValueError as e:  # wrong content: try the next URL, report if none is right
             failures.append(str(e))
+            wrong_content = True
         except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, cut connections
             failures.append(f"{url}: {e}")
         finally:
             tmp.unlink(missing_ok=True)
     where = f"$OPENPOSE_EDU_MIRROR/{spec.filename}" + (f" (= {mirror / spec.filename})" if mirror else "")
     # A wrong file is a content problem (ValueError); otherwise the network failed.
-    error = ValueError if any("expected" in f for f in failures) else ConnectionError
-    raise error(
+    raise (ValueError if wrong_content else ConnectionError)(
         f"could not get {spec.filename!r} for {name!r}:\n  "
         + "\n  ".join(failures or ["no download URL registered"])
         + f"\nDownload it yourself from {spec.urls[0] if spec.urls else '(no URL)'} "
@@ -317,7 +318,10 @@ def load_pth(
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{path} is not a state dict of tensors (got {type(state).__name__})")
+        raise ValueError(
+            f"{path} is not a state dict of tensors (got {type(state).__name__}); "
+            "for an openpose_edu checkpoint use load_checkpoint"
+        )
     model = OpenPoseNet(config or OpenPoseConfig.paper())
     load_caffe_named(model, state, source=str(path))
     return model.to(device).eval()
