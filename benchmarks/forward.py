@@ -71,10 +71,14 @@ def bf16_supported() -> bool:
 
 def run_rounds(
     variants: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None]
-) -> dict[str, list[float]]:
-    """One warm-up call each, then ``repeats`` rounds calling every variant once per round."""
-    for f in variants.values():
-        f()
+) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """One warm-up call each (its output is returned), then ``repeats`` rounds of one call each.
+
+    Round-robin order: a machine that gets busier mid-run slows every variant alike.
+    """
+    outputs = {}
+    for k, f in variants.items():
+        outputs[k] = f()
         sync()
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
@@ -84,7 +88,7 @@ def run_rounds(
             f()
             sync()
             times[k].append(time.perf_counter() - t)
-    return times
+    return times, outputs
 
 
 def torch_stage_times(
@@ -93,7 +97,7 @@ def torch_stage_times(
     """Median seconds of F (VGG + CPM) and of each stage 1..T (the forward loop, timed piece by piece)."""
     rounds: list[list[float]] = []
     with torch.inference_mode():
-        for _ in range(repeats + 1):  # the first round warms up
+        for _ in range(repeats):  # run after run_rounds: already warm
             sync()
             t0 = time.perf_counter()
             F = net.features(x)
@@ -107,7 +111,7 @@ def torch_stage_times(
                 sync()
                 row.append(time.perf_counter() - t0 - sum(row))
             rounds.append(row)
-    return [statistics.median(col) for col in zip(*rounds[1:])]
+    return [statistics.median(col) for col in zip(*rounds)]
 
 
 def _part_of(layer: str, n_stages: int) -> int:
@@ -195,9 +199,9 @@ def cpu_benchmark(net: OpenPoseNet, sizes: list[tuple[int, int]], repeats: int, 
             variants["torch bf16 autocast"] = torch_call(net, x, torch.bfloat16)
             variants["torch bf16 autocast + channels_last"] = torch_call(net_cl, x_cl, torch.bfloat16)
 
-        reference = flat(variants["torch fp32 no_grad"]())
-        diffs = {k: max_diff(flat(f()), reference) for k, f in variants.items()}
-        times = run_rounds(variants, repeats, lambda: None)
+        times, outputs = run_rounds(variants, repeats, lambda: None)
+        reference = flat(outputs["torch fp32 no_grad"])
+        diffs = {k: max_diff(flat(out), reference) for k, out in outputs.items()}
         threads = torch.get_num_threads()
         title = f"paper network, input 1x3x{H}x{W}, CPU, {threads} threads, median of {repeats} rounds"
         print_rows(title, times, diffs, "opencv dnn fp32 (baseline)")
@@ -223,9 +227,9 @@ def cuda_benchmark(net: OpenPoseNet, sizes: list[tuple[int, int]], repeats: int)
                 "torch fp16 autocast": torch_call(net, x, torch.float16),
                 "torch bf16 autocast": torch_call(net, x, torch.bfloat16),
             }
-            reference = flat(variants["torch fp32"]())
-            diffs = {k: max_diff(flat(f()), reference) for k, f in variants.items()}
-            times = run_rounds(variants, repeats, torch.cuda.synchronize)
+            times, outputs = run_rounds(variants, repeats, torch.cuda.synchronize)
+            reference = flat(outputs["torch fp32"])
+            diffs = {k: max_diff(flat(out), reference) for k, out in outputs.items()}
             name = torch.cuda.get_device_name(dev)
             print_rows(f"paper network, {batch}x3x{H}x{W}, {name}", times, diffs, "torch fp32")
             best = min(statistics.median(v) for v in times.values())
