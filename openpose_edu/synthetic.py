@@ -125,6 +125,7 @@ STRIPE_COLOR: tuple[int, int, int] = (235, 235, 225)  # the light stripe on righ
 
 # Standard normal quantiles at (u + 0.5) / 256: a byte u -> a Gaussian sample (see make_scene).
 _NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((u + 0.5) / 256) for u in range(256)])
+_AA = cv2.LINE_AA
 _SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 pixel
 _ONE = 1 << _SHIFT
 
@@ -315,20 +316,23 @@ class _Canvas:
     def line(self, a: np.ndarray, b: np.ndarray, width: float, color, label: int) -> None:
         pa, pb = self._pt(a), self._pt(b)
         t = max(1, int(round(width)))
-        cv2.line(self.image, pa, pb, color, t, cv2.LINE_AA, _SHIFT)
+        cv2.line(self.image, pa, pb, color, t, _AA, _SHIFT)
         if label >= 0:
             cv2.line(self.labels, pa, pb, label, t, cv2.LINE_8, _SHIFT)
 
     def polygon(self, points: np.ndarray, color, label: int) -> None:
         p = self._fx(points)
-        cv2.fillConvexPoly(self.image, p, color, cv2.LINE_AA, _SHIFT)
+        cv2.fillConvexPoly(self.image, p, color, _AA, _SHIFT)
         if label >= 0:
             cv2.fillConvexPoly(self.labels, p, label, cv2.LINE_8, _SHIFT)
 
     def ellipse(self, center: np.ndarray, axes: tuple[float, float], angle: float, color, label: int) -> None:
         c = self._pt(center)
         ax = (max(_ONE, int(round(axes[0] * _ONE))), max(_ONE, int(round(axes[1] * _ONE))))
-        cv2.ellipse(self.image, c, ax, angle, 0, 360, color, -1, cv2.LINE_AA, _SHIFT)
+        # Anti-aliasing blends the whole of a tiny shape: small ones are drawn crisp, so the pixel
+        # under a keypoint shows its part's color.
+        aa = _AA if min(ax) >= 2 * _ONE else cv2.LINE_8
+        cv2.ellipse(self.image, c, ax, angle, 0, 360, color, -1, aa, _SHIFT)
         if label >= 0:
             cv2.ellipse(self.labels, c, ax, angle, 0, 360, label, -1, cv2.LINE_8, _SHIFT)
 
@@ -397,6 +401,12 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
 
     def leg(side: str) -> None:
         s, lo = side[0].lower(), side
+        # The foot goes under the shin (a boot), so the ankle shows the shin or the foot.
+        shin = J(f"{lo}Ankle") - J(f"{lo}Knee")
+        foot_dir = shin / (np.linalg.norm(shin) + 1e-6)
+        foot = J(f"{lo}Ankle") + 0.4 * w["shin"] * foot_dir
+        angle = math.degrees(math.atan2(foot_dir[1], foot_dir[0])) + 90
+        canvas.ellipse(foot, (0.75 * w["shin"], 0.5 * w["shin"]), angle, col[f"{s}_foot"], lab[f"{s}_foot"])
         for seg, a, b, width in (
             (f"{s}_thigh", f"{lo}Hip", f"{lo}Knee", w["thigh"]),
             (f"{s}_shin", f"{lo}Knee", f"{lo}Ankle", w["shin"]),
@@ -404,12 +414,6 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
             canvas.line(J(a), J(b), width, col[seg], lab[seg])
             if s == "r":
                 _stripe(canvas, J(a), J(b), width)
-        foot_dir = (J(f"{lo}Ankle") - J(f"{lo}Knee")) / (
-            np.linalg.norm(J(f"{lo}Ankle") - J(f"{lo}Knee")) + 1e-6
-        )
-        foot = J(f"{lo}Ankle") + 0.4 * w["shin"] * foot_dir
-        angle = math.degrees(math.atan2(foot_dir[1], foot_dir[0])) + 90
-        canvas.ellipse(foot, (0.75 * w["shin"], 0.5 * w["shin"]), angle, col[f"{s}_foot"], lab[f"{s}_foot"])
 
     legs = ["R", "L"] if colors[0, 0] % 2 else ["L", "R"]  # which leg is in front
     for side in legs:
@@ -421,27 +425,28 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
     # shoulders, hips and neck lie inside it.
     neck, mid_hip = J("Neck"), 0.5 * (J("RHip") + J("LHip"))
     spine = mid_hip - neck
-    top = neck + 0.08 * (neck - mid_hip)
-    bottom = mid_hip + 0.1 * spine
+    top = neck - 0.12 * spine
+    bottom = mid_hip + 0.15 * spine
     for s, sh, hp in (("r", J("RShoulder"), J("RHip")), ("l", J("LShoulder"), J("LHip"))):
-        out_s = sh + 0.25 * (sh - neck) + 0.06 * (neck - mid_hip)
-        out_h = hp + 0.5 * (hp - mid_hip) + 0.08 * spine
+        out_s = sh + 0.25 * (sh - neck) - 0.12 * spine
+        out_h = hp + 0.5 * (hp - mid_hip) + 0.15 * spine
         canvas.polygon(np.stack([top, out_s, out_h, bottom]), col[f"torso_{s}"], lab[f"torso_{s}"])
     # Neck and head; features turned away are hidden (not drawn): their parts become occluded.
     hc, r = pose.head_center, pose.head_r
-    canvas.line(neck + 0.1 * spine * 0, hc, w["neck"], col["neck"], lab["neck"])
+    canvas.line(neck, hc, w["neck"], col["neck"], lab["neck"])
     for part, seg in (("REar", "r_ear"), ("LEar", "l_ear")):
         if not pose.front[part]:
             canvas.ellipse(J(part), (0.22 * r, 0.32 * r), pose.head_roll, col[seg], lab[seg])
     canvas.ellipse(hc + 0.12 * r * up, (0.95 * r, 1.12 * r), pose.head_roll, col["hair"], lab["hair"])
     canvas.ellipse(hc + 0.05 * r * -up, (0.85 * r, r), pose.head_roll, col["head"], lab["head"])
-    for part, seg, size in (("REar", "r_ear", 0.25), ("LEar", "l_ear", 0.25), ("REye", "r_eye", 0.17)):
+    for part, seg, axes in (
+        ("REar", "r_ear", (0.25, 0.33)),
+        ("LEar", "l_ear", (0.25, 0.33)),
+        ("REye", "r_eye", (0.17, 0.17)),
+        ("LEye", "l_eye", (0.17, 0.17)),
+    ):
         if pose.front[part]:
-            canvas.ellipse(
-                J(part), (size * r, (size + 0.08 * ("Ear" in part)) * r), pose.head_roll, col[seg], lab[seg]
-            )
-    if pose.front["LEye"]:
-        canvas.ellipse(J("LEye"), (0.17 * r, 0.17 * r), 0, col["l_eye"], lab["l_eye"])
+            canvas.ellipse(J(part), (axes[0] * r, axes[1] * r), pose.head_roll, col[seg], lab[seg])
     canvas.ellipse(J("Nose"), (0.14 * r, 0.12 * r), pose.head_roll, col["nose"], lab["nose"])
     for side, behind in zip(("R", "L"), pose.arm_behind):
         if not behind:
@@ -449,8 +454,10 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
 
 
 def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float) -> None:
-    """The right-limb stripe: a light line over the middle half, clear of the joints."""
-    canvas.line(a + 0.25 * (b - a), a + 0.75 * (b - a), max(1.0, 0.3 * width), STRIPE_COLOR, -1)
+    """The right-limb stripe: a light line over the middle of the limb, clear of both joints."""
+    t = max(1.0, 0.3 * width)
+    if 0.3 * float(np.linalg.norm(b - a)) > 0.5 * t + 1.5:  # too short a limb: its joints come first
+        canvas.line(a + 0.3 * (b - a), a + 0.7 * (b - a), t, STRIPE_COLOR, -1)
 
 
 def _background(rng: np.random.Generator, H: int, W: int, cfg: SceneConfig) -> np.ndarray:
