@@ -54,7 +54,7 @@ def reference_confidence_maps(
                     if variant == "paper":
                         value = max(value, math.exp(-d2 / sigma**2))
                     else:
-                        exponent = d2 / 2.0 / sigma / sigma
+                        exponent = d2 / (2 * sigma**2)
                         if exponent > gt.RELEASED_CUTOFF:
                             continue
                         value = min(value + math.exp(-exponent), 1.0)
@@ -71,8 +71,13 @@ def reference_part_affinity_fields(
     stride: int = 8,
     limb_width: float = gt.DEFAULT_LIMB_WIDTH,
     variant: str = "paper",
+    tol: float = 0.0,
 ) -> np.ndarray:
-    """L* (38, h, w) float64, one grid cell and one person at a time (Eq. 8-9 / caffe_train)."""
+    """L* (38, h, w) float64, one grid cell and one person at a time (Eq. 8-9 / caffe_train).
+
+    Cells within ``tol`` (input pixels; grid cells for "released") of a limb's edge may go
+    either way in float32: with tol > 0 they are NaN (compare the others only).
+    """
     h, w = grid_size
     L = np.zeros((N_PAFS, h, w))
     for limb in LIMBS:
@@ -84,6 +89,7 @@ def reference_part_affinity_fields(
                     px, py = stride / 2 - 0.5 + stride * gx, stride / 2 - 0.5 + stride * gy
                     sx = sy = 0.0
                     n = 0
+                    either = False
                     for person in kp:
                         if person[limb.a, 2] <= 0 or person[limb.b, 2] <= 0:
                             continue
@@ -97,12 +103,17 @@ def reference_part_affinity_fields(
                         across = abs(-vy * (px - ax) + vx * (py - ay))
                         if 0 <= along <= length and across <= limb_width:
                             sx, sy, n = sx + vx, sy + vy, n + 1
-                    if n:
+                        if tol and min(abs(along), abs(along - length), abs(across - limb_width)) < tol:
+                            either = True
+                    if either:
+                        L[[limb.paf_x, limb.paf_y], gy, gx] = np.nan
+                    elif n:
                         L[limb.paf_x, gy, gx] = sx / n
                         L[limb.paf_y, gy, gx] = sy / n
             continue
         # caffe_train putVecMaps: grid units, bounding box + threshold, later people overwrite.
         thre = limb_width / stride
+        either = np.zeros((h, w), bool)
         for person in kp:
             if person[limb.a, 2] <= 0 or person[limb.b, 2] <= 0:
                 continue
@@ -116,9 +127,13 @@ def reference_part_affinity_fields(
             min_y, max_y = max(c_round(min(ay, by) - thre), 0), min(c_round(max(ay, by) + thre), h)
             for gy in range(min_y, max_y):
                 for gx in range(min_x, max_x):
-                    if abs((gx - ax) * vy - (gy - ay) * vx) <= thre:
+                    dist = abs((gx - ax) * vy - (gy - ay) * vx)
+                    if dist <= thre:
                         L[limb.paf_x, gy, gx] = vx
                         L[limb.paf_y, gy, gx] = vy
+                    if tol and abs(dist - thre) < tol:
+                        either[gy, gx] = True  # NaN even if a later person overwrites: rare
+        L[[limb.paf_x, limb.paf_y]] = np.where(either, np.nan, L[[limb.paf_x, limb.paf_y]])
     return L
 
 
@@ -157,6 +172,16 @@ def make_batch(n: int, people: int, crop: int = 368, seed: int = 0) -> tuple[np.
             x, y = rng.uniform(0, crop, 2)
             ignore[i] |= gt.ignore_from_regions((crop, crop), boxes=[(x, y, 40, 90)])
     return kp, ignore
+
+
+# How close to a limb's edge a cell may fall either way (input px for "paper", cells for "released").
+EDGE_TOL = {"paper": 1e-3, "released": 1e-3 / 8}
+
+
+def check_equal(what: str, ours: np.ndarray, loop: np.ndarray, atol: float = 1e-5) -> None:
+    err = np.abs(ours - loop).max()
+    if not err <= atol:
+        raise SystemExit(f"MISMATCH {what}: max |ours - loop| = {err:.3g}")
 
 
 def _time(fn, repeat: int, sync=lambda: None) -> float:
@@ -199,20 +224,31 @@ def main() -> None:
 
         t_ours = _time(ours, args.repeat)
         S, L, W = ours()
-        t0 = time.perf_counter()
+        t_loop, n_edge = 0.0, 0
         for i in range(n_loop):
+            t0 = time.perf_counter()
             S_ref = reference_confidence_maps(kp[i], grid, stride, variant=variant)
             L_ref = reference_part_affinity_fields(kp[i], grid, stride, variant=variant)
             W_ref = reference_loss_mask(ignore[i], grid, stride)
-            err = max(
-                np.abs(S[i].numpy() - S_ref).max(),
-                np.abs(L[i].numpy() - L_ref).max(),
-                np.abs(W[i].numpy() - W_ref).max(),
-            )
-            if err > 1e-5:
-                raise SystemExit(f"MISMATCH ({variant}, crop {i}): max |ours - loop| = {err:.3g}")
-        t_loop = (time.perf_counter() - t0) / n_loop * args.batch
-        print(f"\nvariant={variant!r}: outputs equal on {n_loop} crop(s) (max abs difference <= 1e-5)")
+            t_loop += time.perf_counter() - t0
+            check_equal(f"S* ({variant}, crop {i})", S[i].numpy(), S_ref)
+            check_equal(f"W ({variant}, crop {i})", W[i].numpy(), W_ref)
+            differ = np.abs(L[i].numpy() - L_ref) > 1e-5
+            if differ.any():
+                # float32 geometry: a cell within 1e-3 px of a limb's edge may go either way.
+                L_tol = reference_part_affinity_fields(
+                    kp[i], grid, stride, variant=variant, tol=EDGE_TOL[variant]
+                )
+                if (differ & ~np.isnan(L_tol)).any():
+                    check_equal(f"L* ({variant}, crop {i})", L[i].numpy(), L_ref)
+                n_edge += int(differ.any(axis=0).sum())
+        t_loop = t_loop / n_loop * args.batch
+        edge = (
+            f"; {n_edge} cell(s) within {EDGE_TOL[variant]:g} of a limb's edge fell the other way"
+            if n_edge
+            else ""
+        )
+        print(f"\nvariant={variant!r}: outputs equal on {n_loop} crop(s) (max abs difference <= 1e-5{edge})")
         print(
             f"  loop reference : {t_loop:9.3f} s / batch  {t_loop / args.batch * 1e3:9.1f} ms / sample"
             f"  (timed on {n_loop} crop(s), scaled to {args.batch})"

@@ -177,6 +177,20 @@ def grid_points(n: int, stride: int = 8, device: torch.device | str | None = Non
     return stride / 2 - 0.5 + stride * torch.arange(n, dtype=torch.float64, device=device)
 
 
+def _unpack(values: Tensor, index: tuple[Tensor, Tensor, Tensor], shape: tuple[int, int, int]) -> Tensor:
+    """Per-instance maps (K, h, w) -> a dense (N, types, P, h, w) stack, zeros where nothing is.
+
+    ``index`` = (image, type, person) of each of the K instances; the heavy geometry runs on
+    those K only (padding people and missing parts cost nothing), the people are then put back
+    side by side so that combining them (max, sum, mean, last) is one reduction over P.
+    """
+    n, t, p = index
+    N, T, P = shape
+    dense = values.new_zeros(N * T * P, *values.shape[1:])
+    dense[(n * T + t) * P + p] = values
+    return dense.view(N, T, P, *values.shape[1:])
+
+
 # --------------------------------------------------------------------------------------------
 # Confidence maps S* (Eq. 6-7)
 # --------------------------------------------------------------------------------------------
@@ -206,25 +220,26 @@ def confidence_maps(
     sigma = _check_positive("sigma", sigma, "input pixels")
     variant = _check_variant(variant)
     kp = keypoint_batch(keypoints, device)
-    N, P = kp.shape[:2]
+    N, P, dev = kp.shape[0], kp.shape[1], kp.device
     if P == 0:  # nobody: no peaks, background 1 everywhere
-        return torch.cat([torch.zeros(N, N_PARTS, h, w), torch.ones(N, 1, h, w)], 1).to(kp.device)
+        return torch.cat([torch.zeros(N, N_PARTS, h, w), torch.ones(N, 1, h, w)], dim=1).to(dev)
     labelled = kp[..., 2] > 0  # (N, P, 18)
-    dx2 = (grid_points(w, stride, kp.device) - kp[..., 0:1]) ** 2  # (N, P, 18, w)
-    dy2 = (grid_points(h, stride, kp.device) - kp[..., 1:2]) ** 2  # (N, P, 18, h)
+    dx2 = (grid_points(w, stride, dev) - kp[..., 0, None]) ** 2  # (N, P, 18, w)
+    dy2 = (grid_points(h, stride, dev) - kp[..., 1, None]) ** 2  # (N, P, 18, h)
+    # exp(-(dx^2 + dy^2)/s) = exp(-dy^2/s) exp(-dx^2/s): each peak is one outer product.
+    spread = sigma**2 if variant == "paper" else 2 * sigma**2  # Eq. 6 has no factor 2
+    gy = (torch.exp(-dy2 / spread) * labelled[..., None]).float()  # (N, P, 18, h)
+    gx = torch.exp(-dx2 / spread).float()  # (N, P, 18, w)
+    peaks = gy[..., :, None] * gx[..., None, :]  # S*_{j,k}: (N, P, 18, h, w)
     if variant == "paper":
-        # exp(-(dx^2 + dy^2)/sigma^2) = exp(-dy^2/sigma^2) exp(-dx^2/sigma^2): one outer product.
-        gy = torch.exp(-dy2 / sigma**2) * labelled[..., None]  # (N, P, 18, h)
-        gx = torch.exp(-dx2 / sigma**2)  # (N, P, 18, w)
-        per_person = gy[..., :, None] * gx[..., None, :]  # (N, P, 18, h, w)
-        parts = per_person.amax(dim=1)  # Eq. 7: (N, 18, h, w)
+        parts = peaks.amax(dim=1)  # Eq. 7, max over people: (N, 18, h, w)
     else:
-        exponent = (dy2[..., :, None] + dx2[..., None, :]) / (2 * sigma**2)  # (N, P, 18, h, w)
-        keep = (exponent <= RELEASED_CUTOFF) & labelled[..., None, None]
-        per_person = torch.where(keep, torch.exp(-exponent), 0.0)
-        parts = per_person.sum(dim=1).clamp(max=1.0)  # (N, 18, h, w)
+        # The 1 % cut-off is a jump: decide it in float64, as the reference arithmetic does.
+        exponent = (dy2[..., :, None] + dx2[..., None, :]) / spread  # (N, P, 18, h, w)
+        peaks = torch.where(exponent <= RELEASED_CUTOFF, peaks, 0.0)
+        parts = peaks.sum(dim=1).clamp(max=1.0)  # sum over people, clamped: (N, 18, h, w)
     background = (1.0 - parts.amax(dim=1, keepdim=True)).clamp(min=0.0)  # (N, 1, h, w)
-    return torch.cat([parts, background], dim=1).float()  # (N, 19, h, w)
+    return torch.cat([parts, background], dim=1)  # (N, 19, h, w) float32
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,15 +281,12 @@ def part_affinity_fields(
     limb_width = _check_positive("limb_width", limb_width, "input pixels")
     variant = _check_variant(variant)
     kp = keypoint_batch(keypoints, device)
-    N, P = kp.shape[:2]
-    dev = kp.device
+    N, P, C, dev = kp.shape[0], kp.shape[1], len(LIMBS), kp.device
     if P == 0:
         return torch.zeros(N, N_PAFS, h, w, device=dev)
-    # People go last: every per-cell reduction over people is then a contiguous one.
-    kp = kp.transpose(1, 2)  # (N, 18, P, 3)
-    A = kp[:, _LIMB_A, :, :2]  # x_a: (N, C, P, 2)
-    B = kp[:, _LIMB_B, :, :2]  # x_b: (N, C, P, 2)
-    both = (kp[:, _LIMB_A, :, 2] > 0) & (kp[:, _LIMB_B, :, 2] > 0)  # (N, C, P)
+    A = kp[:, :, _LIMB_A, :2]  # x_a: (N, P, C, 2)
+    B = kp[:, :, _LIMB_B, :2]  # x_b: (N, P, C, 2)
+    both = (kp[:, :, _LIMB_A, 2] > 0) & (kp[:, :, _LIMB_B, 2] > 0)  # (N, P, C)
     if variant == "paper":
         xs, ys, width = grid_points(w, stride, dev), grid_points(h, stride, dev), limb_width
     else:
@@ -283,40 +295,40 @@ def part_affinity_fields(
         xs = torch.arange(w, dtype=torch.float64, device=dev)
         ys = torch.arange(h, dtype=torch.float64, device=dev)
         width = limb_width / stride
-    d = B - A
-    length = d.norm(dim=-1)  # l: (N, C, P)
-    valid = both & (length > 0)
-    u = d / torch.where(length > 0, length, 1.0)[..., None]  # unit vector v: (N, C, P, 2)
-    ux, uy = u[:, :, None, None, :, 0], u[:, :, None, None, :, 1]  # (N, C, 1, 1, P)
-    rx = xs[:, None] - A[:, :, None, None, :, 0]  # (p - x_a).x: (N, C, 1, w, P)
-    ry = ys[:, None, None] - A[:, :, None, None, :, 1]  # (p - x_a).y: (N, C, h, 1, P)
-    # Geometry in float64: the on-limb tests at the rectangle's edges then agree with a
-    # straightforward reference to ~1e-12 px; only the result is float32.
-    on = (rx * uy - ry * ux).abs_() <= width  # |v_perp.(p - x_a)| <= sigma_l: (N, C, h, w, P)
-    on &= valid[:, :, None, None, :]
+    length = (B - A).norm(dim=-1)  # l: (N, P, C)
+    u = (B - A) / torch.where(length > 0, length, 1.0)[..., None]  # unit vector v: (N, P, C, 2)
+    n, p, c = (both & (length > 0)).nonzero(as_tuple=True)  # the K drawable limbs: (K,) each
+    a, l_k = A[n, p, c], length[n, p, c]  # x_a (K, 2), l (K,)
+    # Offsets from x_a in float64, then float32 for the (K, h, w) work: coordinates are exact
+    # to ~1e-5 px, and a cell that close to a rectangle's edge may fall either way.
+    rx = (xs - a[:, 0, None]).float()[:, None, :]  # (p - x_a).x: (K, 1, w)
+    ry = (ys - a[:, 1, None]).float()[:, :, None]  # (p - x_a).y: (K, h, 1)
+    ux, uy = (u[n, p, c, i, None, None].float() for i in (0, 1))  # (K, 1, 1)
+    on = (rx * uy - ry * ux).abs_() <= width  # |v_perp.(p - x_a)| <= sigma_l: (K, h, w)
     if variant == "paper":
-        along = rx * ux + ry * uy  # v.(p - x_a): (N, C, h, w, P)
-        on &= (along >= 0) & (along <= length[:, :, None, None, :])
-        cover = on.to(torch.float64).view(N, -1, h * w, P)  # (N, C, h*w, P)
-        n = cover.sum(dim=-1, keepdim=True)  # n_c(p): (N, C, h*w, 1)
-        v = (cover @ u) / n.clamp(min=1)  # Eq. 9, the mean over covering people: (N, C, h*w, 2)
+        along = rx * ux + ry * uy  # v.(p - x_a): (K, h, w)
+        on &= (along >= 0) & (along <= l_k.float()[:, None, None])
+        cover = _unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w).float()  # (N*C, P, h*w)
+        count = cover.sum(dim=1, keepdim=True).clamp(min=1)  # n_c(p), at least 1: (N*C, 1, h*w)
+        v = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P) @ cover / count  # Eq. 9: (N*C, 2, h*w)
     else:
-        lo, hi = torch.minimum(A, B), torch.maximum(A, B)  # bounding box: (N, C, P, 2)
+        lo, hi = torch.minimum(a, B[n, p, c]), torch.maximum(a, B[n, p, c])  # bounding box (K, 2)
         lo = _round_half_away(lo - width).clamp(min=0)
         hi = torch.minimum(_round_half_away(hi + width), torch.tensor([w, h], dtype=hi.dtype, device=dev))
-        in_x = (xs[:, None] >= lo[:, :, None, :, 0]) & (xs[:, None] < hi[:, :, None, :, 0])  # (N, C, w, P)
-        in_y = (ys[:, None] >= lo[:, :, None, :, 1]) & (ys[:, None] < hi[:, :, None, :, 1])  # (N, C, h, P)
-        on &= in_y[:, :, :, None, :] & in_x[:, :, None, :, :]
+        in_x = (xs >= lo[:, 0, None]) & (xs < hi[:, 0, None])  # (K, w)
+        in_y = (ys >= lo[:, 1, None]) & (ys < hi[:, 1, None])  # (K, h)
+        on &= in_y[:, :, None] & in_x[:, None, :]
         # The last person covering a cell wins: caffe_train's running average never runs.
-        order = torch.arange(1, P + 1, device=dev)  # (P,)
-        last = (on * order).amax(dim=-1).view(N, -1, h * w)  # 1 + last covering person, 0: none
-        pick = (last - 1).clamp(min=0)[..., None].expand(-1, -1, -1, 2)  # (N, C, h*w, 2)
-        v = torch.gather(u, 2, pick) * (last > 0)[..., None]  # (N, C, h*w, 2)
-    v = v.view(N, -1, h, w, 2)
-    vx, vy = v[..., 0], v[..., 1]  # (N, C, h, w)
+        covered = _unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w)
+        rank = torch.arange(1, P + 1, device=dev)[:, None]  # (P, 1)
+        last = (covered * rank).amax(dim=1, keepdim=True)  # 1 + winner, 0 if none: (N*C, 1, h*w)
+        u_people = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P)  # (N*C, 2, P)
+        pick = (last - 1).clamp(min=0).expand(-1, 2, -1)  # (N*C, 2, h*w)
+        v = u_people.gather(2, pick) * (last > 0)  # (N*C, 2, h*w)
+    vx, vy = v[:, 0].view(N, C, h, w), v[:, 1].view(N, C, h, w)
     out = torch.zeros(N, N_PAFS, h, w, dtype=torch.float32, device=dev)
-    out[:, _PAF_X] = vx.float()
-    out[:, _PAF_Y] = vy.float()
+    out[:, _PAF_X] = vx
+    out[:, _PAF_Y] = vy
     return out
 
 

@@ -65,6 +65,13 @@ def keypoint_sets(draw, max_people: int = 3) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def assert_same_field(ours: np.ndarray, loop: np.ndarray) -> None:
+    """Equal wherever the loop is sure; NaN cells lie within 1e-3 px of a limb's edge (float32)."""
+    sure = ~np.isnan(loop)
+    np.testing.assert_allclose(ours[sure], loop[sure], atol=1e-6)
+    assert (~sure).mean() < 0.01  # the undecided cells are a rare exception
+
+
 @settings(max_examples=15, deadline=None)
 @given(kp=keypoint_sets(), variant=st.sampled_from(gt.VARIANTS), sigma=st.floats(2.0, 12.0))
 def test_confidence_maps_match_loop(kp, variant, sigma):
@@ -77,8 +84,8 @@ def test_confidence_maps_match_loop(kp, variant, sigma):
 @given(kp=keypoint_sets(), variant=st.sampled_from(gt.VARIANTS), width=st.sampled_from([4.0, 8.0, 11.0]))
 def test_part_affinity_fields_match_loop(kp, variant, width):
     ours = gt.part_affinity_fields(kp, GRID, limb_width=width, variant=variant)[0].numpy()
-    loop = ref.reference_part_affinity_fields(kp, GRID, STRIDE, width, variant)
-    np.testing.assert_allclose(ours, loop, atol=1e-6)
+    loop = ref.reference_part_affinity_fields(kp, GRID, STRIDE, width, variant, tol=ref.EDGE_TOL[variant])
+    assert_same_field(ours, loop)
 
 
 def test_benchmark_batch_matches_loop():
@@ -89,9 +96,10 @@ def test_benchmark_batch_matches_loop():
         np.testing.assert_allclose(
             S[0].numpy(), ref.reference_confidence_maps(kp[0], (46, 46), variant=variant), atol=1e-6
         )
-        np.testing.assert_allclose(
-            L[0].numpy(), ref.reference_part_affinity_fields(kp[0], (46, 46), variant=variant), atol=1e-6
+        L_ref = ref.reference_part_affinity_fields(
+            kp[0], (46, 46), variant=variant, tol=ref.EDGE_TOL[variant]
         )
+        assert_same_field(L[0].numpy(), L_ref)
         np.testing.assert_array_equal(W[0].numpy(), ref.reference_loss_mask(ignore[0], (46, 46)))
 
 
@@ -177,9 +185,9 @@ def test_unit_vector_inside_rectangle_zero_outside(ax, ay, bx, by, width):
     ys, xs = np.meshgrid(np.arange(GRID[0]) * 8 + 3.5, np.arange(GRID[1]) * 8 + 3.5, indexing="ij")
     along = v[0] * (xs - ax) + v[1] * (ys - ay)
     across = np.abs(-v[1] * (xs - ax) + v[0] * (ys - ay))
-    # Leave a hair's width around the rectangle's edges, where rounding may decide either way.
-    inside = (along >= 1e-6) & (along <= length - 1e-6) & (across <= width - 1e-6)
-    outside = (along < -1e-6) | (along > length + 1e-6) | (across > width + 1e-6)
+    # Leave a hair's width (1e-3 px) around the edges, where float32 may decide either way.
+    inside = (along >= 1e-3) & (along <= length - 1e-3) & (across <= width - 1e-3)
+    outside = (along < -1e-3) | (along > length + 1e-3) | (across > width + 1e-3)
     norm = field.norm(dim=0).numpy()
     np.testing.assert_allclose(norm[inside], 1.0, atol=1e-6)
     assert (norm[outside] == 0).all()
