@@ -198,22 +198,33 @@ def predict(
     stages: Sequence[int],
     color: str = "RGB",
     params: Any = None,
+    scales: Sequence[float] = (1.0,),
     progress: bool = False,
 ) -> dict[int, tuple[list, list]]:
     """Detected people per stage: {t: ([keypoints (P, 18, 3)], [scores (P,)])} over ``images``.
 
-    Parses stage t's maps (``inference.estimate(..., stage=t)``); t = 0 means the model's last.
+    One forward pass per image keeps every stage's maps (``inference.infer_maps(all_stages=True)``);
+    stage t's S^t, L^t are then parsed (``assembly.parse``), as ``estimate(..., stage=t)`` would.
+    t = 0 means the model's last stage.
     """
     from tqdm.auto import tqdm
 
-    from .inference import estimate
+    from .assembly import ParsingParams, parse
+    from .inference import infer_maps
 
+    params = params or ParsingParams()
     out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
+    last = max(stages)
     for image in tqdm(images, disable=not progress, desc="evaluate"):
+        maps = infer_maps(model, image, scales=scales, color=color, all_stages=True, stage=last or None)
         for t in stages:
-            poses = estimate(image, model=model, params=params, stage=t or None, color=color)
-            out[t][0].append(np.asarray(poses.keypoints))
-            out[t][1].append(np.asarray(poses.scores))
+            people = (
+                parse(maps.S_stages[t - 1], maps.L_stages[t - 1], params)
+                if t
+                else parse(maps.S, maps.L, params)
+            )
+            out[t][0].append(np.asarray(people.keypoints))
+            out[t][1].append(np.asarray(people.scores))
     return out
 
 

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from .model import OpenPoseConfig, OpenPoseNet, count_parameters
+from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters
 
 STEPS_ENV = "OPENPOSE_EDU_TRAIN_STEPS"  # overrides TrainConfig.steps (CI shortens notebook runs)
 
@@ -61,6 +61,7 @@ def bundled_config() -> OpenPoseConfig:
         vgg=((16,), (32,), (64, 64), (96, 96)),
         cpm=(64, 48),
         stage_layers=3,
+        input=InputSpec(box_size=TrainConfig.crop),  # inference resizes images to the training crop height
     )
 
 
@@ -508,15 +509,21 @@ def _checkpoint(
     return path
 
 
-def export_weights(checkpoint: str | Path, dest: str | Path, **meta: Any) -> Path:
+def export_weights(
+    checkpoint: str | Path, dest: str | Path, box_size: int | None = None, **meta: Any
+) -> Path:
     """Copy a training checkpoint's config and weights (no optimizer, no history) to ``dest``.
 
     This is how openpose_edu/checkpoints/bundled.pt was made: small, and loadable with
-    ``weights_only=True``. ``meta`` (command, steps, seed, ...) is stored under "meta".
+    ``weights_only=True``. ``box_size`` sets the input height inference resizes images to
+    (``InputSpec.box_size``; the training crop is the natural choice), the weights are unchanged.
+    ``meta`` (command, steps, seed, ...) is stored under "meta".
     """
     from .weights import save_checkpoint
 
     net, extra = load_checkpoint(checkpoint)
+    if box_size is not None:
+        net.config = replace(net.config, input=replace(net.config.input, box_size=int(box_size)))
     info = {"step": extra.get("step"), "data_seed": extra.get("data_seed"), **extra.get("meta", {}), **meta}
     return save_checkpoint(
         dest, net, step=extra.get("step", 0), data_seed=extra.get("data_seed", 0), meta=info
