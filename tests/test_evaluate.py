@@ -124,3 +124,18 @@ def test_ap_is_one_for_any_exact_people(seed: int) -> None:
     gt = ground_truth_coco([(300, 500)] * 2, people)
     stats = coco_keypoint_ap(gt, detections_coco([1, 2], people, [np.ones(2)] * 2))
     assert stats["AP"] == pytest.approx(1.0)
+
+
+def test_evaluate_synthetic_runs_every_stage() -> None:
+    from openpose_edu.evaluate import evaluate_synthetic, format_table
+    from openpose_edu.model import InputSpec, OpenPoseConfig, OpenPoseNet
+
+    cfg = OpenPoseConfig.small(
+        width=0.0625, n_stages=2, vgg=((4,), (4,), (8,), (8,)), stage_layers=1, input=InputSpec(box_size=64)
+    )
+    net = OpenPoseNet(cfg).eval()
+    results = evaluate_synthetic(net, n=2, stages="all", size=(64, 64))
+    assert sorted(results) == [1, 2]
+    for stats in results.values():
+        assert -1.0 <= stats["AP"] <= 1.0 and "AR" in stats
+    assert "AP50" in format_table(results)
