@@ -7,7 +7,7 @@ paper and caffe_train state them), in the same run; the outputs are checked equa
 is slow, so it runs on the first ``--loop-samples`` crops and its time is scaled to the batch
 (said so in the output). On a CUDA machine the vectorized code is timed there too.
 
-    .venv/bin/python benchmarks/groundtruth.py [--batch 16] [--people 10] [--loop-samples 1]
+    .venv/bin/python benchmarks/groundtruth.py [--batch 16] [--people 10] [--loop-samples 1] [--threads 1]
 
 The reference loops are also what tests/test_groundtruth.py checks the library against.
 """
@@ -203,7 +203,15 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=368)
     parser.add_argument("--loop-samples", type=int, default=1, help="crops the slow loop runs on")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default); 1 is steadier on a busy machine",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     stride = 8
     grid = (args.crop // stride, args.crop // stride)
     kp, ignore = make_batch(args.batch, args.people, args.crop)

@@ -28,7 +28,7 @@ Conventions (OPENPOSE_FACTS.md section 7; DESIGN.md "Paper or released code?"):
   overlapping people in L*     average of the vectors (Eq. 9)  the later person overwrites
   ===========================  ==============================  ===================================
 
-Explained in notebook 05 (ground truth and loss).
+Explained in notebooks 03 (S*), 04 (L*) and 06 (W and the loss).
 """
 
 from __future__ import annotations
@@ -180,9 +180,9 @@ def grid_points(n: int, stride: int = 8, device: torch.device | str | None = Non
 def _unpack(values: Tensor, index: tuple[Tensor, Tensor, Tensor], shape: tuple[int, int, int]) -> Tensor:
     """Per-instance maps (K, h, w) -> a dense (N, types, P, h, w) stack, zeros where nothing is.
 
-    ``index`` = (image, type, person) of each of the K instances; the heavy geometry runs on
-    those K only (padding people and missing parts cost nothing), the people are then put back
-    side by side so that combining them (max, sum, mean, last) is one reduction over P.
+    ``index`` = (image, type, person) of each of the K instances. The heavy geometry runs on
+    those K only (padding people and missing parts cost nothing); putting the people back side
+    by side makes combining them (mean, last) one reduction over P.
     """
     n, t, p = index
     N, T, P = shape
@@ -345,9 +345,15 @@ def ignore_from_regions(
     """Pixel mask (H, W) bool, True inside unannotated regions given as polygons or boxes.
 
     polygons: each (K, 2) [x, y] or a flat COCO list [x1, y1, x2, y2, ...] in input pixels;
-    boxes: COCO [x, y, width, height]. Filled with cv2.fillPoly (pixel centres inside).
+    boxes: COCO [x, y, width, height]. Filled with cv2.fillPoly: vertices rounded to whole
+    pixels, edges included.
     """
-    H, W = _check_grid(image_size)
+    try:
+        H, W = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (H, W) in pixels, got {image_size!r}") from None
+    if H <= 0 or W <= 0:
+        raise ValueError(f"image_size must be (H, W), two positive ints, got {image_size!r}")
     canvas = np.zeros((H, W), np.uint8)
     shapes = []
     for poly in polygons:

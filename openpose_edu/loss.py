@@ -19,7 +19,7 @@ that do not grow with the map size, convenient to read but with gradients ~1e5 t
 at 46x46 (with SGD the learning rate must grow to match; Adam does not care).
 We weight by W (not W^2), as Eq. 3-4 do; both are the same for the usual binary W.
 
-Explained in notebook 05 (ground truth and loss) and the training notebook.
+Explained in notebooks 06 (loss and masks) and 08 (training).
 """
 
 from __future__ import annotations
