@@ -254,13 +254,13 @@ def plot_paf_arrows(
     stride: int = 8,
     step: int = 2,
     min_norm: float = 0.05,
-    color: str = "white",
+    color: str | None = None,
     title: str | None = None,
 ):
     """Limb c's PAF as arrows (quiver) at every ``step``-th map cell whose vector is longer
     than ``min_norm`` (Sec. 2.3, Fig. 2 right). Arrows point from part a to part b.
 
-    Returns the Quiver.
+    ``color`` defaults to white over an image, black otherwise. Returns the Quiver.
     """
     vec = limb_field(L, limb)[:, ::step, ::step]  # (2, h', w')
     h, w = vec.shape[1:]
@@ -269,6 +269,7 @@ def plot_paf_arrows(
     if image is not None:
         ax.imshow(image)
     # Image y points down: angles="xy" with an inverted y axis draws the vector as stored.
+    color = color or ("white" if image is not None else "black")
     q = ax.quiver(
         xs[keep], ys[keep], vec[0][keep], vec[1][keep], color=color, angles="xy", scale_units="xy",
         scale=1.0 / (step * stride * 0.9), width=0.004,
