@@ -316,7 +316,8 @@ class _Canvas:
     def line(self, a: np.ndarray, b: np.ndarray, width: float, color, label: int) -> None:
         pa, pb = self._pt(a), self._pt(b)
         t = max(1, int(round(width)))
-        cv2.line(self.image, pa, pb, color, t, _AA, _SHIFT)
+        # A thin anti-aliased line is a blend everywhere: lines under 3 px are drawn crisp.
+        cv2.line(self.image, pa, pb, color, t, _AA if t >= 3 else cv2.LINE_8, _SHIFT)
         if label >= 0:
             cv2.line(self.labels, pa, pb, label, t, cv2.LINE_8, _SHIFT)
 
