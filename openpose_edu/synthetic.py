@@ -769,10 +769,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write synthetic OpenPose training scenes as PNG files.")
     parser.add_argument("--write-samples", metavar="DIR", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n", type=int, default=4, help="number of scenes")
+    parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2, 3], help="scene indices")
     parser.add_argument("--size", type=int, nargs=2, default=(368, 368), metavar=("H", "W"))
     args = parser.parse_args(argv)
-    for path in write_samples(args.write_samples, args.seed, range(args.n), tuple(args.size)):
+    for path in write_samples(args.write_samples, args.seed, args.indices, tuple(args.size)):
         print(path)
 
 

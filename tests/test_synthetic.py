@@ -324,3 +324,13 @@ def test_clear_errors() -> None:
         make_scene(0, 0, max_people=-1)
     with pytest.raises(IndexError):
         SyntheticPoseDataset(2)[2]
+
+
+def test_write_samples_round_trips(tmp_path) -> None:
+    import cv2
+
+    from openpose_edu.synthetic import write_samples
+
+    (path,) = write_samples(tmp_path, seed=4, indices=[2], size=(64, 96))
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(rgb, make_scene(4, 2, size=(64, 96)).image)
