@@ -14,9 +14,9 @@ mask applied to both sides (W x - W y)^2 = W^2 (x - y)^2. The paper writes plain
 ``reduction="caffe"``, sum / (2 N), by default: it is the original's, so its learning rates
 (base_lr 4e-5 with SGD) keep their meaning, and the gradient reaching each output cell is
 (x - y) W / N whatever the map size, so a learning rate tuned on one crop size still works on
-another. ``reduction="mean"`` divides by every element (N C h w) instead: numbers near 1e-3
-that do not grow with the map size, convenient to read but with gradients ~1e5 times smaller
-at 46x46 (with SGD the learning rate must grow to match; Adam does not care).
+another. ``reduction="mean"`` divides by every element (N C h w) instead: values that do not
+grow with the map size, but gradients C h w / 2 times smaller (about 2e4 for S on a 46x46
+grid), so with SGD the learning rate must grow to match (Adam hardly cares about the scale).
 We weight by W (not W^2), as Eq. 3-4 do; both are the same for the usual binary W.
 
 Explained in notebooks 06 (loss and masks) and 08 (training).
