@@ -379,13 +379,14 @@ def _person_colors(rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.stack([colors[n] for n in SEGMENT_NAMES]), 0, 255).astype(np.uint8)
 
 
-def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray, colors, base: int) -> None:
-    """Draw one person (joints already in image pixels) back to front, labels included."""
+def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float, colors, base: int) -> None:
+    """Draw one person (joints already in image pixels, body rotated by ``angle`` degrees) back to front."""
     J = lambda name: joints[PART_INDEX[name]]
     col = {n: tuple(int(v) for v in colors[i]) for i, n in enumerate(SEGMENT_NAMES)}
     lab = {n: base + i for i, n in enumerate(SEGMENT_NAMES)}
     w = pose.widths
-    up = R @ np.array([0.0, -1.0])
+    head_angle = angle + pose.head_roll  # the head ellipses turn with the body and the head roll
+    up = _rot(head_angle) @ np.array([0.0, -1.0])  # toward the top of the head
 
     def limb(side: str) -> None:
         s, lo = side[0].lower(), side
@@ -416,7 +417,9 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
             if s == "r":
                 _stripe(canvas, J(a), J(b), width)
 
-    legs = ["R", "L"] if colors[0, 0] % 2 else ["L", "R"]  # which leg is in front
+    # Which leg is in front: the parity of a number already drawn (the shirt color), a coin toss
+    # that costs no extra random draw.
+    legs = ["R", "L"] if colors[0, 0] % 2 else ["L", "R"]
     for side in legs:
         leg(side)
     for side, behind in zip(("R", "L"), pose.arm_behind):
@@ -437,9 +440,9 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
     canvas.line(neck, hc, w["neck"], col["neck"], lab["neck"])
     for part, seg in (("REar", "r_ear"), ("LEar", "l_ear")):
         if not pose.front[part]:
-            canvas.ellipse(J(part), (0.22 * r, 0.32 * r), pose.head_roll, col[seg], lab[seg])
-    canvas.ellipse(hc + 0.12 * r * up, (0.95 * r, 1.12 * r), pose.head_roll, col["hair"], lab["hair"])
-    canvas.ellipse(hc + 0.05 * r * -up, (0.85 * r, r), pose.head_roll, col["head"], lab["head"])
+            canvas.ellipse(J(part), (0.22 * r, 0.32 * r), head_angle, col[seg], lab[seg])
+    canvas.ellipse(hc + 0.12 * r * up, (0.95 * r, 1.12 * r), head_angle, col["hair"], lab["hair"])
+    canvas.ellipse(hc + 0.05 * r * -up, (0.85 * r, r), head_angle, col["head"], lab["head"])
     for part, seg, axes in (
         ("REar", "r_ear", (0.25, 0.33)),
         ("LEar", "l_ear", (0.25, 0.33)),
@@ -447,8 +450,8 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, R: np.ndarray
         ("LEye", "l_eye", (0.17, 0.17)),
     ):
         if pose.front[part]:
-            canvas.ellipse(J(part), (axes[0] * r, axes[1] * r), pose.head_roll, col[seg], lab[seg])
-    canvas.ellipse(J("Nose"), (0.14 * r, 0.12 * r), pose.head_roll, col["nose"], lab["nose"])
+            canvas.ellipse(J(part), (axes[0] * r, axes[1] * r), head_angle, col[seg], lab[seg])
+    canvas.ellipse(J("Nose"), (0.14 * r, 0.12 * r), head_angle, col["nose"], lab["nose"])
     for side, behind in zip(("R", "L"), pose.arm_behind):
         if not behind:
             limb(side)
@@ -590,7 +593,7 @@ def make_scene(
         joints = body + offset
         pose.head_center = R @ pose.head_center + offset
         colors = _person_colors(rng)
-        _draw_person(canvas, pose, joints, R, colors, 1 + p * N_SEGMENTS)
+        _draw_person(canvas, pose, joints, angle, colors, 1 + p * N_SEGMENTS)
         centers.append(center)
         people.append(
             Person(
