@@ -270,7 +270,8 @@ def part_affinity_fields(
     has no direction; caffe_train would write NaN there). ``variant="released"``: the grid
     points are g (not 3.5 + 8 g) with the endpoints divided by ``stride``; the support is the
     cells within ``limb_width / stride`` cells of the limb's line, inside its bounding box
-    grown by that much (rounded, as caffe_train does); a later person overwrites earlier ones.
+    grown by that much (rounded, as caffe_train does); a person later in ``keypoints``
+    overwrites earlier ones (caffe_train draws the crop's main person first, then the others).
 
     keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v] in input pixels. grid_size: (h, w).
     limb_width: sigma_l in input pixels (default 8 = one stride). Returns (N, 38, h, w) float32,
@@ -357,6 +358,8 @@ def ignore_from_regions(
     canvas = np.zeros((H, W), np.uint8)
     shapes = []
     for poly in polygons:
+        if isinstance(poly, dict):
+            raise TypeError("RLE segmentations (crowds) are masks already: use pycocotools' annToMask")
         pts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
         if len(pts) < 3 or not np.isfinite(pts).all():
             raise ValueError(f"a polygon needs >= 3 finite (x, y) points, got {len(pts)} points")

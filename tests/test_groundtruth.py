@@ -423,6 +423,21 @@ def test_loss_mask_area_majority_and_padding():
     assert soft[0, 0, 2, 3].item() == pytest.approx(40 / 64)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    H=st.integers(1, 30),
+    W=st.integers(1, 30),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**16),
+)
+def test_loss_mask_matches_loop(H, W, density, seed):
+    ignore = np.random.default_rng(seed).random((H, W)) < density
+    grid = (-(-H // STRIDE), -(-W // STRIDE))
+    ours = gt.loss_mask(torch.as_tensor(ignore))
+    assert ours.shape == (1, 1, *grid)
+    np.testing.assert_array_equal(ours[0].numpy(), ref.reference_loss_mask(ignore, grid))
+
+
 def test_loss_mask_cubic_is_the_original_resize():
     import cv2
 
@@ -443,6 +458,10 @@ def test_ignore_from_regions_and_errors():
     assert m.sum() < 20 * 30 / 4
     with pytest.raises(ValueError, match="polygon"):
         gt.ignore_from_regions((20, 30), polygons=[[1, 2, 3, 4]])
+    with pytest.raises(TypeError, match="annToMask"):
+        gt.ignore_from_regions((20, 30), polygons=[{"counts": "x", "size": [20, 30]}])
+    with pytest.raises(ValueError, match="image_size"):
+        gt.ignore_from_regions((0, 30))
     with pytest.raises(ValueError, match="ignore must be"):
         gt.loss_mask(np.zeros(5, bool))
     with pytest.raises(ValueError, match="channels"):
