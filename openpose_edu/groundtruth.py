@@ -214,6 +214,7 @@ def confidence_maps(
     keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v], x, y in input pixels (see keypoint_batch).
     grid_size: (h, w) cells; cell g sits at input pixel 3.5 + 8 g (stride 8).
     sigma: spread in input pixels (7, as in caffe_train). Returns (N, 19, h, w) float32.
+    Shown in notebook 03.
     """
     h, w = _check_grid(grid_size)
     stride = _check_stride(stride)
@@ -275,7 +276,7 @@ def part_affinity_fields(
 
     keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v] in input pixels. grid_size: (h, w).
     limb_width: sigma_l in input pixels (default 8 = one stride). Returns (N, 38, h, w) float32,
-    channels (paf_x, paf_y) of each limb as in skeleton.LIMBS.
+    channels (paf_x, paf_y) of each limb as in skeleton.LIMBS. Shown in notebook 04.
     """
     h, w = _check_grid(grid_size)
     stride = _check_stride(stride)
@@ -397,6 +398,7 @@ def loss_mask(
     in effect samples the 4x4 pixels around the cell centre.
     channels: 1 -> (N, 1, h, w) (broadcasts over S and L), 57 -> the same map repeated for the
     19 + 38 channels. grid_size defaults to ceil(H / stride), ceil(W / stride). Returns float32.
+    Shown in notebook 06.
     """
     if not isinstance(ignore, (np.ndarray, Tensor)):
         raise TypeError(
@@ -454,6 +456,7 @@ def targets(
     keypoints: (P, 18, 3), (N, P, 18, 3) or a list of (P_i, 18, 3) in input pixels; ignore:
     pixel mask (N, H, W) or (H, W), True = unannotated, or None (W = 1 everywhere).
     Returns S* (N, 19, h, w), L* (N, 38, h, w), W (N, 1, h, w), float32 on ``device``.
+    Used by synthetic.SyntheticPoseDataset and train.py; shown in notebook 06.
     """
     device = _resolve_device(keypoints, device)
     kp = keypoint_batch(keypoints, device)

@@ -103,6 +103,7 @@ def openpose_loss(
     L[t-1] (N, 38, h, w). S_star (N, 19, h, w), L_star (N, 38, h, w): groundtruth.targets.
     W: (N, 1, h, w) for every channel, or (N, 57, h, w) = [19 for S | 38 for L] (heatmaps first,
     like OpenPose's output blob), or None (no mask). Returns LossTerms (total, S, L).
+    Used by train.py; shown in notebooks 06 and 08.
     """
     S_list, L_list = list(output.S), list(output.L)
     if not S_list or len(S_list) != len(L_list):
