@@ -164,6 +164,13 @@ class Person:
     def n_visible(self) -> int:
         return int((self.keypoints[:, 2] == 2).sum())
 
+    def __repr__(self) -> str:  # compact: the arrays would flood a notebook cell
+        v = self.keypoints[:, 2]
+        return (
+            f"Person(labelled={self.labelled}, height={self.height:.0f}px, angle={self.angle:.0f}deg, "
+            f"visible={int((v == 2).sum())}, occluded={int((v == 1).sum())}, outside={int((v == 0).sum())})"
+        )
+
 
 @dataclass
 class Scene:
@@ -181,6 +188,13 @@ class Scene:
     def labelled_people(self) -> list[Person]:
         """The people of ``keypoints``, in the same order."""
         return [p for p in self.people if p.labelled]
+
+    def __repr__(self) -> str:  # compact: the arrays would flood a notebook cell
+        H, W = self.image.shape[:2]
+        return (
+            f"Scene(seed={self.seed}, index={self.index}, size=({H}, {W}), people={len(self.people)}, "
+            f"labelled={self.keypoints.shape[0]}, ignored={100 * self.ignore.mean():.1f}% of pixels)"
+        )
 
     def segment_at(self, x: float, y: float) -> tuple[int, str] | None:
         """(person index in ``people``, segment name) shown at pixel (x, y), or None."""

@@ -334,3 +334,12 @@ def test_write_samples_round_trips(tmp_path) -> None:
     (path,) = write_samples(tmp_path, seed=4, indices=[2], size=(64, 96))
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(rgb, make_scene(4, 2, size=(64, 96)).image)
+
+
+def test_compact_reprs() -> None:
+    s = make_scene(7, 3, size=SIZE)
+    text = repr(s)
+    assert text.startswith("Scene(seed=7, index=3, size=(128, 160)") and len(text) < 200
+    assert f"labelled={s.keypoints.shape[0]}" in text
+    if s.people:
+        assert repr(s.people[0]).startswith("Person(") and len(repr(s.people[0])) < 200
