@@ -1,0 +1,460 @@
+"""Multi-person parsing: from confidence maps S and part affinity fields L to people.
+
+The right half of the paper's Figure 1 (d, e), Section 2.4 (arXiv 1611.08050), one step per
+function, each returning plain data a notebook can print or plot:
+
+    find_peaks(S)                  -> Peaks        candidate parts d_j^m (NMS on S, Sec. 2.4)
+    score_limbs(peaks, L, limb)    -> LimbScores   PAF line integral E of every candidate pair (Eq. 10-11)
+    match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12+)
+    group_people(peaks, conns)     -> People       connections sharing parts merged into people
+    parse(S, L, params)            -> People       the four steps chained
+
+All thresholds live in ``ParsingParams`` (defaults: the reference Python demo). The maps are
+at image resolution (``inference.infer_maps`` upsamples the network output), so every
+coordinate here is in image pixels: x = column, y = row, pixel centres at integers.
+Explained in notebook 05 (parsing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .skeleton import LIMBS, N_PAFS, N_PARTS, REDUNDANT_LIMBS, Limb
+
+
+@dataclass(frozen=True)
+class ParsingParams:
+    """Every threshold of the parsing, with the reference Python demo's defaults.
+
+    Defaults follow ZheC's ``testing/python/demo.ipynb`` as ported by Hzzone's ``body.py``
+    (OPENPOSE_FACTS.md sections 5-6). Other versions use other values:
+
+    ======================  ===========  ===========  ===========  ==============  ===========
+    field                   demo (dflt)  ZC MATLAB    OP 1.0 C++   OP current C++  tf-pose
+    ======================  ===========  ===========  ===========  ==============  ===========
+    peak_threshold          0.1          0.1          0.05         0.05            0.05
+    smooth_sigma            3.0          None         None         None            None
+    peak_neighbours         4 (>=)       4 (>)        8            8               8
+    n_samples               10           10           10           5..25 (length)  10
+    paf_threshold           0.05         0.05         0.05         0.05            0.05
+    min_above_fraction      0.8          0.8          0.9 (all)    0.95            0.6 (6/10)
+    distance_prior          0.5          0.5 (H/2)    none (0)     none (0)        none (0)
+    min_parts               4            3            3            3               4
+    min_mean_score          0.4          0.2          0.4          0.4             0.3
+    ======================  ===========  ===========  ===========  ==============  ===========
+
+    The MATLAB code and OpenPose average only the samples above ``paf_threshold``; the demo
+    (and we) average all of them. OpenPose refines each peak to a sub-pixel centroid.
+    """
+
+    # thre1: a peak is a local maximum of the (smoothed) map above this value.
+    peak_threshold: float = 0.1
+    # The demo smooths each part map with a Gaussian (sigma in image pixels) before NMS, which
+    # removes the ripples that bicubic upsampling adds; None or 0 turns it off (OpenPose).
+    smooth_sigma: float | None = 3.0
+    # 4: >= the left/right/up/down neighbours (demo); 8: also the diagonals (OpenPose's NMS).
+    peak_neighbours: int = 4
+    # mid_num: points sampled on the segment between two candidates (Eq. 10's integral as a sum).
+    n_samples: int = 10
+    # thre2: a sample "supports" the limb when L . unit(d2 - d1) exceeds this.
+    paf_threshold: float = 0.05
+    # criterion1: more than this fraction of the samples must support the limb (> 0.8 * 10).
+    min_above_fraction: float = 0.8
+    # Distance prior added to the mean: min(distance_prior * image_height / |d2 - d1| - 1, 0),
+    # penalising limbs longer than this fraction of the image height. 0 turns it off.
+    distance_prior: float = 0.5
+    # A person needs at least this many parts ...
+    min_parts: int = 4
+    # ... and a total score (parts + connections) per part of at least this.
+    min_mean_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.peak_threshold < 0:
+            raise ValueError(f"peak_threshold must be >= 0, got {self.peak_threshold}")
+        if self.smooth_sigma is not None and self.smooth_sigma < 0:
+            raise ValueError(f"smooth_sigma must be None or >= 0, got {self.smooth_sigma}")
+        if self.peak_neighbours not in (4, 8):
+            raise ValueError(f"peak_neighbours must be 4 or 8, got {self.peak_neighbours}")
+        if self.n_samples < 2:
+            raise ValueError(f"n_samples must be >= 2 (both ends of the limb), got {self.n_samples}")
+        if not 0 <= self.min_above_fraction < 1:
+            raise ValueError(f"min_above_fraction must be in [0, 1), got {self.min_above_fraction}")
+        if self.distance_prior < 0:
+            raise ValueError(f"distance_prior must be >= 0, got {self.distance_prior}")
+        if self.min_parts < 1:
+            raise ValueError(f"min_parts must be >= 1, got {self.min_parts}")
+
+
+def _as_maps(x: object, n_channels: int, name: str) -> np.ndarray:
+    """A (C, H, W) float32 numpy view of a numpy array or torch tensor, C >= n_channels."""
+    if hasattr(x, "detach"):  # a torch tensor, on any device
+        x = x.detach().cpu().numpy()  # type: ignore[union-attr]
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[0] < n_channels:
+        raise ValueError(
+            f"{name} must have shape ({n_channels}, H, W) at image resolution, got {x.shape}; "
+            "pass one image's maps, e.g. maps.S or output.S[-1][0] upsampled by inference.resize_maps"
+        )
+    return np.asarray(x, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1: candidate parts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Peaks:
+    """Candidate body parts: every local maximum of every part map (paper Fig. 1b / 5a).
+
+    Candidate ``i`` (its id) is part ``part[i]`` at ``xy[i]`` (image pixels) with confidence
+    ``score[i]`` = S_j at the peak. Candidates are sorted by part, then row, then column.
+    """
+
+    xy: np.ndarray  # (K, 2) float32 [x, y] in image pixels
+    score: np.ndarray  # (K,) float32, the unsmoothed S_j at the peak
+    part: np.ndarray  # (K,) int64, 0..17
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def of_part(self, j: int) -> np.ndarray:
+        """Ids (K_j,) int64 of the candidates of part j."""
+        lo, hi = np.searchsorted(self.part, [j, j + 1])
+        return np.arange(lo, hi)
+
+    @property
+    def per_part(self) -> list[np.ndarray]:
+        """The demo's ``all_peaks``: 18 arrays (K_j, 4) of [x, y, score, id]."""
+        ids = np.arange(len(self), dtype=np.float32)
+        table = np.column_stack([self.xy, self.score, ids]).astype(np.float32)
+        return [table[self.of_part(j)] for j in range(N_PARTS)]
+
+
+def smooth_maps(S: object, sigma: float) -> np.ndarray:
+    """Gaussian blur of each part map, as the demo does before NMS (scipy's gaussian_filter).
+
+    S: (>=18, H, W) -> (18, H, W) float32; sigma in image pixels. Same kernel radius
+    (4 sigma) and borders (reflect) as scipy.ndimage.gaussian_filter, computed by OpenCV.
+    """
+    maps = _as_maps(S, N_PARTS, "S")[:N_PARTS]
+    if not sigma:
+        return maps.copy()
+    k = 2 * int(4.0 * sigma + 0.5) + 1
+    return np.stack(
+        [cv2.GaussianBlur(m, (k, k), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT) for m in maps]
+    )
+
+
+def find_peaks(S: object, params: ParsingParams | None = None) -> Peaks:
+    """Candidate parts: local maxima of each confidence map above ``peak_threshold``.
+
+    Paper Sec. 2.4 / Fig. 1b ("non-maximum suppression" on S). S: (19 or 18, H, W) float at
+    image resolution, numpy or torch (the background channel is ignored). A pixel is a peak
+    when it is >= its 4 (or 8) neighbours and > the threshold, on the map smoothed with
+    ``smooth_sigma``; its score is read from the unsmoothed map. Array operations over all
+    above-threshold pixels at once, no loops over pixels. Returns ``Peaks`` in image pixels.
+    """
+    params = params or ParsingParams()
+    raw = _as_maps(S, N_PARTS, "S")[:N_PARTS]  # (18, H, W)
+    m = smooth_maps(raw, params.smooth_sigma) if params.smooth_sigma else raw
+    # Only pixels above the threshold can be peaks (a few % of the map), so compare just those
+    # with their neighbours, by flat index into a copy with a border of zeros: outside the map
+    # counts as 0, which a peak (> threshold >= 0) beats, as in the demo's zero-filled shifts.
+    C, H, W = m.shape
+    padded = np.zeros((C, H + 2, W + 2), dtype=np.float32)
+    padded[:, 1:-1, 1:-1] = m
+    flat = padded.reshape(-1)
+    idx = np.flatnonzero(flat > params.peak_threshold)  # (n,) sorted: part, then row, then column
+    value = flat[idx]
+    row = W + 2
+    offsets = [1, -1, row, -row]  # left/right/down/up; then the diagonals
+    if params.peak_neighbours == 8:
+        offsets += [row + 1, row - 1, -row + 1, -row - 1]
+    is_peak = np.ones(len(idx), dtype=bool)
+    for offset in offsets:
+        is_peak &= value >= flat[idx + offset]
+    idx = idx[is_peak]
+    part, rest = np.divmod(idx, (H + 2) * row)
+    y, x = rest // row - 1, rest % row - 1
+    return Peaks(
+        xy=np.column_stack([x, y]).astype(np.float32),
+        score=raw[part, y, x],
+        part=part.astype(np.int64),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 2: limb scores
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LimbScores:
+    """Every candidate pair (a_i, b_j) of one limb type, scored by the PAF line integral.
+
+    ``a``/``b`` are candidate ids (of parts ``limb.a``/``limb.b``); every other array is
+    indexed [i, j] by position in ``a`` and ``b``.
+    """
+
+    limb: Limb
+    a: np.ndarray  # (nA,) int64 candidate ids of part limb.a
+    b: np.ndarray  # (nB,) int64 candidate ids of part limb.b
+    samples: np.ndarray  # (nA, nB, N, 2) float64 sample points p(u) [x, y], image pixels (Eq. 11)
+    paf: np.ndarray  # (nA, nB, N) float64 L_c(p(u)) . unit(d_b - d_a) at each sample (Eq. 10)
+    mean: np.ndarray  # (nA, nB) float64 mean of ``paf``: Eq. 10's integral as a sum
+    prior: np.ndarray  # (nA, nB) float64 distance prior min(r * H / |d_b - d_a| - 1, 0) <= 0
+    score: np.ndarray  # (nA, nB) float64 mean + prior: the demo's score_with_dist_prior
+    fraction: np.ndarray  # (nA, nB) float64 share of samples with paf > paf_threshold
+    valid: np.ndarray  # (nA, nB) bool: fraction > min_above_fraction and score > 0
+
+
+def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams | None = None) -> LimbScores:
+    """The PAF line integral E (Eq. 10, path Eq. 11) for every candidate pair of one limb type.
+
+    E = mean over N points p(u) on the segment d_a -> d_b (both ends included, rounded to the
+    nearest pixel) of L_c(p(u)) . (d_b - d_a) / |d_b - d_a|, plus the demo's distance prior.
+    L: (38, H, W) PAFs at image resolution (numpy or torch); ``limb`` a skeleton.Limb or its
+    index. Vectorized over all nA x nB pairs and N samples at once. Returns ``LimbScores``.
+    """
+    params = params or ParsingParams()
+    limb = LIMBS[limb] if isinstance(limb, (int, np.integer)) else limb
+    paf = _as_maps(L, N_PAFS, "L")
+    ia, ib = peaks.of_part(limb.a), peaks.of_part(limb.b)
+    A = peaks.xy[ia].astype(np.float64)[:, None, :]  # (nA, 1, 2)
+    B = peaks.xy[ib].astype(np.float64)[None, :, :]  # (1, nB, 2)
+    d = B - A  # (nA, nB, 2)
+    norm = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-3)  # (nA, nB); the demo's max(0.001, .)
+    unit = d / norm[..., None]  # (nA, nB, 2)
+    # The points of np.linspace(A, B, N): A + k * (B - A) / (N - 1), with the end exactly B.
+    N = params.n_samples
+    k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
+    samples = A[:, :, None, :] + k * (d / (N - 1))[:, :, None, :]  # (nA, nB, N, 2)
+    samples[:, :, -1, :] = np.broadcast_to(B, d.shape)
+    # Nearest pixel, rounding halves to even like Python's round() in the demo.
+    xi = np.rint(samples[..., 0]).astype(np.intp)
+    yi = np.rint(samples[..., 1]).astype(np.intp)
+    field_x = paf[limb.paf_x][yi, xi].astype(np.float64)  # (nA, nB, N)
+    field_y = paf[limb.paf_y][yi, xi].astype(np.float64)
+    along = field_x * unit[..., None, 0] + field_y * unit[..., None, 1]  # (nA, nB, N)
+    mean = along.mean(axis=-1) if N else np.zeros(norm.shape)
+    height = paf.shape[1]
+    prior = np.minimum(params.distance_prior * height / norm - 1.0, 0.0)  # (nA, nB) <= 0
+    if not params.distance_prior:
+        prior = np.zeros_like(norm)
+    score = mean + prior
+    fraction = (along > params.paf_threshold).mean(axis=-1)
+    # The demo's count > 0.8 * N, written on counts so that 9/10 > 0.8 is exact.
+    valid = ((along > params.paf_threshold).sum(axis=-1) > params.min_above_fraction * N) & (score > 0)
+    return LimbScores(
+        limb=limb,
+        a=ia,
+        b=ib,
+        samples=samples,
+        paf=along,
+        mean=mean,
+        prior=prior,
+        score=score,
+        fraction=fraction,
+        valid=valid,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 3: greedy matching per limb type
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Connections:
+    """The chosen limbs of one type, in the order the greedy matching chose them.
+
+    ``a[m] -> b[m]`` (candidate ids) with score ``score[m]``. ``ranked`` lists every valid
+    pair in decreasing score as (i, j) positions into ``LimbScores.a``/``.b``, and
+    ``accepted`` says what the greedy matching decided for each: a notebook can replay it.
+    """
+
+    limb: Limb
+    a: np.ndarray  # (M,) int64 candidate ids of part limb.a
+    b: np.ndarray  # (M,) int64 candidate ids of part limb.b
+    score: np.ndarray  # (M,) float64 the pair's score (E plus distance prior)
+    ranked: np.ndarray  # (R, 2) int64 (i, j) of every valid pair, best first
+    accepted: np.ndarray  # (R,) bool: chosen; False if a or b was already used (or matching had ended)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def match_limbs(scores: LimbScores) -> Connections:
+    """Greedy bipartite matching of one limb type: best pairs first, each candidate used once.
+
+    The paper's relaxation (Sec. 2.4, the matching equations from Eq. 12 on: max E_c with
+    each candidate in at most one connection): instead of the optimal matching of the
+    bipartite graph, valid pairs are taken in decreasing score while neither end is taken,
+    stopping after min(nA, nB) connections (the demo's rule). Input ``LimbScores``
+    (nA x nB); output ``Connections`` in decision order.
+    """
+    i_valid, j_valid = np.nonzero(scores.valid)  # row-major, as the demo lists its candidates
+    s = scores.score[i_valid, j_valid]
+    order = np.argsort(-s, kind="stable")  # stable: ties keep the demo's order
+    ranked = np.column_stack([i_valid[order], j_valid[order]]).astype(np.int64)
+    accepted = np.zeros(len(ranked), dtype=bool)
+    used_a = np.zeros(len(scores.a), dtype=bool)
+    used_b = np.zeros(len(scores.b), dtype=bool)
+    limit = min(len(scores.a), len(scores.b))
+    n = 0
+    # Sequential by nature (each decision depends on the earlier ones); O(1) per pair.
+    for r, (i, j) in enumerate(ranked.tolist()):
+        if n >= limit:
+            break
+        if used_a[i] or used_b[j]:
+            continue
+        used_a[i] = used_b[j] = True
+        accepted[r] = True
+        n += 1
+    chosen = ranked[accepted]
+    return Connections(
+        limb=scores.limb,
+        a=scores.a[chosen[:, 0]],
+        b=scores.b[chosen[:, 1]],
+        score=scores.score[chosen[:, 0], chosen[:, 1]],
+        ranked=ranked,
+        accepted=accepted,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 4: grouping into people
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParseSteps:
+    """The intermediate results of ``parse``, for notebooks: one entry per limb type in LIMBS order."""
+
+    peaks: Peaks
+    limbs: list[LimbScores]
+    connections: list[Connections]
+
+
+@dataclass
+class People:
+    """The parsed people (paper Fig. 1e): keypoints in OpenPose's [x, y, score] layout."""
+
+    keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] image pixels; 0, 0, 0 for missing parts
+    scores: np.ndarray  # (P,) float32 total score: sum of part scores + connection scores
+    n_parts: np.ndarray  # (P,) int64 number of parts found
+    part_ids: np.ndarray  # (P, 18) int64 candidate id of each part, -1 if missing
+    steps: ParseSteps | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def group_people(
+    peaks: Peaks, connections: Sequence[Connections], params: ParsingParams | None = None
+) -> People:
+    """Merge connections that share a candidate into people; drop weak or tiny ones.
+
+    Paper Sec. 2.4 (Fig. 6d, last equation of the section: max E = sum over limb types c of
+    max E_c, independent limb matchings whose shared parts assemble people). Connections are
+    visited in limb order; for a connection a -> b:
+
+    * neither a nor b belongs to anybody: a new person {a, b} (not for the redundant
+      ear-shoulder limbs, skeleton.REDUNDANT_LIMBS, which only complete people);
+    * one person has one end: the other end joins that person if its slot is free;
+    * two people have one end each: they merge if they have no part type in common.
+
+    Then people with fewer than ``min_parts`` parts or a mean score (total / parts) below
+    ``min_mean_score`` are dropped. The total score adds each part's S value and each
+    connection's score. Same rules as the demo, with three fixes: a candidate never goes to
+    two people (the demo gives b to both when two people that cannot merge have an end
+    each), a filled slot is never overwritten, and the part count only counts parts. A
+    lookup table candidate -> person makes each step O(1) (the demo scans all people).
+
+    peaks: ``Peaks`` (K candidates); connections: one ``Connections`` per limb type, in
+    LIMBS order. Returns ``People`` sorted by creation.
+    """
+    params = params or ParsingParams()
+    owner = np.full(len(peaks), -1, dtype=np.int64)  # candidate id -> person row, or -1
+    rows: list[np.ndarray] = []  # (18,) candidate ids per person
+    totals: list[float] = []
+    counts: list[int] = []
+    alive: list[bool] = []
+    part_score = peaks.score.astype(np.float64)
+    for conns in connections:
+        limb = conns.limb
+        for a, b, s in zip(conns.a.tolist(), conns.b.tolist(), conns.score.tolist()):
+            ra, rb = int(owner[a]), int(owner[b])
+            if ra < 0 and rb < 0:
+                if limb.index in REDUNDANT_LIMBS:
+                    continue
+                row = np.full(N_PARTS, -1, dtype=np.int64)
+                row[limb.a], row[limb.b] = a, b
+                owner[a] = owner[b] = len(rows)
+                rows.append(row)
+                totals.append(part_score[a] + part_score[b] + s)
+                counts.append(2)
+                alive.append(True)
+            elif ra >= 0 and rb >= 0:
+                if ra == rb:
+                    continue  # already one person
+                keep, gone = min(ra, rb), max(ra, rb)
+                if np.any((rows[keep] >= 0) & (rows[gone] >= 0)):
+                    continue  # two people: merging would give someone two parts of one type
+                taken = rows[gone] >= 0
+                rows[keep][taken] = rows[gone][taken]
+                owner[rows[gone][taken]] = keep
+                totals[keep] += totals[gone] + s
+                counts[keep] += counts[gone]
+                alive[gone] = False
+            else:
+                r, new, slot = (ra, b, limb.b) if ra >= 0 else (rb, a, limb.a)
+                if rows[r][slot] >= 0:
+                    continue  # slot taken by an earlier, better connection
+                rows[r][slot] = new
+                owner[new] = r
+                totals[r] += part_score[new] + s
+                counts[r] += 1
+    keep_rows = [
+        r
+        for r in range(len(rows))
+        if alive[r] and counts[r] >= params.min_parts and totals[r] / counts[r] >= params.min_mean_score
+    ]
+    ids = np.array([rows[r] for r in keep_rows], dtype=np.int64).reshape(-1, N_PARTS)  # (P, 18)
+    present = ids >= 0
+    safe = np.where(present, ids, 0)
+    keypoints = np.zeros((len(ids), N_PARTS, 3), dtype=np.float32)
+    if len(peaks):
+        keypoints[..., :2] = np.where(present[..., None], peaks.xy[safe], 0)
+        keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
+    return People(
+        keypoints=keypoints,
+        scores=np.array([totals[r] for r in keep_rows], dtype=np.float32),
+        n_parts=present.sum(axis=1).astype(np.int64),
+        part_ids=ids,
+    )
+
+
+def parse(S: object, L: object, params: ParsingParams | None = None) -> People:
+    """Maps to people: find_peaks -> score_limbs -> match_limbs -> group_people (Sec. 2.4).
+
+    S: (19, H, W), L: (38, H, W) for one image at image resolution (numpy or torch).
+    Returns ``People`` whose ``.steps`` holds every intermediate result.
+    """
+    params = params or ParsingParams()
+    S_np = _as_maps(S, N_PARTS, "S")
+    L_np = _as_maps(L, N_PAFS, "L")
+    if S_np.shape[1:] != L_np.shape[1:]:
+        raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
+    peaks = find_peaks(S_np, params)
+    limbs = [score_limbs(peaks, L_np, limb, params) for limb in LIMBS]
+    connections = [match_limbs(s) for s in limbs]
+    people = group_people(peaks, connections, params)
+    people.steps = ParseSteps(peaks=peaks, limbs=limbs, connections=connections)
+    return people

@@ -1,0 +1,132 @@
+"""Files in and out: images (with clear errors) and OpenPose's JSON keypoint format.
+
+OpenPose writes one JSON file per image (``--write_json``), ``<name>_keypoints.json``:
+
+    {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [x0, y0, c0, x1, ...],
+                                 "face_keypoints_2d": [], ...}]}
+
+with 18 (x, y, c) triples per person for the COCO model, in skeleton.PART_NAMES order, and
+0, 0, 0 for a missing part. We write the same, so tools that read OpenPose output read ours.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .skeleton import N_PARTS
+
+OPENPOSE_JSON_VERSION = 1.3
+# The other per-person fields of OpenPose 1.3+, written empty so strict readers find them.
+_EMPTY_FIELDS = (
+    "face_keypoints_2d",
+    "hand_left_keypoints_2d",
+    "hand_right_keypoints_2d",
+    "pose_keypoints_3d",
+    "face_keypoints_3d",
+    "hand_left_keypoints_3d",
+    "hand_right_keypoints_3d",
+)
+
+
+def read_image(path: str | Path, color: str = "RGB") -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3) in ``color`` order ("RGB" or "BGR").
+
+    Gray and 16-bit images are converted to 8-bit 3-channel (OpenCV's IMREAD_COLOR); an
+    alpha channel is dropped. Raises FileNotFoundError for a missing file, IsADirectoryError
+    for a directory and ValueError (naming the file) for an empty file or one OpenCV cannot
+    decode (not an image, or corrupt).
+    """
+    if color not in ("RGB", "BGR"):
+        raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not an image file")
+    data = np.fromfile(path, dtype=np.uint8)  # bytes first: cv2.imread fails silently and on non-ASCII paths
+    if data.size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes), not an image")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: cannot decode the file as an image (not an image, or corrupt)")
+    if image.size == 0:
+        raise ValueError(f"{path}: the image has no pixels (shape {image.shape})")
+    return np.ascontiguousarray(image[..., ::-1]) if color == "RGB" else image
+
+
+def write_image(path: str | Path, image: np.ndarray, color: str = "RGB") -> Path:
+    """Write a uint8 (H, W, 3) image in ``color`` order; the format follows the suffix (.png, .jpg)."""
+    if color not in ("RGB", "BGR"):
+        raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
+    path = Path(path)
+    bgr = image[..., ::-1] if color == "RGB" else image
+    ok, buf = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(bgr))
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot encode an image with suffix {path.suffix!r}")
+    buf.tofile(path)
+    return path
+
+
+def _check_keypoints(keypoints: Any) -> np.ndarray:
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim == 2:
+        kp = kp[None]
+    if kp.ndim != 3 or kp.shape[1:] != (N_PARTS, 3):
+        raise ValueError(f"expected keypoints of shape (P, {N_PARTS}, 3) [x, y, score], got {kp.shape}")
+    return kp
+
+
+def openpose_json(keypoints: Any) -> dict:
+    """People (P, 18, 3) [x, y, score] -> OpenPose's JSON dict (``version`` 1.3, ``people``).
+
+    Each person's ``pose_keypoints_2d`` is the 54 numbers x0, y0, c0, x1, ... in
+    skeleton.PART_NAMES order (missing parts 0, 0, 0); no people -> an empty list.
+    """
+    kp = _check_keypoints(keypoints)
+    people = []
+    for person in kp:
+        entry: dict[str, Any] = {
+            "person_id": [-1],
+            "pose_keypoints_2d": [float(v) for v in person.reshape(-1)],
+        }
+        entry.update({name: [] for name in _EMPTY_FIELDS})
+        people.append(entry)
+    return {"version": OPENPOSE_JSON_VERSION, "people": people}
+
+
+def write_openpose_json(path: str | Path, keypoints: Any) -> Path:
+    """Write people (P, 18, 3) as an OpenPose ``*_keypoints.json`` file."""
+    path = Path(path)
+    path.write_text(json.dumps(openpose_json(keypoints)))
+    return path
+
+
+def read_openpose_json(path: str | Path) -> np.ndarray:
+    """Read an OpenPose JSON file (COCO-18 body) -> keypoints (P, 18, 3) float32 [x, y, score].
+
+    Raises ValueError (naming the file) when it is not OpenPose JSON or holds another body
+    model (BODY_25 has 75 numbers per person, not 54).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a JSON file ({e})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("people"), list):
+        raise ValueError(f"{path}: not OpenPose JSON: expected an object with a 'people' list")
+    out = np.zeros((len(data["people"]), N_PARTS, 3), dtype=np.float32)
+    for p, person in enumerate(data["people"]):
+        values = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+        if not isinstance(values, list) or len(values) != 3 * N_PARTS:
+            n = len(values) if isinstance(values, list) else None
+            raise ValueError(
+                f"{path}: person {p} has pose_keypoints_2d of length {n}; expected {3 * N_PARTS} "
+                "(the COCO-18 model; BODY_25 files have 75)"
+            )
+        out[p] = np.asarray(values, dtype=np.float32).reshape(N_PARTS, 3)
+    return out
