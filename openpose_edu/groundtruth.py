@@ -322,8 +322,8 @@ def part_affinity_fields(
         on &= in_y[:, :, None] & in_x[:, None, :]
         # The last person covering a cell wins: caffe_train's running average never runs.
         covered = _unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w)
-        rank = torch.arange(1, P + 1, device=dev)[:, None]  # (P, 1)
-        last = (covered * rank).amax(dim=1, keepdim=True)  # 1 + winner, 0 if none: (N*C, 1, h*w)
+        rank = torch.arange(1, P + 1, dtype=torch.float32, device=dev)[:, None]  # (P, 1), exact
+        last = (covered * rank).amax(dim=1, keepdim=True).long()  # 1 + winner, 0: none (N*C, 1, h*w)
         u_people = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P)  # (N*C, 2, P)
         pick = (last - 1).clamp(min=0).expand(-1, 2, -1)  # (N*C, 2, h*w)
         v = u_people.gather(2, pick) * (last > 0)  # (N*C, 2, h*w)
