@@ -343,3 +343,17 @@ def test_compact_reprs() -> None:
     assert f"labelled={s.keypoints.shape[0]}" in text
     if s.people:
         assert repr(s.people[0]).startswith("Person(") and len(repr(s.people[0])) < 200
+
+
+def test_config_knobs_take_effect() -> None:
+    plain = SceneConfig(p_unlabelled=0.0, p_occluder=0.0, p_rotated=0.0)
+    for i in range(15):
+        s = make_scene(5, i, size=SIZE, config=plain)
+        # Nobody drawn unlabelled: only people too hidden to label (demoted) are masked.
+        unlabelled = [p for p in s.people if not p.labelled]
+        assert all(p.n_visible < plain.min_visible for p in unlabelled)
+        assert s.ignore.any() <= bool(unlabelled)
+        assert all(abs(p.angle) < 60 for p in s.people)  # N(0, 12 deg) only
+    crowd = SceneConfig(p_unlabelled=1.0, p_empty=0.0)
+    assert sum(make_scene(5, i, size=SIZE, config=crowd).ignore.any() for i in range(10)) >= 5
+    assert make_scene(5, 0, size=SIZE, max_people=0).keypoints.shape == (0, N_PARTS, 3)
