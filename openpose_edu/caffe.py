@@ -155,9 +155,10 @@ def to_prototxt(config: OpenPoseConfig | None = None) -> str:
 def _proto_classes() -> tuple[type, type]:
     """NetParameter and BlobProto classes for the fields a weights file needs (caffe.proto ids).
 
-    NetParameter{name=1, layer=100}, LayerParameter{name=1, type=2, blobs=7},
-    BlobProto{data=5 packed float, shape=7}, BlobShape{dim=1 packed int64}. A reader that
-    knows the full caffe.proto (Caffe, OpenCV) reads these files; unknown fields are skipped.
+    NetParameter{name=1, layers=2 (old V1 format), layer=100}, LayerParameter{name=1, type=2,
+    blobs=7}, V1LayerParameter{name=4, blobs=6}, BlobProto{data=5 packed float, shape=7},
+    BlobShape{dim=1 packed int64}. A reader that knows the full caffe.proto (Caffe, OpenCV)
+    reads the files we write; fields we do not know are skipped when we read theirs.
     """
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
@@ -188,8 +189,14 @@ def _proto_classes() -> tuple[type, type]:
         ("blobs", 7, Fd.TYPE_MESSAGE, rep, ".caffe.BlobProto"),
     )
     message(
+        "V1LayerParameter",
+        ("name", 4, Fd.TYPE_STRING, opt, ""),
+        ("blobs", 6, Fd.TYPE_MESSAGE, rep, ".caffe.BlobProto"),
+    )
+    message(
         "NetParameter",
         ("name", 1, Fd.TYPE_STRING, opt, ""),
+        ("layers", 2, Fd.TYPE_MESSAGE, rep, ".caffe.V1LayerParameter"),
         ("layer", 100, Fd.TYPE_MESSAGE, rep, ".caffe.LayerParameter"),
     )
     pool = descriptor_pool.DescriptorPool()
@@ -227,6 +234,14 @@ def caffemodel_bytes(blobs: dict[str, list[np.ndarray]], name: str = "openpose_e
             raw = a.tobytes()
             blob.MergeFromString(b"\x2a" + _varint(len(raw)) + raw)
     return net.SerializeToString()
+
+
+def caffemodel_layer_names(source: str | Path | bytes) -> list[str]:
+    """Names of the layers that carry weights in a .caffemodel (new and old V1 Caffe formats)."""
+    NetParameter, _ = _proto_classes()
+    net = NetParameter()
+    net.ParseFromString(source if isinstance(source, bytes | bytearray) else Path(source).read_bytes())
+    return [la.name for la in [*net.layer, *net.layers] if len(la.blobs) > 0]
 
 
 def model_blobs(model: OpenPoseNet) -> dict[str, list[np.ndarray]]:

@@ -336,14 +336,19 @@ def load_caffemodel(
     CMU's pose_deploy_linevec.prototxt); each convolution's blobs are weight
     (C_out, C_in, k, k) and bias (C_out,).
     """
-    from .caffe import read_caffemodel  # OpenCV import only when a caffemodel is read
+    from .caffe import caffemodel_layer_names, read_caffemodel  # cv2 only when a caffemodel is read
 
     config = config or OpenPoseConfig.paper()
-    blobs = read_caffemodel(path, config)
+    data = Path(path).read_bytes()
+    blobs = read_caffemodel(data, config)
     model = OpenPoseNet(config)
-    without = [name for name, b in blobs.items() if len(b) < 2]
-    if without:
-        raise ValueError(f"{path} has no weights for layers {without}; is it for another network (config)?")
+    missing = [name for name, b in blobs.items() if len(b) < 2]
+    unexpected = [name for name in caffemodel_layer_names(data) if name not in blobs]
+    if missing or unexpected:
+        raise ValueError(
+            f"{path} does not match the network's layers: missing {missing}, unexpected {unexpected}; "
+            "is it for another network (config)?"
+        )
     tensors: dict[str, Tensor] = {}
     for name, (w, b, *_) in blobs.items():
         tensors[f"{name}.weight"] = torch.from_numpy(w.copy())

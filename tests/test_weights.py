@@ -304,14 +304,28 @@ def test_load_model_dispatches_files_by_suffix(tmp_path: Path) -> None:
         load_model("no-such-model")
 
 
-def test_caffemodel_missing_a_layer_names_it(tmp_path: Path) -> None:
+def test_caffemodel_lists_missing_and_unexpected_layers(tmp_path: Path) -> None:
     from openpose_edu.caffe import model_blobs
 
     blobs = model_blobs(random_net(SMALL))
     del blobs["Mconv3_stage2_L1"]
+    blobs["Mconv1_stage3_L1"] = blobs["Mconv1_stage2_L1"]  # a layer of a 3-stage network
     (tmp_path / "partial.caffemodel").write_bytes(caffemodel_bytes(blobs))
-    with pytest.raises(ValueError, match="Mconv3_stage2_L1"):
+    with pytest.raises(
+        ValueError, match=r"missing \['Mconv3_stage2_L1'\], unexpected \['Mconv1_stage3_L1'\]"
+    ):
         load_caffemodel(tmp_path / "partial.caffemodel", config=SMALL)
+
+
+def test_caffemodel_layer_names_reads_new_and_old_v1_layouts() -> None:
+    from openpose_edu.caffe import caffemodel_layer_names
+
+    NetParameter, _ = _proto_classes()
+    net = NetParameter()
+    net.layer.add(name="conv1_1").blobs.add().data.extend([1.0, 2.0])
+    net.layer.add(name="relu1_1")  # no weights: not listed
+    net.layers.add(name="conv1_2").blobs.add().data.extend([3.0])  # V1 (2014-style) layer
+    assert caffemodel_layer_names(net.SerializeToString()) == ["conv1_1", "conv1_2"]
 
 
 @settings(max_examples=15, deadline=None)
