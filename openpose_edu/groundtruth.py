@@ -34,6 +34,7 @@ Explained in notebooks 03 (S*), 04 (L*) and 06 (W and the loss).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Literal
 
@@ -92,7 +93,12 @@ def _check_grid(grid_size: Sequence[int]) -> tuple[int, int]:
 
 
 def _check_positive(name: str, value: float, unit: str) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}")
     return float(value)
 

@@ -382,6 +382,9 @@ def test_bad_values_raise():
         gt.confidence_maps(ok, GRID, sigma=0)
     with pytest.raises(ValueError, match="sigma"):
         gt.confidence_maps(ok, GRID, sigma=-1.0)
+    assert gt.confidence_maps(ok, GRID, sigma=np.float32(7.0)).shape == (1, 19, *GRID)
+    with pytest.raises(ValueError, match="sigma"):
+        gt.confidence_maps(ok, GRID, sigma=float("nan"))
     with pytest.raises(ValueError, match="limb_width"):
         gt.part_affinity_fields(ok, GRID, limb_width=0)
     with pytest.raises(ValueError, match="variant"):
