@@ -186,6 +186,16 @@ def show_image(ax: Axes, image: np.ndarray, title: str | None = None) -> Axes:
     return ax
 
 
+def _fading(cmap: str, alpha: float):
+    """``cmap`` whose opacity grows with the value: low confidence lets the photo show through."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colors = colormaps[cmap](np.linspace(0, 1, 256))
+    colors[:, 3] = alpha * np.sqrt(np.linspace(0, 1, 256))
+    return ListedColormap(colors)
+
+
 def plot_heatmap(
     ax: Axes,
     S: ArrayLike,
@@ -207,8 +217,7 @@ def plot_heatmap(
         ax.imshow(image)
     handle = ax.imshow(
         m,
-        cmap=cmap,
-        alpha=alpha if image is not None else 1.0,
+        cmap=_fading(cmap, alpha) if image is not None else cmap,
         vmin=0.0,
         vmax=vmax,
         extent=_extent(m.shape, stride),
