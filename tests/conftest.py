@@ -17,6 +17,13 @@ if "OPENPOSE_EDU_MIRROR" not in os.environ and SHARED_WEIGHTS.is_dir():
     os.environ["OPENPOSE_EDU_MIRROR"] = str(SHARED_WEIGHTS)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Under pytest-xdist (`-n 2` on 2 cores) every worker gets one thread: two workers with two
+# OpenMP threads each oversubscribe the cores and small ops get 10-50x slower. Notebook
+# kernels started by nbval inherit OMP_NUM_THREADS.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
