@@ -198,12 +198,8 @@ class Conv(TFOp):
             )
             if t == b and l == r:
                 pad = (t, l)  # symmetric: let the convolution pad (no copy)
-            elif t + 1 == b and l + 1 == r:
-                # Asymmetric (0, 1)-style: dropping the first row/column and padding 1 more on
-                # both sides samples exactly the same pixels without materializing a padded copy.
-                x, pad = x[..., 1:, 1:], (b, r)
             else:
-                x = Fn.pad(x, (l, r, t, b))
+                x = Fn.pad(x, (l, r, t, b))  # TF puts the odd pixel after (bottom/right)
         y = Fn.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
         return self._activate(y)
 
@@ -227,7 +223,8 @@ class BatchNorm(TFOp):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.per_image:
-            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)  # (N, C, 1, 1)
+            mean = x.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
+            var = (x - mean).square().mean(dim=(2, 3), keepdim=True)  # biased, as TF normalizes
         else:
             var, mean = self.var.view(1, -1, 1, 1), self.mean.view(1, -1, 1, 1)
         a = self.gamma.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
@@ -554,6 +551,14 @@ class InstanceNorm(TFOp):
         self.node_name, self.op_type, self.activation = bn.node_name, bn.op_type, bn.activation
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2] * x.shape[-1] < 256:
+            # Few values per channel (small inputs, deep layers): group_norm's float32 variance
+            # drifts by ~1e-3 here, and refuses a single value; the two-pass formula is exact
+            # enough and cheap at this size.
+            mean = x.mean(dim=(2, 3), keepdim=True)
+            var = (x - mean).square().mean(dim=(2, 3), keepdim=True)  # biased, as TF's
+            a = self.gamma.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
+            return self._activate(torch.addcmul(self.beta.view(1, -1, 1, 1) - mean * a, x, a))
         return self._activate(Fn.group_norm(x, x.shape[1], self.gamma, self.beta, self.eps))
 
 
@@ -641,7 +646,7 @@ class TFPoseNet(nn.Module):
 
     ``forward(x, n_stages=None)`` -> ``NetworkOutput(F, S=[S^1..S^6], L=[L^1..L^6])`` exactly
     like ``OpenPoseNet`` (paper Eq. 1-2): x (N, 3, H, W) float32 raw BGR pixels 0..255 (see
-    ``input_spec``), any H, W; F (N, 288, ceil(H/8), ceil(W/8)), S^t (N, 19, ..) with the
+    ``input_spec``), any H, W; F (N, 64, ceil(H/8), ceil(W/8)), S^t (N, 19, ..) with the
     background last, L^t (N, 38, ..) in the original channel order (skeleton.py).
     ``fast=True`` runs ``optimize_graph``'s rewrite, ``fast=False`` the plain interpreter,
     node by node as the file says (the reference; equal within 1e-4).
@@ -678,7 +683,7 @@ class TFPoseNet(nn.Module):
         return NetworkOutput(F=v[FEATURE_NODE], S=S, L=L)
 
     def features(self, x: Tensor) -> Tensor:
-        """Image (N, 3, H, W) -> F (N, 288, H/8, W/8): the MobileNetV2 features stage 1 reads."""
+        """Image (N, 3, H, W) -> F (N, 64, ceil(H/8), ceil(W/8)): the MobileNetV2 features stage 1 reads."""
         g = self.fast_graph if self.fast else self.graph
         return g.evaluate(x.float(), [FEATURE_NODE])[FEATURE_NODE]
 
