@@ -15,7 +15,7 @@ Two data sets:
 * any COCO-format annotation file + image folder (for example COCO val2017 with the CMU weights).
 
 ``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
-maps of every stage t = 1..T (refinement at work, notebook 06).
+maps of every stage t = 1..T (refinement at work, notebook 05).
 """
 
 from __future__ import annotations
