@@ -35,6 +35,16 @@ FILENAME = "tf-pose-mobilenet_v2_small-graph_opt.pb"
 SHA256 = "428a9d6e7bfc0319e1ce4de8c0191a9111cd281bea6ae2b496fd42c92d574160"  # the mirror's README
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # ~350 small ops per forward: with two threads each op waits for a second core that the
+    # other pytest-xdist worker holds, so one thread is faster here (restored afterwards).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def graph_path() -> Path:
     import os
