@@ -103,6 +103,7 @@ class StageExplorer:
         self.panel_size = panel_size
         self.dpi = dpi
         self._cache: dict[tuple[str, str], NetworkOutput] = {}
+        self._people: dict[tuple, Any] = {}
         self._fig: Figure | None = None
         self._key: tuple[str, str] | None = None
         self.forward_calls = 0  # how often the network actually ran (the cache's witness)
@@ -118,6 +119,37 @@ class StageExplorer:
             self._cache[key] = network_maps(self.models[key[0]], self.images[key[1]], self.color)
             self.forward_calls += 1
         return self._cache[key]
+
+    def people(
+        self, model: str | None = None, image: str | None = None, stage: int | None = None, params: Any = None
+    ) -> Any:
+        """The people parsed from stage ``stage``'s maps (Sec. 2.4), cached per view.
+
+        Reuses the cached forward pass: S^t, L^t are upsampled to the image
+        (``inference.resize_maps``) and parsed (``assembly.parse``). Returns ``assembly.People``.
+        """
+        from .assembly import ParsingParams, parse
+        from .inference import Padding, resize_maps
+
+        key = (model or next(iter(self.models)), image or next(iter(self.images)))
+        out = self.maps(*key)
+        t = out.n_stages if stage is None else stage
+        params = params or ParsingParams()
+        cache_key = (*key, t, params)
+        if cache_key not in self._people:
+            S, L = out.stage(t)
+            H, W = self.images[key[1]].shape[:2]
+            stride = self.models[key[0]].stride
+            # The whole image went in unresized: only the stride's rounding up is to undo.
+            pad = Padding(image_size=(H, W), resized_size=(H, W), padded_size=(H, W), factor=1.0)
+            maps = resize_maps(torch.cat([S, L], dim=1), pad, stride)[0].numpy()  # (57, H, W)
+            self._people[cache_key] = parse(maps[: S.shape[1]], maps[S.shape[1] :], params)
+        return self._people[cache_key]
+
+    def add_image(self, name: str, image: np.ndarray) -> None:
+        """Offer one more image (e.g. an upload); its forward pass runs when it is first shown."""
+        viz._check_image(image)
+        self.images[name] = image
 
     def n_stages(self, model: str | None = None) -> int:
         """T of a model (runs it on the first image if it has not run yet)."""
@@ -391,6 +423,78 @@ class AssemblyStepper:
         step_slider = step
         controls = dict(limb=limb, step=step, peak_threshold=peak, paf_threshold=paf, min_mean_score=mean)
         return _render_widget(figure, controls)
+
+
+# --------------------------------------------------------------------------------------------
+# The workshop app (Voila)
+# --------------------------------------------------------------------------------------------
+
+
+def _decode_upload(content: bytes, max_height: int = 368) -> np.ndarray:
+    """Uploaded file bytes -> uint8 RGB (H, W, 3), at most ``max_height`` rows (aspect kept)."""
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("the uploaded file is not an image OpenCV can read (try a JPEG or PNG)")
+    if bgr.shape[0] > max_height:
+        f = max_height / bgr.shape[0]
+        bgr = cv2.resize(bgr, (max(1, round(bgr.shape[1] * f)), max_height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def workshop(
+    models: Mapping[str, nn.Module], images: Mapping[str, np.ndarray], max_height: int = 368
+) -> ipywidgets.VBox:
+    """The workshop app: pick or upload an image, pick a model, then stage, part and limb.
+
+    Shows S^t and L^t (the stage explorer) and the people parsed from stage t, drawn with the
+    skeleton's colors. ``models``: {name: model}; ``images``: {name: uint8 RGB (H, W, 3)}.
+    Built for ``voila apps/workshop.ipynb``.
+    """
+    import cv2
+    import ipywidgets as w
+
+    explorer = StageExplorer(models, images)
+    ui = explorer.widget()
+    c = ui.controls  # type: ignore[attr-defined]
+    upload = w.FileUpload(accept="image/*", multiple=False, description="upload an image")
+    people_picture = w.Image(format="png")
+    status = w.HTML()
+
+    def show_people(_change: Any = None) -> None:
+        key = dict(model=c["model"].value, image=c["image"].value)
+        people = explorer.people(stage=c["stage"].value, **key)
+        drawn = viz.draw_people(explorer.images[key["image"]], people.keypoints)
+        people_picture.value = cv2.imencode(".png", drawn[..., ::-1])[1].tobytes()
+        status.value = f"<b>{len(people)}</b> people found at stage {c['stage'].value}"
+
+    def on_upload(_change: Any) -> None:
+        files = upload.value
+        if not files:
+            return
+        f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+        try:
+            image = _decode_upload(bytes(f["content"]), max_height)
+        except ValueError as e:
+            status.value = f"<b>{e}</b>"
+            return
+        name = f"upload: {f['name']}"
+        explorer.add_image(name, image)
+        c["image"].options = list(explorer.images)
+        c["image"].value = name
+
+    for key in ("model", "image", "stage"):
+        c[key].observe(show_people, names="value")
+    upload.observe(on_upload, names="value")
+    show_people()
+    app = w.VBox([upload, ui, w.HBox([people_picture, status])])
+    app.explorer = explorer  # type: ignore[attr-defined]
+    app.controls = dict(c, upload=upload)  # type: ignore[attr-defined]
+    app.picture = ui.picture  # type: ignore[attr-defined]
+    app.people_picture = people_picture  # type: ignore[attr-defined]
+    app.status = status  # type: ignore[attr-defined]
+    return app
 
 
 def _render_widget(figure_fn: Callable[..., Figure], controls: dict[str, Any]) -> ipywidgets.VBox:

@@ -143,3 +143,30 @@ def test_assembly_stepper_replays_the_parse(scene):
     assert box.picture.value != before
     with pytest.raises(ValueError, match="resolution"):
         widgets.AssemblyStepper(scene.image, S[:, ::2], L)
+
+
+def test_workshop_app_parses_each_stage_and_takes_uploads(small_net, images):
+    import cv2
+
+    app = widgets.workshop({"small": small_net}, {"noise": images["noise"]})
+    c = app.controls
+    assert "stage 3" in app.status.value and app.people_picture.value[:4] == b"\x89PNG"
+    c["stage"].value = 1
+    assert "stage 1" in app.status.value
+    people = app.explorer.people(stage=1)
+    assert people.keypoints.shape[1:] == (18, 3)
+    assert app.explorer.people(stage=1) is people  # cached
+    # An upload: a tall PNG is decoded to RGB, shrunk to 368 rows and becomes the shown image.
+    tall = np.zeros((400, 200, 3), np.uint8)
+    tall[..., 2] = 255  # red in BGR
+    png = cv2.imencode(".png", tall)[1].tobytes()
+    from datetime import datetime, timezone
+
+    when = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    file = {"name": "red.png", "type": "image/png", "size": len(png), "content": memoryview(png)}
+    c["upload"].value = (dict(file, last_modified=when),)
+    assert c["image"].value == "upload: red.png"
+    up = app.explorer.images["upload: red.png"]
+    assert up.shape == (368, 184, 3) and (up[..., 0] == 255).all() and (up[..., 2] == 0).all()
+    with pytest.raises(ValueError, match="not an image"):
+        widgets._decode_upload(b"not an image")
