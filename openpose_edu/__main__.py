@@ -41,13 +41,10 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def load_cli_model(name: str | None, device: str) -> Any:
-    """A registry name (None: the bundled model) or the path of a checkpoint file -> model."""
-    from . import weights
+    """A registry name (None: the bundled model) or the path of a weights file -> model (eval mode)."""
+    from .weights import load_model
 
-    if name is not None and Path(name).is_file():
-        model, _ = weights.load_checkpoint(name, device=device)
-        return model.eval()
-    return weights.load_model(name, device=device)
+    return load_model(name, device=device)
 
 
 def run(
