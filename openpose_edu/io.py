@@ -51,7 +51,12 @@ def read_image(path: str | Path, color: str = "RGB") -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)  # bytes first: cv2.imread fails silently and on non-ASCII paths
     if data.size == 0:
         raise ValueError(f"{path}: the file is empty (0 bytes), not an image")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our error says it better
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if image is None:
         raise ValueError(f"{path}: cannot decode the file as an image (not an image, or corrupt)")
     if image.size == 0:
