@@ -16,6 +16,7 @@ between the two outputs. The graph file comes through the weights registry (mirr
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import statistics
 import time
@@ -24,8 +25,17 @@ import cv2
 import torch
 from skimage.data import astronaut
 
-from openpose_edu.tfgraph import load_tfgraph
+from openpose_edu.tfgraph import TFPoseNet, load_tfgraph
 from openpose_edu.weights import fetch
+
+
+def _forward(net: TFPoseNet, x: torch.Tensor, fast: bool) -> torch.Tensor:
+    """One forward of the plain interpreter or the fast path; waits for CUDA to finish."""
+    net.fast = fast
+    S6 = net(x).S[-1]
+    if x.is_cuda:
+        torch.cuda.synchronize()
+    return S6
 
 
 def main() -> None:
@@ -47,13 +57,7 @@ def main() -> None:
         net = load_tfgraph(fetch("tfpose-mobilenet-v2-small", progress=False), device=device)
         xd = x.to(device)
 
-        def run(fast: bool) -> torch.Tensor:
-            net.fast = fast
-            out = net(xd)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            return out.S[-1]
-
+        run = functools.partial(_forward, net, xd)
         wall: dict[bool, list[float]] = {False: [], True: []}
         cpu: dict[bool, list[float]] = {False: [], True: []}
         with torch.inference_mode():

@@ -21,9 +21,11 @@ protobuf); this module reads it WITHOUT TensorFlow:
   ``.input_spec``, ``.stride``, ``forward(x, n_stages=None) -> NetworkOutput(F, S, L)``;
 * ``optimize_graph`` is the fast path: batch norms with stored statistics and 1x1 depthwise
   scales folded into the neighbouring convolutions, per-image batch norms as one fused
-  kernel, activations fused. It gives the same maps as the plain interpreter (tested within
-  1e-4) at about half the cost. (channels_last memory layout did not pay on CPU here, and
-  PyTorch's channels_last group norm drifts by ~1e-3 over 39 layers, so we stay in NCHW.)
+  kernel, activations fused, the stages' depthwise convolutions in channels_last memory.
+  It gives the same maps as the plain interpreter (tested within 1e-4) in ~0.55x the time.
+  (PyTorch's channels_last group norm drifts by ~1e-3 over 39 layers, so the backbone stays
+  NCHW; torch.compile took 80 s to compile and ran slower; merging the two branches of a
+  stage into grouped convolutions ran slower too.)
 
 Preprocessing as tf-pose-estimation fed the graph: BGR pixels (``cv2.imread``) as float,
 0..255, no scaling or mean subtraction (``TFPOSE_INPUT_SPEC``); the backbone's batch norms
@@ -187,8 +189,11 @@ class Conv(TFOp):
         self.weight = nn.Parameter(weight)
         self.bias: nn.Parameter | None = None  # set when optimize_graph folds a batch norm in
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.channels_last = False  # set by optimize_graph: oneDNN's depthwise kernel is ~10x faster in NHWC
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         kh, kw = self.weight.shape[-2:]
         pad: int | tuple[int, int] = 0
         if self.padding == "SAME":
@@ -551,6 +556,7 @@ class InstanceNorm(TFOp):
         self.node_name, self.op_type, self.activation = bn.node_name, bn.op_type, bn.activation
 
     def forward(self, x: Tensor) -> Tensor:
+        x = x.contiguous()  # NCHW: group_norm's channels_last kernel drifts by ~3e-5 per layer
         if x.shape[-2] * x.shape[-1] < 256:
             # Few values per channel (small inputs, deep layers): group_norm's float32 variance
             # drifts by ~1e-3 here, and refuses a single value; the two-pass formula is exact
@@ -571,6 +577,7 @@ def optimize_graph(graph: TFGraph) -> TFGraph:
       folded into it: W' = W diag(d).
     * A per-image batch norm runs as an ``InstanceNorm`` (one fused kernel).
     * A Relu/Relu6 whose input nothing else reads is fused into that op (clamped in place).
+    * Depthwise convolutions that do not feed a per-image norm run in channels_last memory.
     Folded-away nodes become ``Identity`` ops and their readers read the surviving op, so
     every node name still evaluates.
     """
@@ -616,6 +623,17 @@ def optimize_graph(graph: TFGraph) -> TFGraph:
                 producer.activation = op.kind
                 _bypass(fast, name, src)
                 folded.add(name)
+    # Depthwise convolutions in NHWC memory (oneDNN's kernel is several times faster there),
+    # except those feeding a per-image norm: group_norm is exact only on NCHW tensors, and
+    # converting back and forth at backbone resolution costs more than it saves.
+    readers_of: dict[str, list[str]] = {}
+    for n, srcs in fast.inputs.items():
+        for src in srcs:
+            readers_of.setdefault(src, []).append(n)
+    for name in fast.inputs:
+        op = fast.op(name)
+        if isinstance(op, Conv) and op.groups > 1:
+            op.channels_last = not any(isinstance(fast.op(r), InstanceNorm) for r in readers_of.get(name, []))
     fast._plans.clear()
     return fast
 
@@ -678,6 +696,8 @@ class TFPoseNet(nn.Module):
             raise ValueError(f"n_stages must be in 1..{N_STAGES}, got {n_stages}")
         names = [FEATURE_NODE] + [stage_node(t, b) for t in range(1, T + 1) for b in (2, 1)]
         v = (self.fast_graph if self.fast else self.graph).evaluate(x.float(), names)
+        if self.fast:
+            v = {k: t.contiguous() for k, t in v.items()}  # NCHW for callers
         S = [v[stage_node(t, 2)] for t in range(1, T + 1)]  # (N, 19, h, w)
         L = [v[stage_node(t, 1)] for t in range(1, T + 1)]  # (N, 38, h, w)
         return NetworkOutput(F=v[FEATURE_NODE], S=S, L=L)
