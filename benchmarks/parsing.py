@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from openpose_edu.assembly import ParsingParams, parse  # noqa: E402
+from openpose_edu.assembly import ParsingParams, find_peaks, parse  # noqa: E402
 from openpose_edu.skeleton import LIMBS, N_PARTS, REDUNDANT_LIMBS  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
@@ -214,23 +214,34 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"parsing perfect maps at {size[0]}x{size[1]}, numpy {np.__version__}, "
-        f"torch threads {torch.get_num_threads()}"
+        f"torch threads {torch.get_num_threads()}; times are the best of several runs"
     )
-    print(f"{'people':>6} {'found':>5} {'peaks':>5} {'ours ms':>9} {'loop ms':>9} {'ratio':>7}  same people")
+    configs = {
+        "demo defaults (sigma 3 smoothing)": ParsingParams(),
+        "no smoothing (OpenPose C++)": ParsingParams(smooth_sigma=None),
+    }
     all_same = True
-    for n in args.people:
-        S, L = perfect_maps(crowd(n, size, seed=n), size)
-        ours = parse(S, L)
-        base = loop_parse(S, L)
-        same = ours.keypoints.shape == base.shape and np.allclose(ours.keypoints, base, atol=1e-4)
-        all_same &= same
-        t_ours = _best(lambda: parse(S, L), args.repeat)  # noqa: B023
-        t_loop = _best(lambda: loop_parse(S, L), 2)  # noqa: B023
+    for title, params in configs.items():
+        print(f"\n{title}")
         print(
-            f"{n:>6} {len(ours):>5} {len(ours.steps.peaks):>5} {1e3 * t_ours:>9.2f} {1e3 * t_loop:>9.1f} "
-            f"{t_loop / t_ours:>6.1f}x  {'yes' if same else 'NO'}"
+            f"{'people':>6} {'found':>5} {'peaks':>5} {'ours ms':>9} {'(peaks ms)':>10} {'loop ms':>9} "
+            f"{'ratio':>7}  same people"
         )
-    print("paper (C++, GTX-1080 laptop): 0.58 ms parsing for 9 people")
+        for n in args.people:
+            S, L = perfect_maps(crowd(n, size, seed=n), size)
+            ours = parse(S, L, params)
+            base = loop_parse(S, L, params)
+            same = ours.keypoints.shape == base.shape and np.allclose(ours.keypoints, base, atol=1e-4)
+            all_same &= same
+            t_ours = _best(lambda: parse(S, L, params), args.repeat)  # noqa: B023
+            t_peaks = _best(lambda: find_peaks(S, params), args.repeat)  # noqa: B023
+            t_loop = _best(lambda: loop_parse(S, L, params), 2)  # noqa: B023
+            print(
+                f"{n:>6} {len(ours):>5} {len(ours.steps.peaks):>5} {1e3 * t_ours:>9.2f} "
+                f"{1e3 * t_peaks:>10.2f} {1e3 * t_loop:>9.1f} {t_loop / t_ours:>6.1f}x  "
+                f"{'yes' if same else 'NO'}"
+            )
+    print("\npaper (C++, GTX-1080 laptop): 0.58 ms parsing for 9 people")
     return 0 if all_same else 1
 
 
