@@ -370,6 +370,24 @@ def test_find_peaks_matches_loop(neighbours: int, smooth: float | None) -> None:
     np.testing.assert_array_equal(peaks.score, [S[c, y, x] for c, y, x in ref])  # unsmoothed scores
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sigma=st.sampled_from([1.0, 3.0]))
+def test_smoothing_only_near_parts_finds_the_same_peaks(seed: int, sigma: float) -> None:
+    """find_peaks smooths only around above-threshold pixels: same peaks as smoothing all."""
+    rng = np.random.default_rng(seed)
+    H, W = 50, 70
+    S = (rng.random((19, H, W)) * 0.09).astype(np.float32)  # below the threshold everywhere
+    yy, xx = np.mgrid[0:H, 0:W]
+    for _ in range(6):  # a few blobs, some at the border, some in the same channel
+        j, y, x = rng.integers(0, 3), rng.uniform(-3, H + 3), rng.uniform(-3, W + 3)
+        spread = 2 * rng.uniform(2, 6) ** 2
+        S[j] += rng.uniform(0.2, 1.0) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / spread)
+    params = ParsingParams(smooth_sigma=sigma)
+    peaks = find_peaks(S, params)
+    ref = _loop_peaks(smooth_maps(S, sigma), params.peak_threshold, 4)
+    assert [(int(c), int(y), int(x)) for c, (x, y) in zip(peaks.part, peaks.xy)] == ref
+
+
 def test_smoothing_is_scipys_gaussian_filter() -> None:
     from scipy.ndimage import gaussian_filter
 
