@@ -12,7 +12,7 @@ function, each returning plain data a notebook can print or plot:
 All thresholds live in ``ParsingParams`` (defaults: the reference Python demo). The maps are
 at image resolution (``inference.infer_maps`` upsamples the network output), so every
 coordinate here is in image pixels: x = column, y = row, pixel centres at integers.
-Explained in notebook 05 (parsing).
+Explained in notebook 07 (assembly).
 """
 
 from __future__ import annotations

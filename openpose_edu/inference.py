@@ -5,14 +5,15 @@ reference demo (ZheC's Python demo, ported by Hzzone) runs it:
 
     preprocess(image, spec, scale)    resize height to box_size * scale, pad right/bottom to the
                                       stride with 128, normalize x/256 - 0.5 in the model's channel order
-    network_maps(model, x)            S^t, L^t at stride 8 (every stage, or one)
+    run_network(model, x)             S^t, L^t at stride 8 (every stage, or one)
     resize_maps(maps, padding)        bicubic x8, crop the padding, resize to the image
     infer_maps(model, image, scales)  the above per scale, then the mean over scales -> Maps
     estimate(image, model)            infer_maps + assembly.parse -> Poses (the one-call API)
 
 Images are uint8 (H, W, 3); ``color`` says whether they are RGB (skimage, matplotlib,
 PIL) or BGR (cv2.imread). Gray (H, W) and (H, W, 1) images are accepted and repeated to 3
-channels. Maps come back as numpy float32 at image resolution. Explained in notebook 05.
+channels. Maps come back as numpy float32 at image resolution. Explained in notebooks 01
+(the pipeline) and 09 (real photos, multi-scale, stages).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def model_device(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def network_maps(
+def run_network(
     model: Any, x: Tensor, stage: int | None = None, all_stages: bool = False
 ) -> tuple[list[Tensor], int]:
     """Run the network once: the stacked maps [S^t | L^t] (N, 19 + 38, h, w) of the stages asked for.
@@ -184,7 +185,7 @@ def infer_maps(
     stage: int | None = None,
     device: torch.device | str | None = None,
 ) -> Maps:
-    """S and L at image resolution, averaged over scales (paper Sec. 3 "multi-scale" testing).
+    """S and L at image resolution, averaged over scales (the paper's multi-scale testing, Table 1).
 
     For each scale s: preprocess (height = box_size * s), run the network, ``resize_maps``;
     then the plain mean over scales (not the popular port's ``avg += avg + m / n``).
@@ -204,7 +205,7 @@ def infer_maps(
     total: list[Tensor] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
-        stacked, last_stage = network_maps(model, x, stage, all_stages)
+        stacked, last_stage = run_network(model, x, stage, all_stages)
         per_stage = [resize_maps(m, padding, model.stride)[0] for m in stacked]  # each (57, H, W)
         total = per_stage if not total else [t + m for t, m in zip(total, per_stage)]
     mean = [(t / len(scales)).cpu().numpy() for t in total]  # the mean over scales, (57, H, W) each
