@@ -155,6 +155,22 @@ def test_fast_path_equals_the_plain_interpreter(net: tfgraph.TFPoseNet, H: int, 
     torch.testing.assert_close(fast.F, plain.F, atol=2e-3 * float(plain.F.abs().max()), rtol=0)
 
 
+def test_jit_trace_equals_the_plain_interpreter_and_is_reused(graph_path: Path) -> None:
+    net = load_tfgraph(graph_path)  # its own copy: the traces live on the model
+    net.jit = True
+    x = torch.rand(1, 3, 56, 72) * 255
+    with torch.no_grad():
+        traced = net(x)
+        net(x)
+        assert len(net._traced) == 1  # traced once for this shape, then reused
+        net.fast = False
+        plain = net(x)
+    for a, b in zip([*plain.S, *plain.L], [*traced.S, *traced.L]):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    net.reset_traces()
+    assert net._traced == {}
+
+
 def test_fast_path_folds_the_stage_batch_norms(net: tfgraph.TFPoseNet) -> None:
     fast = net.fast_graph
     plan = fast.plan([GRAPH_OUTPUT])
