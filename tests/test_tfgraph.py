@@ -408,3 +408,17 @@ def test_estimate_two_photos_side_by_side_give_two_people(
     assert poses.keypoints.shape[0] == 2
     noses = sorted(float(p[PART_INDEX["Nose"], 0]) for p in poses.keypoints)
     assert noses[0] < 512 < noses[1]  # one person in each photo
+
+
+@pytest.mark.cuda
+def test_cuda_matches_cpu(graph_path: Path) -> None:
+    cpu = load_tfgraph(graph_path)
+    gpu = load_tfgraph(graph_path, device="cuda")
+    x = torch.rand(2, 3, 97, 131) * 255
+    with torch.no_grad():
+        a = cpu(x)
+        for fast in (False, True):
+            gpu.fast = fast
+            b = gpu(x.cuda())
+            for u, v in zip([*a.S, *a.L], [*b.S, *b.L]):
+                torch.testing.assert_close(v.cpu(), u, atol=1e-3, rtol=1e-3)  # TF32/cuDNN rounding
