@@ -269,7 +269,7 @@ def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams
     field_x = paf[limb.paf_x][yi, xi].astype(np.float64)  # (nA, nB, N)
     field_y = paf[limb.paf_y][yi, xi].astype(np.float64)
     along = field_x * unit[..., None, 0] + field_y * unit[..., None, 1]  # (nA, nB, N)
-    mean = along.mean(axis=-1) if N else np.zeros(norm.shape)
+    mean = along.mean(axis=-1)  # (nA, nB)
     height = paf.shape[1]
     prior = np.minimum(params.distance_prior * height / norm - 1.0, 0.0)  # (nA, nB) <= 0
     if not params.distance_prior:
