@@ -72,6 +72,7 @@ def run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     failed = len(errors)
+    used: set[str] = set()
     bar = tqdm(files, desc="images", unit="img", disable=not progress or not files, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name)
@@ -83,8 +84,11 @@ def run(
             message = str(e) if str(path) in str(e) else f"{path}: {e}"
             tqdm.write(f"error: {message}", file=sys.stderr)
             continue
-        write_openpose_json(out / f"{path.stem}_keypoints.json", poses.keypoints)
-        write_image(out / f"{path.stem}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
+        # OpenPose names outputs by the file's stem; a second "a" (a.jpg beside a.png) keeps its suffix.
+        stem = path.stem if path.stem not in used else f"{path.stem}_{path.suffix.lstrip('.')}"
+        used.add(stem)
+        write_openpose_json(out / f"{stem}_keypoints.json", poses.keypoints)
+        write_image(out / f"{stem}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
     done = len(files) - (failed - len(errors))
     print(
         f"{done} of {len(files) + len(errors)} inputs processed, {failed} failed; output in {out}",

@@ -303,7 +303,7 @@ def test_single_isolated_peak_is_no_person() -> None:
     assert len(people.steps.peaks) == 1 and len(people) == 0
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), smooth=st.sampled_from([None, 3.0]), nb=st.sampled_from([4, 8]))
 def test_noise_never_crashes_nor_shares_a_candidate(seed: int, smooth: float | None, nb: int) -> None:
     # Random grid maps upsampled like network output: blobs and ridges in every direction.

@@ -82,7 +82,9 @@ def test_directory_with_bad_files(inputs: Path, tmp_path: Path, capsys: pytest.C
 
 def test_all_good_exits_zero_and_nobody_is_an_empty_list(inputs: Path, tmp_path: Path) -> None:
     nobody = PerfectModel(np.zeros((1, N_PARTS, 3)))
-    assert cli.run([inputs / "good.png"], nobody, tmp_path / "o", progress=False) == 0
+    cv2.imwrite(str(tmp_path / "good.jpg"), np.zeros((64, 64, 3), np.uint8))  # same stem, other suffix
+    assert cli.run([inputs / "good.png", tmp_path / "good.jpg"], nobody, tmp_path / "o", progress=False) == 0
+    assert (tmp_path / "o" / "good_jpg_keypoints.json").is_file()
     doc = json.loads((tmp_path / "o" / "good_keypoints.json").read_text())
     assert doc == {"version": 1.3, "people": []}
     assert read_openpose_json(tmp_path / "o" / "good_keypoints.json").shape == (0, N_PARTS, 3)
