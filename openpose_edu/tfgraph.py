@@ -549,7 +549,8 @@ class InstanceNorm(TFOp):
     """A per-image FusedBatchNorm computed by PyTorch's fused group-norm kernel (one channel per group).
 
     Same result as ``BatchNorm(per_image=True)`` (mean and biased variance of each image's
-    channel over H, W), in one pass instead of four. x (N, C, H, W) float32 -> same shape.
+    channel over H, W), in one fused kernel instead of four passes. x (N, C, H, W) float32
+    -> same shape.
     """
 
     def __init__(self, bn: BatchNorm) -> None:
@@ -581,7 +582,8 @@ def optimize_graph(graph: TFGraph) -> TFGraph:
     * A Relu/Relu6 whose input nothing else reads is fused into that op (clamped in place).
     * Depthwise convolutions that do not feed a per-image norm run in channels_last memory.
     Folded-away nodes become ``Identity`` ops and their readers read the surviving op, so
-    every node name still evaluates.
+    every node name still evaluates, to the value of the op it was folded into (inspect
+    intermediate values on the plain graph).
     """
     import copy
 
