@@ -113,7 +113,7 @@ def test_every_node_is_evaluated_or_deliberately_skipped(graph_path: Path) -> No
 # --------------------------------------------------------------------------- the model
 
 
-@pytest.mark.parametrize("size", [(97, 131), (64, 64), (41, 30), (8, 13)])
+@pytest.mark.parametrize("size", [(368, 432), (97, 131), (64, 64), (41, 30), (8, 13)])
 def test_output_shapes_for_any_input_size(net: tfgraph.TFPoseNet, size: tuple[int, int]) -> None:
     H, W = size
     with torch.no_grad():
