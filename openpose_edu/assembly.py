@@ -5,6 +5,7 @@ function, each returning plain data a notebook can print or plot:
 
     find_peaks(S)                  -> Peaks        candidate parts d_j^m (NMS on S, Sec. 2.4)
     score_limbs(peaks, L, limb)    -> LimbScores   PAF line integral E of every candidate pair (Eq. 10-11)
+                                                   (score_all_limbs: the 19 limb types at once)
     match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12+)
     group_people(peaks, conns)     -> People       connections sharing parts merged into people
     parse(S, L, params)            -> People       the four steps chained
@@ -249,47 +250,74 @@ def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams
     L: (38, H, W) PAFs at image resolution (numpy or torch); ``limb`` a skeleton.Limb or its
     index. Vectorized over all nA x nB pairs and N samples at once. Returns ``LimbScores``.
     """
+    return score_all_limbs(peaks, L, params, limbs=[limb])[0]
+
+
+def score_all_limbs(
+    peaks: Peaks, L: object, params: ParsingParams | None = None, limbs: Sequence[Limb | int] = LIMBS
+) -> list[LimbScores]:
+    """``score_limbs`` for several limb types in one vectorized pass (what ``parse`` uses).
+
+    The pairs of every limb type are stacked into one list of P pairs, so the numpy work is
+    done once for all 19 limbs; the result is cut back into one ``LimbScores`` per limb.
+    """
     params = params or ParsingParams()
-    limb = LIMBS[limb] if isinstance(limb, (int, np.integer)) else limb
+    limbs = [LIMBS[k] if isinstance(k, (int, np.integer)) else k for k in limbs]
     paf = _as_maps(L, N_PAFS, "L")
-    ia, ib = peaks.of_part(limb.a), peaks.of_part(limb.b)
-    A = peaks.xy[ia].astype(np.float64)[:, None, :]  # (nA, 1, 2)
-    B = peaks.xy[ib].astype(np.float64)[None, :, :]  # (1, nB, 2)
-    d = B - A  # (nA, nB, 2)
-    norm = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-3)  # (nA, nB); the demo's max(0.001, .)
-    unit = d / norm[..., None]  # (nA, nB, 2)
+    ids = [(peaks.of_part(limb.a), peaks.of_part(limb.b)) for limb in limbs]
+    # Pair p is (limb k, a_i, b_j), i-major within each limb: the demo's loop order.
+    ia = np.concatenate([np.repeat(a, len(b)) for a, b in ids] + [np.zeros(0, np.int64)])  # (P,)
+    ib = np.concatenate([np.tile(b, len(a)) for a, b in ids] + [np.zeros(0, np.int64)])  # (P,)
+    sizes = [len(a) * len(b) for a, b in ids]
+    ch_x = np.repeat([limb.paf_x for limb in limbs], sizes)[:, None]  # (P, 1)
+    ch_y = np.repeat([limb.paf_y for limb in limbs], sizes)[:, None]
+    A = peaks.xy[ia].astype(np.float64)  # (P, 2)
+    B = peaks.xy[ib].astype(np.float64)
+    d = B - A  # (P, 2)
+    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)  # (P,); the demo's max(0.001, .)
+    unit = d / norm[:, None]  # (P, 2)
     # The points of np.linspace(A, B, N): A + k * (B - A) / (N - 1), with the end exactly B.
     N = params.n_samples
     k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
-    samples = A[:, :, None, :] + k * (d / (N - 1))[:, :, None, :]  # (nA, nB, N, 2)
-    samples[:, :, -1, :] = np.broadcast_to(B, d.shape)
+    samples = A[:, None, :] + k * (d / (N - 1))[:, None, :]  # (P, N, 2)
+    samples[:, -1, :] = B
     # Nearest pixel, rounding halves to even like Python's round() in the demo.
-    xi = np.rint(samples[..., 0]).astype(np.intp)
+    xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
     yi = np.rint(samples[..., 1]).astype(np.intp)
-    field_x = paf[limb.paf_x][yi, xi].astype(np.float64)  # (nA, nB, N)
-    field_y = paf[limb.paf_y][yi, xi].astype(np.float64)
-    along = field_x * unit[..., None, 0] + field_y * unit[..., None, 1]  # (nA, nB, N)
-    mean = along.mean(axis=-1)  # (nA, nB)
-    height = paf.shape[1]
-    prior = np.minimum(params.distance_prior * height / norm - 1.0, 0.0)  # (nA, nB) <= 0
+    along = paf[ch_x, yi, xi] * unit[:, :1] + paf[ch_y, yi, xi] * unit[:, 1:]  # (P, N) float64
+    mean = along.mean(axis=-1)  # (P,)
+    prior = np.minimum(params.distance_prior * paf.shape[1] / norm - 1.0, 0.0)  # (P,) <= 0
     if not params.distance_prior:
         prior = np.zeros_like(norm)
     score = mean + prior
-    fraction = (along > params.paf_threshold).mean(axis=-1)
+    above = along > params.paf_threshold  # (P, N)
     # The demo's count > 0.8 * N, written on counts so that 9/10 > 0.8 is exact.
-    valid = ((along > params.paf_threshold).sum(axis=-1) > params.min_above_fraction * N) & (score > 0)
-    return LimbScores(
-        limb=limb,
-        a=ia,
-        b=ib,
-        samples=samples,
-        paf=along,
-        mean=mean,
-        prior=prior,
-        score=score,
-        fraction=fraction,
-        valid=valid,
-    )
+    valid = (above.sum(axis=-1) > params.min_above_fraction * N) & (score > 0)
+    fraction = above.mean(axis=-1)
+    out = []
+    start = 0
+    for limb, (a, b), n in zip(limbs, ids, sizes):
+        cut = slice(start, start + n)
+        start += n
+
+        def grid(x: np.ndarray, cut: slice = cut, shape: tuple[int, int] = (len(a), len(b))) -> np.ndarray:
+            return x[cut].reshape(shape + x.shape[1:])  # (nA, nB, ...)
+
+        out.append(
+            LimbScores(
+                limb=limb,
+                a=a,
+                b=b,
+                samples=grid(samples),
+                paf=grid(along),
+                mean=grid(mean),
+                prior=grid(prior),
+                score=grid(score),
+                fraction=grid(fraction),
+                valid=grid(valid),
+            )
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,7 +508,7 @@ def parse(S: object, L: object, params: ParsingParams | None = None) -> People:
     if S_np.shape[1:] != L_np.shape[1:]:
         raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
     peaks = find_peaks(S_np, params)
-    limbs = [score_limbs(peaks, L_np, limb, params) for limb in LIMBS]
+    limbs = score_all_limbs(peaks, L_np, params)
     connections = [match_limbs(s) for s in limbs]
     people = group_people(peaks, connections, params)
     people.steps = ParseSteps(peaks=peaks, limbs=limbs, connections=connections)
