@@ -18,7 +18,7 @@ Data order is a pure function of the step: the images of step k are scenes
 ``data_seed, k*B .. k*B+B-1``. A checkpoint therefore only needs the weights, the optimizer
 state and the step to resume bit-for-bit (tests/test_train.py checks it).
 
-The training notebook retraces how the bundled model was made;
+The training notebook (08_training) retraces how the bundled model was made;
 ``OPENPOSE_EDU_TRAIN_STEPS`` shortens any run (CI).
 """
 
