@@ -156,6 +156,17 @@ def paf_to_rgb(L: ArrayLike, limb: int | Limb | None = None, max_norm: float | N
     return hsv_to_rgb(hsv).astype(np.float32)
 
 
+def paf_to_rgba(
+    L: ArrayLike, limb: int | Limb | None = None, max_norm: float | None = None, alpha: float = 0.7
+) -> np.ndarray:
+    """``paf_to_rgb`` plus opacity: ``alpha`` where the field is visible, 0 (transparent) where it is ~0.
+
+    So a photo shows through where there is no limb. Returns float32 RGBA (h, w, 4) in 0..1.
+    """
+    rgb = paf_to_rgb(L, limb, max_norm)
+    return np.concatenate([rgb, (rgb.max(axis=-1, keepdims=True) > 0.02) * np.float32(alpha)], axis=-1)
+
+
 def color_wheel(size: int = 64) -> np.ndarray:
     """The legend of ``paf_to_rgb``: the unit disc, each point colored as the vector to it."""
     r = np.linspace(-1, 1, size, dtype=np.float32)
@@ -243,12 +254,10 @@ def plot_paf_rgb(
 
     Returns the AxesImage of the field.
     """
-    rgb = paf_to_rgb(L, limb, max_norm)
+    rgba = paf_to_rgba(L, limb, max_norm, alpha)
     if image is not None:
         ax.imshow(image)
-    # Transparent where the field is zero, so the photo shows through.
-    rgba = np.concatenate([rgb, (rgb.max(axis=-1, keepdims=True) > 0.02) * np.float32(alpha)], axis=-1)
-    handle = ax.imshow(rgba, extent=_extent(rgb.shape[:2], stride), interpolation="nearest")
+    handle = ax.imshow(rgba, extent=_extent(rgba.shape[:2], stride), interpolation="nearest")
     ax.set_axis_off()
     name = "all limbs" if limb is None else (LIMBS[limb] if isinstance(limb, int) else limb).name
     ax.set_title(title if title is not None else f"L: {name}", fontsize=9)

@@ -189,10 +189,7 @@ class StageExplorer:
         t = out.n_stages if stage is None else stage
         S, L = out.stage(t)
         self._hs.set_data(viz.part_map(S, None if part == ALL else part))
-        rgb = viz.paf_to_rgb(L, None if limb == ALL else limb)
-        self._hl.set_data(
-            np.concatenate([rgb, (rgb.max(axis=-1, keepdims=True) > 0.02) * np.float32(0.7)], -1)
-        )
+        self._hl.set_data(viz.paf_to_rgba(L, None if limb == ALL else limb))
         pname = "all parts" if part == ALL else ("background" if part == BACKGROUND else PART_NAMES[part])
         lname = "all limbs" if limb == ALL else LIMBS[limb].name
         self._ax_s.set_title(f"S^{t}: {pname}", fontsize=9)
