@@ -172,3 +172,12 @@ def test_macs_per_part_of_small_openpose():
     c, w, hd = cfg.F_channels, cfg.stage1_width, cfg.stage1_hidden
     per_branch = 64 * (9 * (c * w + w * w + w * w) + w * hd)
     assert per_part["stage1"] == per_branch * 2 + 64 * hd * (19 + 38)
+
+
+def test_paf_to_rgba_is_transparent_off_the_limbs():
+    L = np.zeros((N_PAFS, 3, 3), np.float32)
+    L[LIMBS[0].paf_x, 1, 1] = 1.0
+    rgba = viz.paf_to_rgba(L, 0, alpha=0.5)
+    assert rgba.shape == (3, 3, 4)
+    assert rgba[1, 1, 3] == pytest.approx(0.5) and rgba[0, 0, 3] == 0
+    np.testing.assert_array_equal(rgba[..., :3], viz.paf_to_rgb(L, 0))
