@@ -255,3 +255,19 @@ def test_bundled_config_is_the_paper_family() -> None:
     assert cfg.n_stages == paper.n_stages == 6
     assert cfg.stride == paper.stride == 8
     assert (cfg.n_heatmaps, cfg.n_pafs) == (19, 38)
+
+
+def test_bundled_checkpoint_is_small_and_self_describing() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "openpose_edu" / "checkpoints" / "bundled.pt"
+    if not path.is_file():
+        pytest.skip("bundled.pt not built yet")
+    assert path.stat().st_size <= 10 * 2**20
+    ckpt = torch.load(path, weights_only=True)
+    assert "optimizer" not in ckpt
+    assert OpenPoseConfig.from_dict(ckpt["config"]) == bundled_config()
+    net = OpenPoseNet(bundled_config())
+    net.load_state_dict(ckpt["state_dict"])
+    out = net.eval()(torch.zeros(1, 3, 64, 64))
+    assert out.n_stages == 6 and out.S[-1].shape == (1, 19, 8, 8)
