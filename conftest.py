@@ -1,0 +1,23 @@
+"""Root pytest set-up, loaded for tests/ and notebooks/ alike (nbval kernels inherit the env)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+SHARED_WEIGHTS = Path(__file__).resolve().parent.parent / "shared" / "weights"
+
+# The real published weights are mirrored beside the project (never committed). Point the
+# package at them unless the caller already chose a mirror; notebook kernels inherit this.
+if "OPENPOSE_EDU_MIRROR" not in os.environ and SHARED_WEIGHTS.is_dir():
+    os.environ["OPENPOSE_EDU_MIRROR"] = str(SHARED_WEIGHTS)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Under pytest-xdist (`-n 2` on 2 cores) every worker gets one thread: two workers with two
+# OpenMP threads each oversubscribe the cores and small ops get 10-50x slower. Notebook
+# kernels started by nbval inherit OMP_NUM_THREADS.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
