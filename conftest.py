@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import matplotlib
 import torch
 
 SHARED_WEIGHTS = Path(__file__).resolve().parent.parent / "shared" / "weights"
@@ -13,7 +14,9 @@ SHARED_WEIGHTS = Path(__file__).resolve().parent.parent / "shared" / "weights"
 # package at them unless the caller already chose a mirror; notebook kernels inherit this.
 if "OPENPOSE_EDU_MIRROR" not in os.environ and SHARED_WEIGHTS.is_dir():
     os.environ["OPENPOSE_EDU_MIRROR"] = str(SHARED_WEIGHTS)
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Headless plots in the test process only: an MPLBACKEND variable would reach the notebook
+# kernels too and stop their inline figures (nbval would then miss the stored outputs).
+matplotlib.use("Agg")
 
 # Under pytest-xdist (`-n 2` on 2 cores) every worker gets one thread: two workers with two
 # OpenMP threads each oversubscribe the cores and small ops get 10-50x slower. Notebook
