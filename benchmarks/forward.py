@@ -28,19 +28,7 @@ import torch
 from torch import nn
 
 from openpose_edu.caffe import caffemodel_bytes, model_blobs, opencv_net, output_blobs
-from openpose_edu.model import NetworkOutput, OpenPoseConfig, OpenPoseNet
-
-
-def he_normal(net: OpenPoseNet, seed: int = 0) -> OpenPoseNet:
-    """He-normal weights, small biases: activations of realistic size through all 6 stages."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
-    return net.eval()
+from openpose_edu.model import NetworkOutput, OpenPoseConfig, OpenPoseNet, he_normal_
 
 
 def flat(out: NetworkOutput | tuple | list) -> list[torch.Tensor]:
@@ -255,7 +243,7 @@ def main() -> None:
         if not isinstance(net, OpenPoseNet) or net.config != OpenPoseConfig.paper():
             raise SystemExit(f"--weights {args.weights} is not the paper network")
     else:
-        net = he_normal(OpenPoseNet(OpenPoseConfig.paper()))
+        net = he_normal_(OpenPoseNet(OpenPoseConfig.paper())).eval()
     cap = torch.backends.cpu.get_cpu_capability()
     print(
         f"torch {torch.__version__}, OpenCV {cv2.__version__}, CPU capability {cap}, bf16 {bf16_supported()}"

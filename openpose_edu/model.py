@@ -304,3 +304,19 @@ def parameter_counts(net: OpenPoseNet) -> dict[str, int]:
 def caffe_layers(net: nn.Module) -> dict[str, nn.Conv2d]:
     """Every convolution by its Caffe layer name (``conv1_1``, ``Mconv7_stage6_L2``, ...)."""
     return {name.rsplit(".", 1)[-1]: m for name, m in net.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def he_normal_(net: nn.Module, seed: int = 0, bias_std: float = 0.05) -> nn.Module:
+    """He-normal weights (std sqrt(2 / fan_in)) and small random biases, in place; returns ``net``.
+
+    Keeps activations O(1) through all stages, so random networks give maps of realistic size
+    (the OpenCV fidelity test and the forward benchmark compare such networks).
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * bias_std)
+    return net

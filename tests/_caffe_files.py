@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from openpose_edu.model import OpenPoseConfig, OpenPoseNet, caffe_layers
+from openpose_edu.model import OpenPoseConfig, OpenPoseNet, caffe_layers, he_normal_
 
 
 def random_net(config: OpenPoseConfig, seed: int = 0) -> OpenPoseNet:
@@ -23,15 +22,7 @@ def random_net(config: OpenPoseConfig, seed: int = 0) -> OpenPoseNet:
     The default init of nn.Conv2d shrinks the signal layer after layer; He-normal keeps every
     stage's maps at realistic magnitudes, so a 1e-4 tolerance is a meaningful test.
     """
-    g = torch.Generator().manual_seed(seed)
-    net = OpenPoseNet(config)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
-    return net.eval()
+    return he_normal_(OpenPoseNet(config), seed).eval()
 
 
 def caffe_state_dict(net: OpenPoseNet, prefix: bool = False) -> dict[str, torch.Tensor]:
