@@ -25,7 +25,28 @@ _LAZY = {
 }
 
 
+_SUBMODULES = {
+    "assembly",
+    "caffe",
+    "evaluate",
+    "groundtruth",
+    "inference",
+    "io",
+    "loss",
+    "model",
+    "skeleton",
+    "synthetic",
+    "tfgraph",
+    "train",
+    "viz",
+    "weights",
+    "widgets",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # `openpose_edu.inference` works without an explicit import
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'openpose_edu' has no attribute {name!r}")
