@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .assembly import ParsingParams
+from .weights import REGISTRY
 
 
 def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
@@ -107,8 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model",
         default=None,
-        help="registry name (bundled, cmu-coco, cmu-coco-pth, tfpose-mobilenet-v2-small) or a checkpoint "
-        "file; default: the bundled model",
+        help=f"registry name ({', '.join(REGISTRY)}) or a checkpoint file; default: the bundled model",
     )
     parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument(
