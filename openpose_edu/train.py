@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters
+from .weights import load_checkpoint, save_checkpoint
 
 STEPS_ENV = "OPENPOSE_EDU_TRAIN_STEPS"  # overrides TrainConfig.steps (CI shortens notebook runs)
 
@@ -307,16 +308,6 @@ class CocoKeypointDataset(Dataset):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[OpenPoseNet, dict]:
-    """(model, extras) of a training checkpoint (``weights.load_checkpoint``, weights_only=True)."""
-    from .weights import load_checkpoint as _load
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (resume from a run's out_dir/last.pt)")
-    return _load(path, device=device)
-
-
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -502,7 +493,6 @@ def _checkpoint(
         "history": history,
         "meta": {"parameters": count_parameters(net), "torch": str(torch.__version__)},
     }
-    from .weights import save_checkpoint
 
     path = save_checkpoint(out / "last.pt", net, **extra)
     save_checkpoint(out / f"step_{step:06d}.pt", net, **extra)
@@ -519,7 +509,6 @@ def export_weights(
     (``InputSpec.box_size``; the training crop is the natural choice), the weights are unchanged.
     ``meta`` (command, steps, seed, ...) is stored under "meta".
     """
-    from .weights import save_checkpoint
 
     net, extra = load_checkpoint(checkpoint)
     if box_size is not None:

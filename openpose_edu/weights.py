@@ -391,6 +391,10 @@ def load_checkpoint(
 
     The config travels inside the file, so any member of the family loads without arguments.
     """
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"checkpoint not found: {path} (a training run writes out_dir/last.pt and step_XXXXXX.pt)"
+        )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
