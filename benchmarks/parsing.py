@@ -9,9 +9,9 @@ straightforward implementation of the same algorithm written here the way the re
 Python demo is written (per-part peak loops, per-candidate-pair Python loops for the line
 integral, list scans for matching and grouping). Both must find the same people; the script
 says so for every n and prints times and the ratio, with the demo's default Gaussian
-smoothing of the maps (sigma 3: O(pixels), the same for 1 or 40 people, and most of our
-time) and without it (OpenPose's C++ parser does not smooth). The paper: 0.58 ms for 9
-people (C++).
+smoothing of the maps (sigma 3; the loop smooths whole maps with scipy as the demo does,
+ours smooths only boxes around the parts, with the same peaks) and without it (OpenPose's
+C++ parser does not smooth). The paper: 0.58 ms for 9 people (C++).
 
 ``loop_parse`` is also the reference the tests check ``assembly.parse`` against.
 """

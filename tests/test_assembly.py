@@ -18,6 +18,8 @@ from openpose_edu.assembly import (
     Connections,
     ParsingParams,
     Peaks,
+    _boxes,
+    _smooth_near_parts,
     find_peaks,
     group_people,
     match_limbs,
@@ -370,22 +372,51 @@ def test_find_peaks_matches_loop(neighbours: int, smooth: float | None) -> None:
     np.testing.assert_array_equal(peaks.score, [S[c, y, x] for c, y, x in ref])  # unsmoothed scores
 
 
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), sigma=st.sampled_from([1.0, 3.0]))
-def test_smoothing_only_near_parts_finds_the_same_peaks(seed: int, sigma: float) -> None:
-    """find_peaks smooths only around above-threshold pixels: same peaks as smoothing all."""
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    sigma=st.sampled_from([1.0, 3.0]),
+    neighbours=st.sampled_from([4, 8]),
+    gap=st.sampled_from([0, 48]),
+)
+def test_smoothing_only_near_parts_finds_the_same_peaks(
+    seed: int, sigma: float, neighbours: int, gap: int
+) -> None:
+    """find_peaks smooths only in boxes around above-threshold pixels: same peaks as smoothing all.
+
+    Many blobs on a large map, so that the XY cut makes several boxes per channel, some of
+    them as close as the cut allows (gap 0 means the smallest exact gap, 2 r + 2).
+    """
     rng = np.random.default_rng(seed)
-    H, W = 50, 70
+    H, W = 150, 210
     S = (rng.random((19, H, W)) * 0.09).astype(np.float32)  # below the threshold everywhere
     yy, xx = np.mgrid[0:H, 0:W]
-    for _ in range(6):  # a few blobs, some at the border, some in the same channel
+    for _ in range(14):  # blobs, some at the border, several in the same channel
         j, y, x = rng.integers(0, 3), rng.uniform(-3, H + 3), rng.uniform(-3, W + 3)
-        spread = 2 * rng.uniform(2, 6) ** 2
-        S[j] += rng.uniform(0.2, 1.0) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / spread)
-    params = ParsingParams(smooth_sigma=sigma)
-    peaks = find_peaks(S, params)
-    ref = _loop_peaks(smooth_maps(S, sigma), params.peak_threshold, 4)
-    assert [(int(c), int(y), int(x)) for c, (x, y) in zip(peaks.part, peaks.xy)] == ref
+        spread = 2 * rng.uniform(1, 6) ** 2
+        S[j] += rng.uniform(0.1, 1.0) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / spread)
+    params = ParsingParams(smooth_sigma=sigma, peak_neighbours=neighbours)
+    got = _smooth_near_parts(S[:N_PARTS], sigma, params.peak_threshold, neighbours, gap=gap)
+    ref = _loop_peaks(smooth_maps(S, sigma), params.peak_threshold, neighbours)
+    assert [(int(i) // (H * W), int(i) % (H * W) // W, int(i) % W) for i in got] == ref
+    if gap == 48:  # the default: find_peaks gives the same
+        peaks = find_peaks(S, params)
+        assert [(int(c), int(y), int(x)) for c, (x, y) in zip(peaks.part, peaks.xy)] == ref
+
+
+def test_boxes_cover_the_active_pixels_and_keep_apart() -> None:
+    """The XY cut: every True pixel in exactly one box; boxes are >= gap rows or columns apart."""
+    rng = np.random.default_rng(0)
+    active = rng.random((120, 160)) > 0.997
+    boxes = _boxes(active, gap=10)
+    assert len(boxes) > 3
+    covered = np.zeros(active.shape, int)
+    for y0, y1, x0, x1 in boxes:
+        covered[y0:y1, x0:x1] += 1
+    assert covered[active].min() == 1 and covered.max() == 1
+    for a, (y0, y1, x0, x1) in enumerate(boxes):
+        for v0, v1, u0, u1 in boxes[a + 1 :]:
+            assert max(v0 - y1, y0 - v1) >= 10 or max(u0 - x1, x0 - u1) >= 10
 
 
 def test_smoothing_is_scipys_gaussian_filter() -> None:
