@@ -15,7 +15,8 @@ Two data sets:
 * any COCO-format annotation file + image folder (for example COCO val2017 with the CMU weights).
 
 ``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
-maps of every stage t = 1..T (refinement at work, notebook 05).
+maps of every stage t = 1..T (refinement at work, notebook 05); ``--perfect-maps`` parses the
+ground-truth maps instead of a network's: the ceiling a perfect network would reach.
 """
 
 from __future__ import annotations
@@ -253,6 +254,47 @@ def evaluate_synthetic(
     return {t: coco_keypoint_ap(gt, detections_coco(ids, *found[t]), ids) for t in ts}
 
 
+def evaluate_perfect_maps(
+    n: int = N_VAL,
+    params: Any = None,
+    seed: int = VAL_SEED,
+    size: tuple[int, int] = VAL_SIZE,
+    variant: str = "paper",
+    progress: bool = False,
+) -> dict:
+    """COCO keypoint AP of a perfect network on the synthetic validation scenes: the ceiling.
+
+    Parses the ground-truth maps S*, L* (Eq. 6-9, ``variant`` as in training) on the stride-8
+    grid, upsampled to the image exactly as ``inference.infer_maps`` upsamples network output.
+    No network can do better with this stride, these targets and this parser, so a model's AP
+    is best read beside this number: the gap is the network's, the rest is the representation's
+    (peaks quantized by the stride, parts of a person the COCO-18 tree cannot join). Stats dict.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .assembly import ParsingParams, parse
+    from .inference import Padding, resize_maps
+    from .synthetic import validation_set
+
+    params = params or ParsingParams()
+    data = validation_set(n, size=size, variant=variant)
+    scenes = [data.scene(i) for i in range(n)]
+    kps = [np.asarray(s.keypoints) for s in scenes]
+    gt = ground_truth_coco([s.image.shape[:2] for s in scenes], kps, [s.ignore for s in scenes])
+    H, W = data.size
+    padding = Padding(image_size=(H, W), resized_size=(H, W), padded_size=(H, W), factor=1.0)
+    keypoints, scores = [], []
+    for i in tqdm(range(n), disable=not progress, desc="perfect maps"):
+        item = data[i]
+        maps = resize_maps(torch.cat([item["S"], item["L"]])[None], padding, data.stride)[0].numpy()
+        people = parse(maps[:19], maps[19:], params)
+        keypoints.append(np.asarray(people.keypoints))
+        scores.append(np.asarray(people.scores))
+    ids = list(range(1, n + 1))
+    return coco_keypoint_ap(gt, detections_coco(ids, keypoints, scores), ids)
+
+
 def evaluate_coco(
     model: Any,
     annotations: str | Path,
@@ -287,8 +329,8 @@ def evaluate_coco(
     return {t: coco_keypoint_ap(annotations, detections_coco(ids, *found[t]), ids) for t in ts}
 
 
-def format_table(results: dict[int, dict]) -> str:
-    """Per-stage AP table as text (stage 0 = the model's last)."""
+def format_table(results: dict[int | str, dict]) -> str:
+    """Per-stage AP table as text (stage 0 = the model's last; a str key is printed as it is)."""
     lines = ["stage     AP   AP50   AP75     AR"]
     for t, r in results.items():
         lines.append(f"{t or 'last':>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
@@ -309,7 +351,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N COCO images")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    p.add_argument(
+        "--perfect-maps",
+        action="store_true",
+        help="no model: parse the ground-truth S*, L* of the synthetic scenes (the AP ceiling)",
+    )
     args = p.parse_args(argv)
+    if args.perfect_maps:
+        results = {"S*,L*": evaluate_perfect_maps(n=args.n, progress=True)}
+        print(format_table(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+        return 0
 
     from .weights import load_checkpoint, load_model
 

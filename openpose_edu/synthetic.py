@@ -143,6 +143,7 @@ class SceneConfig:
     p_unlabelled: float = 0.25  # scenes with unlabelled (masked) people, to exercise W(p)
     max_unlabelled: int = 2
     min_visible: int = 3  # a labelled person shows at least this many parts, else unlabelled
+    neck_margin: float = 0.03  # the neck stays this far (fraction of W, H) inside the image
     n_clutter: tuple[int, int] = (4, 18)  # background shapes (uniform count range)
     p_occluder: float = 0.35  # scenes with 1-2 shapes drawn over the people
     noise_std: tuple[float, float] = (0.0, 8.0)  # pixel noise, uniform std range (0..255 units)
@@ -603,7 +604,11 @@ def make_scene(
             center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
         else:
             center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
-        offset = center - box_mid
+        # The neck (the origin of ``body``) lands at ``offset``. Keep it inside the image: a person
+        # cut above the hips has no neck, and the COCO-18 tree falls apart into pieces (an arm,
+        # a leg) of fewer than 4 parts that no parser following the paper can group.
+        margin = cfg.neck_margin * np.array([W, H])
+        offset = np.clip(center - box_mid, margin, np.array([W, H]) - margin)
         joints = body + offset
         pose.head_center = R @ pose.head_center + offset
         colors = _person_colors(rng)

@@ -341,6 +341,7 @@ def train(
     resume: str | Path | None = None,
     dataset: Dataset | None = None,
     progress: bool = True,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train an OpenPoseNet with intermediate supervision (Eq. 3-5) and return it with its loss history.
 
@@ -350,6 +351,8 @@ def train(
     ValueError if ``model_config`` is given and differs from the checkpoint's. dataset: items as
     ``make_dataset`` makes them (default: ``make_dataset(cfg)``). Checkpoints go to
     ``cfg.out_dir/last.pt`` (and ``step_XXXXXX.pt``), loss records to ``history.jsonl``.
+    init_from: a checkpoint (or exported weights) whose network and weights start a NEW run
+    (fine-tuning): step 0, a fresh optimizer and schedule; its config is used.
     """
     cfg = cfg or TrainConfig.from_env()
     if cfg.threads:
@@ -363,7 +366,16 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
 
     start, history, opt_state = 0, [], None
-    if resume is not None:
+    if resume is not None and init_from is not None:
+        raise ValueError("give resume (continue a run) or init_from (start a new run from weights), not both")
+    if init_from is not None:
+        net, _ = load_checkpoint(init_from, device="cpu")
+        if model_config is not None and model_config.to_dict() != net.config.to_dict():
+            raise ValueError(
+                f"init_from {init_from} holds a different network config than the one asked for; "
+                "pass model_config=None to use the checkpoint's own"
+            )
+    elif resume is not None:
         net, extra = load_checkpoint(resume, device="cpu")
         if model_config is not None and model_config.to_dict() != net.config.to_dict():
             raise ValueError(
@@ -539,6 +551,11 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(flag, type=type(value), default=value)
     p.add_argument("--resume", default=None, help="checkpoint to continue from (its config is used)")
     p.add_argument(
+        "--init-from",
+        default=None,
+        help="weights to start a new run from (fine-tuning: step 0, fresh optimizer; its config is used)",
+    )
+    p.add_argument(
         "--model",
         default="bundled",
         help="network: 'bundled' (train.bundled_config), 'paper', or a JSON file of OpenPoseConfig fields",
@@ -569,8 +586,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = TrainConfig.from_env(**values)
     else:
         cfg = TrainConfig(**values)
-    model_config = None if args.resume else model_config_from_arg(args.model)
-    result = train(cfg, model_config=model_config, resume=args.resume, progress=not args.no_progress)
+    model_config = None if (args.resume or args.init_from) else model_config_from_arg(args.model)
+    result = train(
+        cfg,
+        model_config=model_config,
+        resume=args.resume,
+        progress=not args.no_progress,
+        init_from=args.init_from,
+    )
     final = result.history[-1]["total"] if result.history else float("nan")
     print(
         f"trained {count_parameters(result.model):,} parameters for {cfg.steps} steps "

@@ -139,3 +139,13 @@ def test_evaluate_synthetic_runs_every_stage() -> None:
     for stats in results.values():
         assert -1.0 <= stats["AP"] <= 1.0 and "AR" in stats
     assert "AP50" in format_table(results)
+
+
+def test_perfect_maps_give_the_ceiling(capsys) -> None:
+    """Parsing the ground-truth maps finds most people well, but not perfectly (stride 8)."""
+    from openpose_edu.evaluate import evaluate_perfect_maps, main
+
+    stats = evaluate_perfect_maps(n=6)
+    assert 0.5 < stats["AP"] < 1.0 and stats["AP50"] >= stats["AP75"] >= stats["AP"] - 0.3
+    assert main(["--perfect-maps", "--n", "6"]) == 0
+    assert f"{stats['AP']:6.3f}" in capsys.readouterr().out

@@ -223,6 +223,21 @@ def test_out_of_image_parts_are_unlabelled(scenes) -> None:
     assert n_out > 20  # people cut by the border do occur
 
 
+def test_every_labelled_neck_is_in_the_image(scenes) -> None:
+    """Bodies are cut by the border (arms, legs, heads), but the neck stays inside the image:
+    without it the COCO-18 tree falls apart into pieces the parser cannot join."""
+    H, W = SIZE
+    m = SceneConfig().neck_margin
+    for s in scenes:
+        for person in s.people:
+            x, y = person.joints[PART_INDEX["Neck"]]
+            assert m * W - 1e-3 <= x <= (1 - m) * W + 1e-3 and m * H - 1e-3 <= y <= (1 - m) * H + 1e-3
+        for person in s.labelled_people:
+            assert person.keypoints[PART_INDEX["Neck"], 2] > 0
+    cut = [p for s in scenes for p in s.labelled_people if (p.keypoints[:, 2] == 0).any()]
+    assert len(cut) > 10  # still plenty of people cut by the border
+
+
 def test_occluded_parts_are_covered_in_the_image(scenes) -> None:
     """At a v = 1 part, the image shows neither the part's own segment colors (mostly: the same
     shirt color on the torso and an arm can coincide) nor is the flag rare."""

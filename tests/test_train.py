@@ -114,6 +114,25 @@ def test_resume_round_trips_exactly(tmp_path) -> None:
     assert [r["total"] for r in resumed.history] == [r["total"] for r in straight.history]
 
 
+def test_init_from_starts_a_new_run_from_the_weights(tmp_path) -> None:
+    """Fine-tuning: the weights (and config) of a checkpoint, but step 0 and a fresh optimizer."""
+    data = TinyScenes(4)
+    first = train(quick(tmp_path / "a", steps=2), model_config=tiny_config(), dataset=data, progress=False)
+    start = tmp_path / "a" / "run" / "step_000002.pt"
+    # lr 1e-30: Adam's steps are far below a float32 ulp, so the weights stay the starting ones
+    still = train(quick(tmp_path / "b", steps=1, lr=1e-30), init_from=start, dataset=data, progress=False)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, still.model.state_dict()[key]), key
+    tuned = train(quick(tmp_path / "c", steps=2), init_from=start, dataset=data, progress=False)
+    assert [r["step"] for r in tuned.history] == [1, 2]  # a new run: its own steps and schedule
+    assert tuned.history[0]["lr"] == pytest.approx(lr_at(0, quick(tmp_path, steps=2)))
+    assert any(not torch.equal(v, tuned.model.state_dict()[k]) for k, v in first.model.state_dict().items())
+    with pytest.raises(ValueError, match="not both"):
+        train(quick(tmp_path / "d"), init_from=start, resume=start, dataset=data, progress=False)
+    with pytest.raises(ValueError, match="different network config"):
+        train(quick(tmp_path / "e"), tiny_config(2), init_from=start, dataset=data, progress=False)
+
+
 def test_checkpoint_carries_config_step_optimizer_seed(tmp_path) -> None:
     train(quick(tmp_path, data_seed=7), model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
