@@ -70,7 +70,7 @@ def bundled_config() -> OpenPoseConfig:
 class TrainConfig:
     """Every hyper-parameter of a training run (defaults: the bundled model's recipe)."""
 
-    steps: int = 4800  # optimizer steps (the bundled model: 4800); overridden by $OPENPOSE_EDU_TRAIN_STEPS
+    steps: int = 4800  # optimizer steps (run 1 of the bundled model); $OPENPOSE_EDU_TRAIN_STEPS overrides
     batch_size: int = 8  # images per step (the paper used 10)
     crop: int = 256  # training images are crop x crop pixels (the paper: 368)
     lr: float = 1e-3  # Adam peak learning rate
