@@ -158,7 +158,7 @@ def _runs(mask: np.ndarray, gap: int) -> list[tuple[int, int]]:
     idx = np.flatnonzero(mask)
     if not len(idx):
         return []
-    cut = np.flatnonzero(np.diff(idx) > gap).tolist()
+    cut = np.flatnonzero(idx[1:] - idx[:-1] > gap).tolist()
     idx = idx.tolist()
     starts = [idx[0]] + [idx[c + 1] for c in cut]
     ends = [idx[c] + 1 for c in cut] + [idx[-1] + 1]
@@ -176,7 +176,11 @@ def _boxes(active: np.ndarray, gap: int, rows: np.ndarray | None = None) -> list
     boxes = []
     for r0, r1 in _runs(active.any(axis=1) if rows is None else rows, gap):
         band = active[r0:r1]
-        for c0, c1 in _runs(band.any(axis=0), gap):
+        cols = _runs(band.any(axis=0), gap)
+        if len(cols) == 1:  # one piece: its rows are the band's
+            boxes.append((r0, r1, *cols[0]))
+            continue
+        for c0, c1 in cols:
             for q0, q1 in _runs(band[:, c0:c1].any(axis=1), gap):
                 boxes.append((r0 + q0, r0 + q1, c0, c1))
     return boxes
