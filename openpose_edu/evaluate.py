@@ -237,10 +237,12 @@ def evaluate_synthetic(
     seed: int = VAL_SEED,
     size: tuple[int, int] = VAL_SIZE,
     progress: bool = False,
+    scales: Sequence[float] = (1.0,),
 ) -> dict[int, dict]:
     """COCO keypoint AP of ``model`` on the held-out synthetic scenes, per stage: {t: stats dict}.
 
-    stages: None (the last), "all" (1..T) or a list of stage numbers.
+    stages: None (the last), "all" (1..T) or a list of stage numbers. scales: the maps are
+    averaged over these input scales before parsing (``inference.infer_maps``).
     """
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
@@ -249,7 +251,8 @@ def evaluate_synthetic(
         [np.asarray(s.keypoints) for s in scenes],
         [s.ignore for s in scenes],
     )
-    found = predict(model, [s.image for s in scenes], ts, color="RGB", params=params, progress=progress)
+    images = [s.image for s in scenes]
+    found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
     return {t: coco_keypoint_ap(gt, detections_coco(ids, *found[t]), ids) for t in ts}
 
@@ -303,8 +306,12 @@ def evaluate_coco(
     params: Any = None,
     max_images: int | None = None,
     progress: bool = False,
+    scales: Sequence[float] = (1.0,),
 ) -> dict[int, dict]:
-    """COCO keypoint AP of ``model`` on a COCO-format annotation file + image folder, per stage."""
+    """COCO keypoint AP of ``model`` on a COCO-format annotation file + image folder, per stage.
+
+    scales: input scales averaged before parsing (the paper's COCO numbers use several).
+    """
     import cv2
     from pycocotools.coco import COCO
 
@@ -325,7 +332,7 @@ def evaluate_coco(
             )
         pictures.append(bgr)
     ts = _stages_of(model, stages)
-    found = predict(model, pictures, ts, color="BGR", params=params, progress=progress)
+    found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
     return {t: coco_keypoint_ap(annotations, detections_coco(ids, *found[t]), ids) for t in ts}
 
 
@@ -344,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--stages", default=None, help="'all', or comma-separated stage numbers (default: the last)"
     )
     p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
+    p.add_argument(
+        "--scales", type=float, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
+    )
     p.add_argument(
         "--coco-annotations", default=None, help="COCO person_keypoints JSON (instead of synthetic)"
     )
@@ -375,10 +385,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.coco_annotations and args.coco_images):
             p.error("give both --coco-annotations and --coco-images")
         results = evaluate_coco(
-            model, args.coco_annotations, args.coco_images, stages, max_images=args.max_images, progress=True
+            model,
+            args.coco_annotations,
+            args.coco_images,
+            stages,
+            max_images=args.max_images,
+            progress=True,
+            scales=args.scales,
         )
     else:
-        results = evaluate_synthetic(model, n=args.n, stages=stages, progress=True)
+        results = evaluate_synthetic(model, n=args.n, stages=stages, progress=True, scales=args.scales)
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))

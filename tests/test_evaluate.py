@@ -149,3 +149,19 @@ def test_perfect_maps_give_the_ceiling(capsys) -> None:
     assert 0.5 < stats["AP"] < 1.0 and stats["AP50"] >= stats["AP75"] >= stats["AP"] - 0.3
     assert main(["--perfect-maps", "--n", "6"]) == 0
     assert f"{stats['AP']:6.3f}" in capsys.readouterr().out
+
+
+def test_scales_reach_the_maps(monkeypatch, capsys) -> None:
+    """--scales is passed through evaluate_synthetic to predict (maps averaged over scales)."""
+    from openpose_edu import evaluate
+
+    seen = []
+
+    def fake_predict(model, images, stages, color="RGB", params=None, scales=(1.0,), progress=False):
+        seen.append(tuple(scales))
+        return {t: ([np.zeros((0, 18, 3))] * len(images), [np.zeros(0)] * len(images)) for t in stages}
+
+    monkeypatch.setattr(evaluate, "predict", fake_predict)
+    assert evaluate.main(["--n", "3", "--scales", "1", "1.5"]) == 0
+    assert seen == [(1.0, 1.5)]
+    assert "AP50" in capsys.readouterr().out
