@@ -368,21 +368,16 @@ def train(
     start, history, opt_state = 0, [], None
     if resume is not None and init_from is not None:
         raise ValueError("give resume (continue a run) or init_from (start a new run from weights), not both")
-    if init_from is not None:
-        net, _ = load_checkpoint(init_from, device="cpu")
+    source = resume if resume is not None else init_from
+    if source is not None:
+        net, extra = load_checkpoint(source, device="cpu")
         if model_config is not None and model_config.to_dict() != net.config.to_dict():
             raise ValueError(
-                f"init_from {init_from} holds a different network config than the one asked for; "
-                "pass model_config=None to use the checkpoint's own"
-            )
-    elif resume is not None:
-        net, extra = load_checkpoint(resume, device="cpu")
-        if model_config is not None and model_config.to_dict() != net.config.to_dict():
-            raise ValueError(
-                f"checkpoint {resume} holds a different network config than the one asked for:\n"
+                f"checkpoint {source} holds a different network config than the one asked for:\n"
                 f"  checkpoint: {net.config.to_dict()}\n  asked:      {model_config.to_dict()}\n"
-                "resume with the checkpoint's own config (pass model_config=None) or start a new run"
+                "use the checkpoint's own config (pass model_config=None) or start a new run"
             )
+    if resume is not None:
         if extra.get("data_seed", cfg.data_seed) != cfg.data_seed:
             raise ValueError(
                 f"checkpoint {resume} was trained with data_seed {extra['data_seed']}, "
@@ -391,7 +386,7 @@ def train(
         start = int(extra.get("step", 0))
         history = list(extra.get("history", []))
         opt_state = extra.get("optimizer")
-    else:
+    elif source is None:
         net = init_weights(OpenPoseNet(model_config or bundled_config()), seed=cfg.seed)
     net.to(device).train()
 
