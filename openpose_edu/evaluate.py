@@ -288,8 +288,8 @@ def evaluate_perfect_maps(
     H, W = data.size
     padding = Padding(image_size=(H, W), resized_size=(H, W), padded_size=(H, W), factor=1.0)
     keypoints, scores = [], []
-    for i in tqdm(range(n), disable=not progress, desc="perfect maps"):
-        item = data[i]
+    for scene in tqdm(scenes, disable=not progress, desc="perfect maps"):
+        item = data.make_targets(torch.from_numpy(scene.keypoints), torch.from_numpy(scene.ignore))
         maps = resize_maps(torch.cat([item["S"], item["L"]])[None], padding, data.stride)[0].numpy()
         people = parse(maps[:19], maps[19:], params)
         keypoints.append(np.asarray(people.keypoints))
@@ -368,12 +368,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.perfect_maps:
-        results = {"S*,L*": evaluate_perfect_maps(n=args.n, progress=True)}
-        print(format_table(results))
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1))
-        return 0
+        results: dict = {"S*,L*": evaluate_perfect_maps(n=args.n, progress=True)}
+    else:
+        results = _evaluate_model(p, args)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
+    return 0
 
+
+def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[int, dict]:
+    """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
     from .weights import load_checkpoint, load_model
 
     if args.model and Path(args.model).suffix == ".pt" and Path(args.model).is_file():
@@ -384,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.coco_annotations or args.coco_images:
         if not (args.coco_annotations and args.coco_images):
             p.error("give both --coco-annotations and --coco-images")
-        results = evaluate_coco(
+        return evaluate_coco(
             model,
             args.coco_annotations,
             args.coco_images,
@@ -393,12 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=True,
             scales=args.scales,
         )
-    else:
-        results = evaluate_synthetic(model, n=args.n, stages=stages, progress=True, scales=args.scales)
-    print(format_table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
-    return 0
+    return evaluate_synthetic(model, n=args.n, stages=stages, progress=True, scales=args.scales)
 
 
 if __name__ == "__main__":
