@@ -403,15 +403,19 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
     head_angle = angle + pose.head_roll  # the head ellipses turn with the body and the head roll
     up = _rot(head_angle) @ np.array([0.0, -1.0])  # toward the top of the head
 
+    def bone(side: str, seg: str, a: str, b: str) -> None:
+        """Segment ``seg`` ("upper_arm", "forearm", "thigh", "shin") of one side, from part a
+        to part b; right limbs carry the light stripe (the left/right cue)."""
+        s = side[0].lower()
+        name, pa, pb = f"{s}_{seg}", J(f"{side}{a}"), J(f"{side}{b}")
+        canvas.line(pa, pb, w[seg], col[name], lab[name])
+        if s == "r":
+            _stripe(canvas, pa, pb, w[seg])
+
     def limb(side: str) -> None:
         s, lo = side[0].lower(), side
-        for seg, a, b, width in (
-            (f"{s}_upper_arm", f"{lo}Shoulder", f"{lo}Elbow", w["upper_arm"]),
-            (f"{s}_forearm", f"{lo}Elbow", f"{lo}Wrist", w["forearm"]),
-        ):
-            canvas.line(J(a), J(b), width, col[seg], lab[seg])
-            if s == "r":
-                _stripe(canvas, J(a), J(b), width)
+        bone(side, "upper_arm", "Shoulder", "Elbow")
+        bone(side, "forearm", "Elbow", "Wrist")
         canvas.ellipse(
             J(f"{lo}Wrist"), (0.6 * w["forearm"], 0.6 * w["forearm"]), 0, col[f"{s}_hand"], lab[f"{s}_hand"]
         )
@@ -424,13 +428,8 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
         foot = J(f"{lo}Ankle") + 0.4 * w["shin"] * foot_dir
         angle = math.degrees(math.atan2(foot_dir[1], foot_dir[0])) + 90
         canvas.ellipse(foot, (0.75 * w["shin"], 0.5 * w["shin"]), angle, col[f"{s}_foot"], lab[f"{s}_foot"])
-        for seg, a, b, width in (
-            (f"{s}_thigh", f"{lo}Hip", f"{lo}Knee", w["thigh"]),
-            (f"{s}_shin", f"{lo}Knee", f"{lo}Ankle", w["shin"]),
-        ):
-            canvas.line(J(a), J(b), width, col[seg], lab[seg])
-            if s == "r":
-                _stripe(canvas, J(a), J(b), width)
+        bone(side, "thigh", "Hip", "Knee")
+        bone(side, "shin", "Knee", "Ankle")
 
     # Which leg is in front: the parity of a number already drawn (the shirt color), a coin toss
     # that costs no extra random draw.
