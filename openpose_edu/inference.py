@@ -29,38 +29,9 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
+from .io import check_image
 from .model import InputSpec
 from .skeleton import N_HEATMAPS, N_PAFS
-
-
-def check_image(image: Any, name: str = "image") -> np.ndarray:
-    """Validate an image: uint8 (H, W, 3), or gray (H, W) / (H, W, 1) repeated to 3 channels.
-
-    Returns a C-contiguous uint8 (H, W, 3) array (the input itself when nothing changes).
-    Raises TypeError for non-arrays and other dtypes, ValueError for other shapes and for
-    images with no pixels; ``name`` (e.g. a file name) goes into the message.
-    """
-    if hasattr(image, "__array_interface__") and not isinstance(image, np.ndarray):
-        image = np.asarray(image)  # PIL images
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{name}: expected a uint8 numpy array (H, W, 3), got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise TypeError(
-            f"{name}: expected dtype uint8 (0..255), got {image.dtype}; "
-            "convert with e.g. (img * 255).round().astype(np.uint8) for floats in 0..1"
-        )
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"{name}: expected an image of shape (H, W, 3) (or gray (H, W)), got {image.shape}; "
-            "drop an alpha channel with image[..., :3]"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"{name}: the image is empty (shape {image.shape})")
-    return np.ascontiguousarray(image)
 
 
 class Padding(NamedTuple):

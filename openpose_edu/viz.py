@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .io import check_image
 from .skeleton import BACKGROUND, COLORS, DRAWN_LIMBS, LIMBS, N_PARTS, PART_NAMES, Limb
 
 if TYPE_CHECKING:  # matplotlib is imported lazily so the command line stays light
@@ -37,12 +38,6 @@ def _numpy(x: ArrayLike) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float32).numpy()
     return np.asarray(x, dtype=np.float32)
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        got = f"{type(image).__name__} {getattr(image, 'dtype', '')} {getattr(image, 'shape', '')}"
-        raise TypeError(f"expected a uint8 image of shape (H, W, 3), got {got}; convert with np.uint8(...)")
 
 
 def _check_keypoints(keypoints: ArrayLike) -> np.ndarray:
@@ -76,7 +71,7 @@ def draw_people(
     limb when both its parts are. Limb k gets ``COLORS[k]``, part j ``COLORS[j]``.
     Returns a new uint8 (H, W, 3) image; the input is never modified.
     """
-    _check_image(image)
+    image = check_image(image)
     kp = _check_keypoints(keypoints)
     if color not in ("RGB", "BGR"):
         raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from . import viz
+from .io import check_image
 from .model import NetworkOutput
 from .skeleton import BACKGROUND, COLORS, LIMBS, PART_NAMES
 
@@ -60,7 +61,7 @@ def network_maps(model: nn.Module, image: np.ndarray, color: str = "RGB") -> Net
     (i, j) covers input pixels [j s, (j+1) s) x [i s, (i+1) s), s = ``model.stride``. Runs on the
     model's device without gradients. Returns the NetworkOutput with tensors (1, C, h, w) on the CPU.
     """
-    viz._check_image(image)
+    image = check_image(image)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     raw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W)
@@ -94,11 +95,7 @@ class StageExplorer:
         self.images = _as_named(images, "image")
         if not self.models or not self.images:
             raise ValueError("StageExplorer needs at least one model and one image")
-        for name, im in self.images.items():
-            try:
-                viz._check_image(im)
-            except TypeError as e:
-                raise TypeError(f"image {name!r}: {e}") from None
+        self.images = {name: check_image(im, name=f"image {name!r}") for name, im in self.images.items()}
         self.color = color
         self.panel_size = panel_size
         self.dpi = dpi
@@ -148,8 +145,7 @@ class StageExplorer:
 
     def add_image(self, name: str, image: np.ndarray) -> None:
         """Offer one more image (e.g. an upload); its forward pass runs when it is first shown."""
-        viz._check_image(image)
-        self.images[name] = image
+        self.images[name] = check_image(image, name=f"image {name!r}")
 
     def n_stages(self, model: str | None = None) -> int:
         """T of a model (runs it on the first image if it has not run yet)."""
@@ -326,8 +322,7 @@ class AssemblyStepper:
     """
 
     def __init__(self, image: np.ndarray, S: Any, L: Any, dpi: int = 80, panel_size: float = 3.6) -> None:
-        viz._check_image(image)
-        self.image = image
+        self.image = check_image(image)
         self.S = viz._numpy(S)
         self.L = viz._numpy(L)
         if self.S.shape[1:] != image.shape[:2] or self.L.shape[1:] != image.shape[:2]:

@@ -77,6 +77,15 @@ def test_draw_people_rejects_bad_input():
         viz.draw_people(np.zeros((10, 10, 3), np.uint8), np.zeros((2, 17, 3)))
     with pytest.raises(ValueError, match="color"):
         viz.draw_people(np.zeros((10, 10, 3), np.uint8), one_person(), color="HSV")
+    with pytest.raises(ValueError, match="empty"):
+        viz.draw_people(np.zeros((0, 10, 3), np.uint8), one_person())
+
+
+def test_draw_people_takes_gray_images_like_inference():
+    gray = np.full((64, 80), 90, np.uint8)
+    drawn = viz.draw_people(gray, one_person())
+    assert drawn.shape == (64, 80, 3) and (drawn != 90).any()
+    np.testing.assert_array_equal(gray, 90)  # the input is never modified
 
 
 @settings(max_examples=25, deadline=None)

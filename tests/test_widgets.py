@@ -70,7 +70,11 @@ def test_stage_explorer_shows_the_requested_maps(small_net, images):
 
 def test_stage_explorer_rejects_bad_input(small_net, images):
     with pytest.raises(TypeError, match="image 'x'"):
-        widgets.StageExplorer(small_net, {"x": np.zeros((8, 8), np.uint8)})
+        widgets.StageExplorer(small_net, {"x": np.zeros((8, 8, 3), np.float32)})
+    with pytest.raises(ValueError, match="image 'x'.*alpha"):
+        widgets.StageExplorer(small_net, {"x": np.zeros((8, 8, 4), np.uint8)})
+    gray = widgets.StageExplorer(small_net, {"x": np.zeros((16, 16), np.uint8)})
+    assert gray.images["x"].shape == (16, 16, 3)  # gray is repeated to 3 channels, as in inference
     ex = widgets.StageExplorer(small_net, images)
     with pytest.raises(ValueError, match="unknown model/image"):
         ex.maps(image="nope")
