@@ -264,6 +264,9 @@ def evaluate_perfect_maps(
     size: tuple[int, int] = VAL_SIZE,
     variant: str = "paper",
     progress: bool = False,
+    stride: int = 8,
+    sigma: float = 7.0,
+    limb_width: float = 8.0,
 ) -> dict:
     """COCO keypoint AP of a perfect network on the synthetic validation scenes: the ceiling.
 
@@ -271,7 +274,12 @@ def evaluate_perfect_maps(
     grid, upsampled to the image exactly as ``inference.infer_maps`` upsamples network output.
     No network can do better with this stride, these targets and this parser, so a model's AP
     is best read beside this number: the gap is the network's, the rest is the representation's
-    (peaks quantized by the stride, parts of a person the COCO-18 tree cannot join). Stats dict.
+    (peaks quantized by the stride, short limbs such as nose-eye that no grid point of Eq. 8's
+    rectangle falls on, parts of a person the COCO-18 tree cannot join). Stats dict.
+
+    stride, sigma (S*'s Gaussian) and limb_width (L*'s half-width), in image pixels, ask what
+    another representation would allow: stride 4 with sigma 3.5 and limb_width 4 is what the
+    same network sees when it runs on the image enlarged twice (``scales=(2,)``).
     """
     import torch
     from tqdm.auto import tqdm
@@ -281,7 +289,7 @@ def evaluate_perfect_maps(
     from .synthetic import validation_set
 
     params = params or ParsingParams()
-    data = validation_set(n, size=size, variant=variant)
+    data = validation_set(n, size=size, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width)
     scenes = [data.scene(i) for i in range(n)]
     kps = [np.asarray(s.keypoints) for s in scenes]
     gt = ground_truth_coco([s.image.shape[:2] for s in scenes], kps, [s.ignore for s in scenes])
@@ -366,9 +374,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="no model: parse the ground-truth S*, L* of the synthetic scenes (the AP ceiling)",
     )
+    p.add_argument("--stride", type=int, default=8, help="with --perfect-maps: the maps' grid (default 8)")
+    p.add_argument("--sigma", type=float, default=7.0, help="with --perfect-maps: S*'s sigma, pixels")
+    p.add_argument("--limb-width", type=float, default=8.0, help="with --perfect-maps: L*'s half-width (px)")
+    p.add_argument("--variant", default="paper", help="with --perfect-maps: 'paper' or 'released' targets")
     args = p.parse_args(argv)
     if args.perfect_maps:
-        results: dict = {"S*,L*": evaluate_perfect_maps(n=args.n, progress=True)}
+        ceiling = evaluate_perfect_maps(
+            n=args.n,
+            progress=True,
+            variant=args.variant,
+            stride=args.stride,
+            sigma=args.sigma,
+            limb_width=args.limb_width,
+        )
+        results: dict = {"S*,L*": ceiling}
     else:
         results = _evaluate_model(p, args)
     print(format_table(results))

@@ -165,3 +165,18 @@ def test_scales_reach_the_maps(monkeypatch, capsys) -> None:
     assert evaluate.main(["--n", "3", "--scales", "1", "1.5"]) == 0
     assert seen == [(1.0, 1.5)]
     assert "AP50" in capsys.readouterr().out
+
+
+def test_perfect_maps_on_a_finer_grid_raise_the_ceiling(capsys) -> None:
+    """Stride 4 (the network on the image enlarged twice) localizes parts better than stride 8,
+    and catches short limbs (nose-eye) that no stride-8 grid point of Eq. 8's rectangle covers."""
+    from openpose_edu.evaluate import evaluate_perfect_maps, main
+
+    coarse = evaluate_perfect_maps(n=12)
+    fine = evaluate_perfect_maps(n=12, stride=4, sigma=3.5, limb_width=4.0)
+    assert fine["AP"] > coarse["AP"] + 0.05 and fine["AP75"] > coarse["AP75"]
+    args = ["--perfect-maps", "--n", "12", "--stride", "4", "--sigma", "3.5", "--limb-width", "4"]
+    assert main(args) == 0
+    assert f"{fine['AP']:6.3f}" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="multiple of stride"):
+        evaluate_perfect_maps(n=2, stride=24)
