@@ -23,6 +23,10 @@ colors vary per person. Everybody faces the camera (a simplification: no back vi
   left-side segments are a *light tint* of the same color, plain;
 * the right eye is red, the left eye blue; the right ear is a darker skin tone.
 
+The sleeves are not the shirt's color (each channel moved by 128): an arm held in front of its
+own torso half, the commonest pose, would otherwise vanish into it. (With sleeves the shirt's
+color, the bundled model missed half of the left wrists, which have no stripe.)
+
 Why: facing the camera alone is ambiguous once people are rotated or limbs cross, and a purely
 relative cue (darker vs lighter) fails on a lone arm whose partner is cut by the border. The
 stripe is visible on a single limb, the shading contrasts the two halves of one body, and the
@@ -367,17 +371,20 @@ def _person_colors(rng: np.random.Generator) -> np.ndarray:
     def light(c: np.ndarray) -> np.ndarray:
         return 0.6 * c + 0.4 * 255
 
+    # Sleeves: the shirt's color moved half way round each channel (no extra random draw), so
+    # every channel differs by 128 and an arm in front of its own torso half stays visible.
+    sleeve = (shirt + 128.0) % 256.0
     colors = {
         "torso_r": dark(shirt),
         "torso_l": light(shirt),
         "neck": skin,
         "hair": hair,
         "head": skin,
-        "r_upper_arm": dark(shirt),
-        "r_forearm": dark(shirt),
+        "r_upper_arm": dark(sleeve),
+        "r_forearm": dark(sleeve),
         "r_hand": skin,
-        "l_upper_arm": light(shirt),
-        "l_forearm": light(shirt),
+        "l_upper_arm": light(sleeve),
+        "l_forearm": light(sleeve),
         "l_hand": skin,
         "r_thigh": dark(pants),
         "r_shin": dark(pants),

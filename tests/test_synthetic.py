@@ -147,6 +147,19 @@ def test_left_right_cue_in_the_palette(scenes) -> None:
     assert EYE_COLORS["r_eye"] != EYE_COLORS["l_eye"]
 
 
+def test_arms_stand_out_from_their_torso_half(scenes) -> None:
+    """An arm in front of its own torso half shows: sleeve and shirt differ in every channel."""
+    arms = {"torso_r": ("r_upper_arm", "r_forearm"), "torso_l": ("l_upper_arm", "l_forearm")}
+    for s in scenes:
+        for person in s.people:
+            for torso, limbs in arms.items():
+                for limb in limbs:
+                    diff = np.abs(
+                        person.colors[SEGMENT_INDEX[limb]].astype(int) - person.colors[SEGMENT_INDEX[torso]]
+                    )
+                    assert diff.min() >= 70, (torso, limb, diff)
+
+
 def test_left_right_cue_in_the_pixels(scenes) -> None:
     """In the image: a visible right elbow/knee is darker than its visible left partner, and the
     middle of a visible right upper arm or thigh shows the stripe (a thin line: anywhere in the
