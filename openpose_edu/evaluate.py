@@ -16,7 +16,9 @@ Two data sets:
 
 ``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
 maps of every stage t = 1..T (refinement at work, notebook 05); ``--perfect-maps`` parses the
-ground-truth maps instead of a network's: the ceiling a perfect network would reach.
+ground-truth maps instead of a network's: the ceiling a perfect network would reach;
+``--per-keypoint`` adds which parts are missed and how far off the found ones are
+(``keypoint_errors``).
 """
 
 from __future__ import annotations
@@ -147,29 +149,123 @@ def coco_keypoint_ap(
     "ARl"} (-1 where COCO has nothing to average, e.g. no medium people). pycocotools' prints
     are captured, not shown.
     """
+    if not detections:
+        _coco_ground_truth(ground_truth)  # still refuse a missing file
+        return dict.fromkeys(STAT_NAMES, 0.0)
+    ev = _coco_eval(ground_truth, detections, image_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev.accumulate()
+        ev.summarize()
+    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
+
+
+def keypoint_errors(
+    ground_truth: dict | str | Path,
+    detections: list,
+    image_ids: Iterable[int] | None = None,
+    oks: float = 0.5,
+) -> dict[str, dict[str, float]]:
+    """What the detections get wrong, per COCO keypoint: missed parts and pixel errors.
+
+    Each labelled person is paired with the detection COCOeval matched to it at OKS ``oks``
+    (the same matching AP uses). Per keypoint name (``skeleton.COCO_PART_NAMES``) returns
+    {"labelled": labelled parts of matched people, "missed": fraction of them the detection
+    lacks, "median_px" / "p90_px": distance of the found ones, "people": the share of labelled
+    people that were matched at all}. Reading it beside AP says whether a network loses AP by
+    missing parts (one side more than the other, a PAF it never learned) or by placing them.
+    """
+    from .skeleton import COCO_PART_NAMES
+
+    if not detections:  # nobody matched: nothing to measure
+        nan = float("nan")
+        return {
+            n: {"labelled": 0.0, "missed": nan, "median_px": nan, "p90_px": nan, "people": 0.0}
+            for n in COCO_PART_NAMES
+        }
+    ev = _coco_eval(ground_truth, detections, image_ids)
+    t = int(np.argmin(np.abs(ev.params.iouThrs - oks)))
+    all_areas = ev.params.areaRng[0]
+    labelled, found, dist = np.zeros(17), np.zeros(17), [[] for _ in range(17)]
+    n_people = n_matched = 0
+    for e in ev.evalImgs:
+        if e is None or e["aRng"] != all_areas:
+            continue
+        for g, ignored, d in zip(e["gtIds"], e["gtIgnore"], e["gtMatches"][t]):
+            if ignored:
+                continue
+            n_people += 1
+            if not d:
+                continue
+            n_matched += 1
+            gk = np.asarray(ev.cocoGt.anns[g]["keypoints"], np.float64).reshape(17, 3)
+            dk = np.asarray(ev.cocoDt.anns[int(d)]["keypoints"], np.float64).reshape(17, 3)
+            lab, hit = gk[:, 2] > 0, (gk[:, 2] > 0) & (dk[:, 2] > 0)
+            labelled += lab
+            found += hit
+            for k in np.flatnonzero(hit):
+                dist[k].append(float(np.hypot(*(gk[k, :2] - dk[k, :2]))))
+    out = {}
+    for k, name in enumerate(COCO_PART_NAMES):
+        dk = np.asarray(dist[k]) if dist[k] else np.full(1, np.nan)
+        out[name] = {
+            "labelled": float(labelled[k]),
+            "missed": float(1 - found[k] / labelled[k]) if labelled[k] else float("nan"),
+            "median_px": float(np.median(dk)),
+            "p90_px": float(np.quantile(dk, 0.9)),
+            "people": n_matched / max(n_people, 1),
+        }
+    return out
+
+
+def format_keypoint_errors(errors: dict[str, dict[str, float]]) -> str:
+    """``keypoint_errors`` as a text table, one line per keypoint."""
+    first = next(iter(errors.values()), {"people": 0.0})
+    lines = [
+        f"people matched at OKS 0.5: {first['people']:.3f}",
+        "keypoint       labelled  missed  median px  p90 px",
+    ]
+    for name, e in errors.items():
+        lines.append(
+            f"{name:14s} {e['labelled']:8.0f} {e['missed']:7.3f} {e['median_px']:10.2f} {e['p90_px']:7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _coco_ground_truth(ground_truth: dict | str | Path) -> Any:
     from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
         if isinstance(ground_truth, dict):
             gt = COCO()
             gt.dataset = json.loads(json.dumps(ground_truth))  # COCO mutates it; deep copy
             gt.createIndex()
-        else:
-            path = Path(ground_truth)
-            if not path.is_file():
-                raise FileNotFoundError(f"COCO annotation file not found: {path}")
-            gt = COCO(str(path))
-        ids = sorted(gt.getImgIds()) if image_ids is None else sorted(int(i) for i in image_ids)
-        if not detections:
-            return dict.fromkeys(STAT_NAMES, 0.0)
+            return gt
+        path = Path(ground_truth)
+        if not path.is_file():
+            raise FileNotFoundError(f"COCO annotation file not found: {path}")
+        return COCO(str(path))
+
+
+def _coco_eval(ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None) -> Any:
+    """A COCOeval (keypoints, OKS) that has run ``evaluate()``: per-image matches in ``evalImgs``."""
+    from pycocotools.cocoeval import COCOeval
+
+    gt = _coco_ground_truth(ground_truth)
+    ids = sorted(gt.getImgIds()) if image_ids is None else sorted(int(i) for i in image_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(json.loads(json.dumps(detections)))
         ev = COCOeval(gt, dt, iouType="keypoints")
         ev.params.imgIds = ids
         ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
+    return ev
+
+
+def _stats(ground_truth: dict | str | Path, detections: list, ids: list, per_keypoint: bool) -> dict:
+    """``coco_keypoint_ap``, plus ``keypoint_errors`` under "per_keypoint" when asked."""
+    stats: dict[str, Any] = coco_keypoint_ap(ground_truth, detections, ids)
+    if per_keypoint:
+        stats["per_keypoint"] = keypoint_errors(ground_truth, detections, ids)
+    return stats
 
 
 # ----------------------------------------------------------------------------- models on data sets
@@ -238,11 +334,13 @@ def evaluate_synthetic(
     size: tuple[int, int] = VAL_SIZE,
     progress: bool = False,
     scales: Sequence[float] = (1.0,),
+    per_keypoint: bool = False,
 ) -> dict[int, dict]:
     """COCO keypoint AP of ``model`` on the held-out synthetic scenes, per stage: {t: stats dict}.
 
     stages: None (the last), "all" (1..T) or a list of stage numbers. scales: the maps are
-    averaged over these input scales before parsing (``inference.infer_maps``).
+    averaged over these input scales before parsing (``inference.infer_maps``). per_keypoint:
+    each stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
@@ -254,7 +352,7 @@ def evaluate_synthetic(
     images = [s.image for s in scenes]
     found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
-    return {t: coco_keypoint_ap(gt, detections_coco(ids, *found[t]), ids) for t in ts}
+    return {t: _stats(gt, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
 
 
 def evaluate_perfect_maps(
@@ -267,6 +365,7 @@ def evaluate_perfect_maps(
     stride: int = 8,
     sigma: float = 7.0,
     limb_width: float = 8.0,
+    per_keypoint: bool = False,
 ) -> dict:
     """COCO keypoint AP of a perfect network on the synthetic validation scenes: the ceiling.
 
@@ -280,6 +379,7 @@ def evaluate_perfect_maps(
     stride, sigma (S*'s Gaussian) and limb_width (L*'s half-width), in image pixels, ask what
     another representation would allow: stride 4 with sigma 3.5 and limb_width 4 is what the
     same network sees when it runs on the image enlarged twice (``scales=(2,)``).
+    per_keypoint: the stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
     import torch
     from tqdm.auto import tqdm
@@ -303,7 +403,7 @@ def evaluate_perfect_maps(
         keypoints.append(np.asarray(people.keypoints))
         scores.append(np.asarray(people.scores))
     ids = list(range(1, n + 1))
-    return coco_keypoint_ap(gt, detections_coco(ids, keypoints, scores), ids)
+    return _stats(gt, detections_coco(ids, keypoints, scores), ids, per_keypoint)
 
 
 def evaluate_coco(
@@ -315,10 +415,12 @@ def evaluate_coco(
     max_images: int | None = None,
     progress: bool = False,
     scales: Sequence[float] = (1.0,),
+    per_keypoint: bool = False,
 ) -> dict[int, dict]:
     """COCO keypoint AP of ``model`` on a COCO-format annotation file + image folder, per stage.
 
     scales: input scales averaged before parsing (the paper's COCO numbers use several).
+    per_keypoint: each stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
     import cv2
     from pycocotools.coco import COCO
@@ -341,7 +443,7 @@ def evaluate_coco(
         pictures.append(bgr)
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
-    return {t: coco_keypoint_ap(annotations, detections_coco(ids, *found[t]), ids) for t in ts}
+    return {t: _stats(annotations, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
 
 
 def format_table(results: dict[int | str, dict]) -> str:
@@ -378,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sigma", type=float, default=7.0, help="with --perfect-maps: S*'s sigma, pixels")
     p.add_argument("--limb-width", type=float, default=8.0, help="with --perfect-maps: L*'s half-width (px)")
     p.add_argument("--variant", default="paper", help="with --perfect-maps: 'paper' or 'released' targets")
+    p.add_argument(
+        "--per-keypoint",
+        action="store_true",
+        help="also print, for the last stage, each keypoint's missed fraction and pixel error",
+    )
     args = p.parse_args(argv)
     if args.perfect_maps:
         ceiling = evaluate_perfect_maps(
@@ -387,11 +494,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             stride=args.stride,
             sigma=args.sigma,
             limb_width=args.limb_width,
+            per_keypoint=args.per_keypoint,
         )
         results: dict = {"S*,L*": ceiling}
     else:
         results = _evaluate_model(p, args)
     print(format_table(results))
+    last = list(results.values())[-1]
+    if "per_keypoint" in last:
+        print(format_keypoint_errors(last["per_keypoint"]))
     if args.json:
         Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
     return 0
@@ -417,8 +528,11 @@ def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace) -> dic
             max_images=args.max_images,
             progress=True,
             scales=args.scales,
+            per_keypoint=args.per_keypoint,
         )
-    return evaluate_synthetic(model, n=args.n, stages=stages, progress=True, scales=args.scales)
+    return evaluate_synthetic(
+        model, n=args.n, stages=stages, progress=True, scales=args.scales, per_keypoint=args.per_keypoint
+    )
 
 
 if __name__ == "__main__":

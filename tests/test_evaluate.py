@@ -180,3 +180,32 @@ def test_perfect_maps_on_a_finer_grid_raise_the_ceiling(capsys) -> None:
     assert f"{fine['AP']:6.3f}" in capsys.readouterr().out
     with pytest.raises(ValueError, match="multiple of stride"):
         evaluate_perfect_maps(n=2, stride=24)
+
+
+def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, capsys) -> None:
+    """Detections that lack every left wrist and put every nose 3 px right: exactly that is read back."""
+    from openpose_edu.evaluate import format_keypoint_errors, keypoint_errors, main
+    from openpose_edu.skeleton import PART_INDEX
+
+    people = _people(np.random.default_rng(4))
+    path = _write_gt(tmp_path, people)
+    found = []
+    for p in people:
+        d = p.copy()
+        d[:, PART_INDEX["LWrist"]] = 0  # not found
+        d[:, PART_INDEX["Nose"], 0] += 3.0
+        found.append(d)
+    errors = keypoint_errors(path, detections_coco(range(1, 5), found, [np.ones(3)] * 4))
+    assert list(errors) == list(COCO_PART_NAMES)
+    for name, e in errors.items():
+        assert e["people"] == 1.0 and e["labelled"] == 12
+        assert e["missed"] == (1.0 if name == "left_wrist" else 0.0), name
+        if name == "nose":
+            assert e["median_px"] == pytest.approx(3.0) and e["p90_px"] == pytest.approx(3.0)
+        elif name != "left_wrist":
+            assert e["median_px"] == pytest.approx(0.0, abs=1e-9)
+    assert "left_wrist" in format_keypoint_errors(errors)
+    assert keypoint_errors(path, [])["nose"]["people"] == 0.0
+    assert main(["--perfect-maps", "--n", "3", "--per-keypoint"]) == 0
+    out = capsys.readouterr().out
+    assert "right_ankle" in out and "missed" in out
