@@ -20,7 +20,7 @@ colors vary per person. Everybody faces the camera (a simplification: no back vi
 
 * every right-side segment (right half of the torso, right arm, right leg) is a *dark shade*
   of the person's clothing color and the right limbs carry a *light stripe* along their middle;
-  left-side segments are a *light tint* of the same color, plain;
+  left-side segments are a *light tint* of the same color, and the left limbs a *dark stripe*;
 * the right eye is red, the left eye blue; the right ear is a darker skin tone.
 
 The sleeves are not the shirt's color (each channel moved by 128): an arm held in front of its
@@ -29,7 +29,9 @@ color, the bundled model missed half of the left wrists, which have no stripe.)
 
 Why: facing the camera alone is ambiguous once people are rotated or limbs cross, and a purely
 relative cue (darker vs lighter) fails on a lone arm whose partner is cut by the border. The
-stripe is visible on a single limb, the shading contrasts the two halves of one body, and the
+stripe is visible on a single limb (and marks it as a limb: with a stripe on the right limbs only,
+a plain left limb looked like the plain sticks of the clutter, and the model missed left wrists
+half as often again as right ones), the shading contrasts the two halves of one body, and the
 eye colors settle the face parts, whose positions swap under head rotation.
 
 **Visibility** follows COCO: 0 not labelled (outside the image; x = y = 0 then, as in COCO
@@ -125,7 +127,8 @@ for _part, _segs in PART_SEGMENTS.items():
     OWNS[PART_INDEX[_part], [SEGMENT_INDEX[s] for s in _segs]] = True
 
 EYE_COLORS: dict[str, tuple[int, int, int]] = {"r_eye": (220, 40, 40), "l_eye": (40, 90, 230)}  # RGB
-STRIPE_COLOR: tuple[int, int, int] = (235, 235, 225)  # the light stripe on right limbs
+# The stripe along the middle of every limb: light on the right limbs, dark on the left ones.
+STRIPE_COLORS: dict[str, tuple[int, int, int]] = {"r": (235, 235, 225), "l": (35, 30, 40)}
 
 # Standard normal quantiles at (u + 0.5) / 256: a byte u -> a Gaussian sample (see make_scene).
 _NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((u + 0.5) / 256) for u in range(256)])
@@ -412,12 +415,11 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
 
     def bone(side: str, seg: str, a: str, b: str) -> None:
         """Segment ``seg`` ("upper_arm", "forearm", "thigh", "shin") of one side, from part a
-        to part b; right limbs carry the light stripe (the left/right cue)."""
+        to part b, with its side's stripe (the left/right cue)."""
         s = side[0].lower()
         name, pa, pb = f"{s}_{seg}", J(f"{side}{a}"), J(f"{side}{b}")
         canvas.line(pa, pb, w[seg], col[name], lab[name])
-        if s == "r":
-            _stripe(canvas, pa, pb, w[seg])
+        _stripe(canvas, pa, pb, w[seg], STRIPE_COLORS[s])
 
     def limb(side: str) -> None:
         s, lo = side[0].lower(), side
@@ -478,11 +480,11 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
             limb(side)
 
 
-def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float) -> None:
-    """The right-limb stripe: a light line over the middle of the limb, clear of both joints."""
+def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float, color: tuple[int, int, int]) -> None:
+    """A limb's stripe: a line over the middle of the limb, clear of both joints."""
     t = max(1.0, 0.3 * width)
     if 0.3 * float(np.linalg.norm(b - a)) > 0.5 * t + 1.5:  # too short a limb: its joints come first
-        canvas.line(a + 0.3 * (b - a), a + 0.7 * (b - a), t, STRIPE_COLOR, -1)
+        canvas.line(a + 0.3 * (b - a), a + 0.7 * (b - a), t, color, -1)
 
 
 def _background(rng: np.random.Generator, H: int, W: int, cfg: SceneConfig) -> np.ndarray:

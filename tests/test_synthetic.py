@@ -17,7 +17,7 @@ from openpose_edu.synthetic import (
     N_SEGMENTS,
     OWNS,
     SEGMENT_INDEX,
-    STRIPE_COLOR,
+    STRIPE_COLORS,
     VALIDATION_SEED,
     SceneConfig,
     SyntheticPoseDataset,
@@ -165,7 +165,7 @@ def test_left_right_cue_in_the_pixels(scenes) -> None:
     middle of a visible right upper arm or thigh shows the stripe (a thin line: anywhere in the
     3x3 pixels there) while a left one does not."""
     darker, pairs = 0, 0
-    striped = {"r": [], "l": []}  # per visible limb middle: does it show the stripe color?
+    striped: dict = {(a, b): [] for a in "rl" for b in "rl"}  # (limb side, stripe color side) -> shows it?
     for s in scenes:
         for p, person in enumerate(s.people):
             kp = person.keypoints
@@ -190,12 +190,15 @@ def test_left_right_cue_in_the_pixels(scenes) -> None:
                 if s.segment_at(x, y) != (p, seg):
                     continue  # covered here
                 patch = s.image[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(int)
-                is_stripe = bool((np.abs(patch - np.array(STRIPE_COLOR)).max(-1) <= 6).any())
-                striped[side].append(is_stripe)
+                for stripe_side, color in STRIPE_COLORS.items():
+                    is_stripe = bool((np.abs(patch - np.array(color)).max(-1) <= 6).any())
+                    striped[side, stripe_side].append(is_stripe)
     assert pairs > 20 and darker / pairs > 0.9
-    assert len(striped["r"]) > 20 and np.mean(striped["r"]) > 0.9
-    # A left limb matches the stripe color only by chance (a near-white shirt).
-    assert len(striped["l"]) > 20 and np.mean(striped["l"]) < 0.1
+    for side in "rl":
+        assert len(striped[side, side]) > 20 and np.mean(striped[side, side]) > 0.9, side
+        # The other side's stripe color shows only by chance (a near-white or near-black shirt).
+        other = "l" if side == "r" else "r"
+        assert np.mean(striped[side, other]) < 0.1, side
 
 
 # ------------------------------------------------------------------------------- visibility
