@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .skeleton import N_PARTS, OPENPOSE_FROM_COCO
+from .skeleton import N_HEATMAPS, N_PARTS, OPENPOSE_FROM_COCO
 from .synthetic import VALIDATION_SEED
 
 VAL_SEED = VALIDATION_SEED  # the held-out synthetic validation scenes' seed (train.py refuses it)
@@ -152,7 +152,11 @@ def coco_keypoint_ap(
     if not detections:
         _coco_ground_truth(ground_truth)  # still refuse a missing file
         return dict.fromkeys(STAT_NAMES, 0.0)
-    ev = _coco_eval(ground_truth, detections, image_ids)
+    return _summary(_coco_eval(ground_truth, detections, image_ids))
+
+
+def _summary(ev: Any) -> dict:
+    """AP/AR of a COCOeval that has run ``evaluate()`` (``coco_keypoint_ap``'s dict)."""
     with contextlib.redirect_stdout(io.StringIO()):
         ev.accumulate()
         ev.summarize()
@@ -182,7 +186,13 @@ def keypoint_errors(
             n: {"labelled": 0.0, "missed": nan, "median_px": nan, "p90_px": nan, "people": 0.0}
             for n in COCO_PART_NAMES
         }
-    ev = _coco_eval(ground_truth, detections, image_ids)
+    return _errors(_coco_eval(ground_truth, detections, image_ids), oks)
+
+
+def _errors(ev: Any, oks: float = 0.5) -> dict[str, dict[str, float]]:
+    """``keypoint_errors`` of a COCOeval that has run ``evaluate()``."""
+    from .skeleton import COCO_PART_NAMES
+
     t = int(np.argmin(np.abs(ev.params.iouThrs - oks)))
     all_areas = ev.params.areaRng[0]
     labelled, found, dist = np.zeros(17), np.zeros(17), [[] for _ in range(17)]
@@ -261,11 +271,14 @@ def _coco_eval(ground_truth: dict | str | Path, detections: list, image_ids: Ite
 
 
 def _stats(ground_truth: dict | str | Path, detections: list, ids: list, per_keypoint: bool) -> dict:
-    """``coco_keypoint_ap``, plus ``keypoint_errors`` under "per_keypoint" when asked."""
-    stats: dict[str, Any] = coco_keypoint_ap(ground_truth, detections, ids)
-    if per_keypoint:
-        stats["per_keypoint"] = keypoint_errors(ground_truth, detections, ids)
-    return stats
+    """``coco_keypoint_ap``, plus ``keypoint_errors`` under "per_keypoint" when asked (one COCOeval)."""
+    if not detections:  # nothing for COCOeval to match: the public functions' empty answers
+        stats: dict[str, Any] = coco_keypoint_ap(ground_truth, [], ids)
+        errors = keypoint_errors(ground_truth, [], ids)
+    else:
+        ev = _coco_eval(ground_truth, detections, ids)
+        stats, errors = _summary(ev), _errors(ev) if per_keypoint else {}
+    return {**stats, "per_keypoint": errors} if per_keypoint else stats
 
 
 # ----------------------------------------------------------------------------- models on data sets
@@ -399,7 +412,7 @@ def evaluate_perfect_maps(
     for scene in tqdm(scenes, disable=not progress, desc="perfect maps"):
         item = data.make_targets(torch.from_numpy(scene.keypoints), torch.from_numpy(scene.ignore))
         maps = resize_maps(torch.cat([item["S"], item["L"]])[None], padding, data.stride)[0].numpy()
-        people = parse(maps[:19], maps[19:], params)
+        people = parse(maps[:N_HEATMAPS], maps[N_HEATMAPS:], params)
         keypoints.append(np.asarray(people.keypoints))
         scores.append(np.asarray(people.scores))
     ids = list(range(1, n + 1))

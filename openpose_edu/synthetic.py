@@ -25,7 +25,7 @@ colors vary per person. Everybody faces the camera (a simplification: no back vi
 
 The sleeves are not the shirt's color (each channel moved by 128): an arm held in front of its
 own torso half, the commonest pose, would otherwise vanish into it. (With sleeves the shirt's
-color, the bundled model missed half of the left wrists, which have no stripe.)
+color, and no stripe yet on the left limbs, the bundled model missed half of the left wrists.)
 
 Why: facing the camera alone is ambiguous once people are rotated or limbs cross, and a purely
 relative cue (darker vs lighter) fails on a lone arm whose partner is cut by the border. The
