@@ -64,7 +64,7 @@ def network_maps(model: nn.Module, image: np.ndarray, color: str = "RGB") -> Net
     image = check_image(image)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    raw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W)
+    raw = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W), contiguous
     with torch.no_grad():
         out = model(model.input_spec.normalize(raw, color=color))
     return NetworkOutput(F=out.F.cpu(), S=[s.cpu() for s in out.S], L=[p.cpu() for p in out.L])
