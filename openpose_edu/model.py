@@ -111,6 +111,11 @@ class OpenPoseConfig:
             raise ValueError(f"stage_kernel must be odd (same padding), got {self.stage_kernel}")
         if len(self.vgg) < 1 or any(len(b) < 1 for b in self.vgg) or len(self.cpm) < 1:
             raise ValueError("vgg blocks and cpm must each have at least one conv")
+        if self.input.stride != self.stride:
+            raise ValueError(
+                f"input.stride {self.input.stride} must equal the network's stride {self.stride} "
+                f"(2 ** (len(vgg) - 1): one max pool between VGG blocks)"
+            )
 
     @property
     def stride(self) -> int:

@@ -182,14 +182,17 @@ class _StepSampler(Sampler[int]):
         return self.count
 
 
-def make_dataset(cfg: TrainConfig, n_items: int | None = None) -> Dataset:
+def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) -> Dataset:
     """The training data set: synthetic scenes (default) or a COCO keypoint data set.
 
     Items are dicts with ``image`` (3, crop, crop) uint8 RGB, ``S`` (19, h, w), ``L`` (38, h, w)
-    and ``W`` (1, h, w) float32, h = w = crop / 8 (see ``collate``).
+    and ``W`` (1, h, w) float32, h = w = crop / stride (see ``collate``); ``stride`` must be the
+    network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
     """
+    if cfg.crop % stride:
+        raise ValueError(f"crop {cfg.crop} must be a multiple of the network's stride {stride}")
     if cfg.coco_annotations:
-        return CocoKeypointDataset(cfg.coco_annotations, cfg.coco_images, crop=cfg.crop)
+        return CocoKeypointDataset(cfg.coco_annotations, cfg.coco_images, crop=cfg.crop, stride=stride)
     from .evaluate import VAL_SEED
 
     if cfg.data_seed == VAL_SEED:
@@ -203,6 +206,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None) -> Dataset:
         seed=cfg.data_seed,
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
+        stride=stride,
     )
 
 
@@ -250,7 +254,9 @@ class CocoKeypointDataset(Dataset):
     for a user who wants to fine-tune on their own annotations.
     """
 
-    def __init__(self, annotations: str | Path, images: str | Path, crop: int = 368) -> None:
+    def __init__(
+        self, annotations: str | Path, images: str | Path, crop: int = 368, stride: int = 8
+    ) -> None:
         annotations, images = Path(annotations), Path(images)
         if not annotations.is_file():
             raise FileNotFoundError(
@@ -266,7 +272,7 @@ class CocoKeypointDataset(Dataset):
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO(str(annotations))
         self.images = images
-        self.crop = crop
+        self.crop, self.stride = crop, stride
         self.ids = sorted(self.coco.getImgIds(catIds=self.coco.getCatIds(catNms=["person"])))
         if not self.ids:
             raise ValueError(f"{annotations} has no images with 'person' annotations")
@@ -300,8 +306,10 @@ class CocoKeypointDataset(Dataset):
         kps17 = np.array([a["keypoints"] for a in labelled], np.float32).reshape(-1, 17, 3)
         kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
         kps[..., :2] *= scale
-        grid = (self.crop // 8, self.crop // 8)
-        S, L, Wm = (t[0] for t in targets(kps[None], ignore_crop[None], grid_size=grid, stride=8))
+        grid = (self.crop // self.stride, self.crop // self.stride)
+        S, L, Wm = (
+            t[0] for t in targets(kps[None], ignore_crop[None], grid_size=grid, stride=self.stride)
+        )
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
 
@@ -397,7 +405,7 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     if dataset is None:
-        dataset = make_dataset(cfg)
+        dataset = make_dataset(cfg, stride=net.config.stride)
     remaining = max(0, cfg.steps - start)
     loader = DataLoader(
         dataset,

@@ -158,6 +158,19 @@ def test_resume_with_another_config_is_refused(tmp_path) -> None:
         train(quick(tmp_path / "z"), resume=tmp_path / "nothing.pt", dataset=TinyScenes(2))
 
 
+def test_targets_follow_the_network_stride(tmp_path) -> None:
+    """A stride-4 network (3 VGG blocks) trains on stride-4 targets, with no dataset passed in."""
+    from openpose_edu.model import InputSpec
+
+    net_cfg = OpenPoseConfig.small(
+        width=0.0625, n_stages=2, vgg=((4,), (4,), (8,)), stage_layers=1, input=InputSpec(stride=4)
+    )
+    result = train(quick(tmp_path, steps=2, checkpoint_every=2), model_config=net_cfg, progress=False)
+    assert result.model.stride == 4 and len(result.history) == 2
+    item = make_dataset(TrainConfig(crop=32), n_items=1, stride=4)[0]
+    assert item["S"].shape == (19, 8, 8) and item["L"].shape == (38, 8, 8) and item["W"].shape == (1, 8, 8)
+
+
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="crop"):
         TrainConfig(crop=30)
@@ -215,6 +228,9 @@ def test_coco_dataset_items(tmp_path) -> None:
     # the unlabelled person (right side) is masked out, the labelled one is not
     assert item["W"][0, :4, 6:].max() == 0 and item["W"][0, 1, 2] == 1
     assert item["W"][0, 4:].min() == 1  # the padding below the image counts as annotated
+    fine = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4)[0]
+    assert fine["S"].shape == (19, 16, 16) and fine["W"].shape == (1, 16, 16)
+    assert divmod(int(fine["S"][1].argmax()), 16)[::-1] == (5, 2)  # the Neck at (20, 8) / 4
 
 
 def test_lr_schedule_warms_up_then_decays() -> None:
