@@ -254,9 +254,7 @@ class CocoKeypointDataset(Dataset):
     for a user who wants to fine-tune on their own annotations.
     """
 
-    def __init__(
-        self, annotations: str | Path, images: str | Path, crop: int = 368, stride: int = 8
-    ) -> None:
+    def __init__(self, annotations: str | Path, images: str | Path, crop: int = 368, stride: int = 8) -> None:
         annotations, images = Path(annotations), Path(images)
         if not annotations.is_file():
             raise FileNotFoundError(
@@ -307,9 +305,7 @@ class CocoKeypointDataset(Dataset):
         kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
-        S, L, Wm = (
-            t[0] for t in targets(kps[None], ignore_crop[None], grid_size=grid, stride=self.stride)
-        )
+        S, L, Wm = (t[0] for t in targets(kps[None], ignore_crop[None], grid_size=grid, stride=self.stride))
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
 

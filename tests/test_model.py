@@ -110,9 +110,7 @@ def test_stride_follows_the_vgg_blocks():
     """One max pool between VGG blocks: 3 blocks give stride 4, and input.stride must agree."""
     from openpose_edu.model import InputSpec
 
-    cfg = OpenPoseConfig.small(
-        width=0.0625, n_stages=2, vgg=((4,), (4,), (8, 8)), input=InputSpec(stride=4)
-    )
+    cfg = OpenPoseConfig.small(width=0.0625, n_stages=2, vgg=((4,), (4,), (8, 8)), input=InputSpec(stride=4))
     out = OpenPoseNet(cfg)(torch.zeros(1, 3, 32, 48))
     assert cfg.stride == 4 and out.S[-1].shape[-2:] == (8, 12) and out.L[-1].shape[-2:] == (8, 12)
     with pytest.raises(ValueError, match="input.stride 8 must equal the network's stride 4"):
