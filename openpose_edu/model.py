@@ -20,7 +20,7 @@ the same dataclass; the bundled model is one of them. Explained in notebook 02.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from torch import Tensor, nn
@@ -249,7 +249,8 @@ class OpenPoseNet(nn.Module):
     """The OpenPose network; ``forward`` returns F and every stage's (S^t, L^t).
 
     Input: (N, 3, H, W) float, already normalized as ``config.input`` says
-    (``inference.preprocess`` does that). Any H, W; the maps are (ceil(H/8), ceil(W/8)).
+    (``inference.preprocess`` does that). Any H, W; the maps are (ceil(H/s), ceil(W/s)),
+    s = ``config.stride`` (8 with the paper's three max pools).
     """
 
     def __init__(self, config: OpenPoseConfig | None = None) -> None:
@@ -268,7 +269,7 @@ class OpenPoseNet(nn.Module):
         return self.config.stride
 
     def features(self, x: Tensor) -> Tensor:
-        """Image (N, 3, H, W) -> F (N, C_F, H/8, W/8): VGG-19 conv1_1..conv4_2 + the CPM convs."""
+        """Image (N, 3, H, W) -> F (N, C_F, H/s, W/s): VGG-19 conv1_1..conv4_2 + the CPM convs."""
         return self.cpm(self.backbone(x))
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
@@ -291,6 +292,29 @@ class OpenPoseNet(nn.Module):
             S.append(s)
             L.append(paf)
         return NetworkOutput(F=F, S=S, L=L)
+
+
+def without_last_pool(net: OpenPoseNet) -> OpenPoseNet:
+    """The same convolutions with the last max pool removed: output stride s -> s / 2.
+
+    The last two VGG blocks become one (the bundled model's conv4_1, conv4_2 become conv3_3,
+    conv3_4), so the maps have twice as many cells per side: (N, C, H/s, W/s) -> (N, C, 2H/s, 2W/s).
+    Every weight is kept, in order. The layers after the removed pool now see the image at twice
+    the density: their receptive field in pixels halves and a person looks twice as large to them,
+    so the result must be fine-tuned (``train --init-from``) before it is any good. This is how the
+    stride-4 bundled model started from the stride-8 one. Returns a new network on ``net``'s device.
+    """
+    c = net.config
+    if len(c.vgg) < 2:
+        raise ValueError("the network has one VGG block: there is no max pool left to remove")
+    vgg = (*c.vgg[:-2], c.vgg[-2] + c.vgg[-1])
+    config = replace(c, vgg=vgg, input=replace(c.input, stride=c.stride // 2))
+    first = next(net.parameters())
+    new = OpenPoseNet(config).to(device=first.device, dtype=first.dtype)
+    names = list(new.state_dict())
+    values = list(net.state_dict().values())  # registration order: the same convs, renamed
+    new.load_state_dict(dict(zip(names, values, strict=True)))
+    return new
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from openpose_edu.model import (
+    InputSpec,
     NetworkOutput,
     OpenPoseConfig,
     OpenPoseNet,
@@ -108,8 +109,6 @@ def test_config_round_trip():
 
 def test_stride_follows_the_vgg_blocks():
     """One max pool between VGG blocks: 3 blocks give stride 4, and input.stride must agree."""
-    from openpose_edu.model import InputSpec
-
     cfg = OpenPoseConfig.small(width=0.0625, n_stages=2, vgg=((4,), (4,), (8, 8)), input=InputSpec(stride=4))
     out = OpenPoseNet(cfg)(torch.zeros(1, 3, 32, 48))
     assert cfg.stride == 4 and out.S[-1].shape[-2:] == (8, 12) and out.L[-1].shape[-2:] == (8, 12)
@@ -137,3 +136,26 @@ def test_input_spec_normalize():
     torch.testing.assert_close(spec.normalize(rgb.flip(1), color="BGR"), x)
     with pytest.raises(ValueError, match="color"):
         spec.normalize(rgb, color="HSV")
+
+
+def test_without_last_pool_keeps_every_weight_and_halves_the_stride():
+    from openpose_edu.model import he_normal_, without_last_pool
+
+    net = he_normal_(
+        OpenPoseNet(OpenPoseConfig.small(width=0.0625, n_stages=2, vgg=((4,), (4,), (8,), (8, 8))))
+    )
+    fine = without_last_pool(net)
+    assert fine.stride == 4 and fine.config.vgg == ((4,), (4,), (8, 8, 8)) and fine.input_spec.stride == 4
+    for a, b in zip(net.parameters(), fine.parameters(), strict=True):
+        assert torch.equal(a, b)
+    x = torch.randn(1, 3, 32, 40)
+    # the new backbone is the old one with pool3 left out, layer for layer
+    no_pool = torch.nn.Sequential(*[m for name, m in net.backbone.named_children() if name != "pool3_stage1"])
+    torch.testing.assert_close(fine.backbone(x), no_pool(x))
+    assert fine(x).S[-1].shape[-2:] == (8, 10) and net(x).S[-1].shape[-2:] == (4, 5)
+    with pytest.raises(ValueError, match="no max pool left"):
+        without_last_pool(
+            OpenPoseNet(
+                OpenPoseConfig.small(width=0.0625, n_stages=1, vgg=((4,),), input=InputSpec(stride=1))
+            )
+        )
