@@ -94,7 +94,8 @@ def main() -> None:
         p.error("--steps must be a multiple of --skip and larger than it")
 
     n = args.steps * args.batch_size
-    synthetic = SyntheticPoseDataset(n, seed=0, size=(args.crop, args.crop))
+    net_config = bundled_config()
+    synthetic = SyntheticPoseDataset(n, seed=0, size=(args.crop, args.crop), stride=net_config.stride)
     memory = InMemory([synthetic[i] for i in range(n)])
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,7 +115,7 @@ def main() -> None:
                 tensorboard=False,
                 out_dir=f"{tmp}/{workers}",
             )
-            run = train(cfg, model_config=bundled_config(), dataset=data, progress=False)
+            run = train(cfg, model_config=net_config, dataset=data, progress=False)
             results[name] = rate(run.history, 1)
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     print(
