@@ -194,8 +194,6 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
     and ``W`` (1, h, w) float32, h = w = crop / stride (see ``collate``); ``stride`` must be the
     network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
     """
-    if cfg.crop % stride:
-        raise ValueError(f"crop {cfg.crop} must be a multiple of the network's stride {stride}")
     if cfg.coco_annotations:
         return CocoKeypointDataset(cfg.coco_annotations, cfg.coco_images, crop=cfg.crop, stride=stride)
     from .evaluate import VAL_SEED
@@ -260,6 +258,8 @@ class CocoKeypointDataset(Dataset):
     """
 
     def __init__(self, annotations: str | Path, images: str | Path, crop: int = 368, stride: int = 8) -> None:
+        if crop % stride:  # SyntheticPoseDataset checks its size the same way
+            raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
         annotations, images = Path(annotations), Path(images)
         if not annotations.is_file():
             raise FileNotFoundError(
