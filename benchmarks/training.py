@@ -7,13 +7,14 @@ Runs ``train.train`` twice in one process on the same network and batch shape:
    DataLoader with ``--workers`` worker processes, as ``python -m openpose_edu.train`` does.
 
 It prints images/s of both and the ratio ours / baseline; the goal is >= 0.9 (the data
-pipeline is not the bottleneck). The first ``--skip`` steps of each run (warm-up, worker
-start) are left out of the rate.
+pipeline is not the bottleneck). ``--cpu-bf16`` runs both in bfloat16 on the CPU
+(``TrainConfig.cpu_bf16``): faster steps leave the data pipeline less time to hide in. The
+first ``--skip`` steps of each run (warm-up, worker start) are left out of the rate.
 
 ``--forward`` instead times one forward pass at 368 x 368 (the paper's box size) of a
 checkpoint's network (default: the bundled model) beside the paper network, same run.
 
-    .venv/bin/python benchmarks/training.py [--steps 40] [--workers 1] [--device cpu]
+    .venv/bin/python benchmarks/training.py [--steps 40] [--workers 1] [--device cpu] [--cpu-bf16]
     .venv/bin/python benchmarks/training.py --forward [--checkpoint PATH] [--threads 2]
 """
 
@@ -86,6 +87,7 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--forward", action="store_true", help="time a forward pass at 368x368 instead")
     p.add_argument("--checkpoint", default=None, help="with --forward: a checkpoint (default: bundled)")
+    p.add_argument("--cpu-bf16", action="store_true", help="bfloat16 autocast on CPU (TrainConfig.cpu_bf16)")
     args = p.parse_args()
     if args.forward:
         forward_times(args.checkpoint, args.threads)
@@ -110,6 +112,7 @@ def main() -> None:
                 num_workers=workers,
                 threads=args.threads,
                 device=args.device,
+                cpu_bf16=args.cpu_bf16,
                 log_every=args.skip,
                 checkpoint_every=10**9,
                 tensorboard=False,
@@ -121,6 +124,7 @@ def main() -> None:
     print(
         f"device {args.device} ({device}), {args.threads} threads, batch {args.batch_size}, "
         f"crop {args.crop}, {args.workers} worker(s), {args.steps} steps ({args.skip} warm-up)"
+        + (", bfloat16" if args.cpu_bf16 and args.device == "cpu" else "")
     )
     for name, value in results.items():
         print(f"{name:>22}: {value:7.1f} images/s")

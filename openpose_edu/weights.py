@@ -373,7 +373,7 @@ def save_checkpoint(path: str | Path, model: OpenPoseNet, **extra: Any) -> Path:
         raise ValueError(f"extra keys {sorted(reserved)} are reserved for the checkpoint itself; rename them")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}  # NCHW on disk
     payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "state_dict": state, **extra}
     tmp = path.with_name(f".{path.name}.part")
     try:
