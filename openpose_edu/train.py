@@ -487,7 +487,7 @@ def train(
 
 
 def _float_output(output: Any) -> Any:
-    """Autocast outputs in float32 so that the loss (sums of squares) does not overflow float16."""
+    """Autocast outputs in float32: the loss (sums of squares) overflows float16, loses bfloat16's digits."""
     output.S = [s.float() for s in output.S]
     output.L = [v.float() for v in output.L]
     return output
