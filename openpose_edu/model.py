@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as nnf
 
 from .skeleton import N_HEATMAPS, N_PAFS
 
@@ -314,6 +315,33 @@ def without_last_pool(net: OpenPoseNet) -> OpenPoseNet:
     names = list(new.state_dict())
     values = list(net.state_dict().values())  # registration order: the same convs, renamed
     new.load_state_dict(dict(zip(names, values, strict=True)))
+    return new
+
+
+def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
+    """The same network with larger k x k convolutions in stages 2..T: a k' x k' kernel grown to k.
+
+    Each Mconv kernel (C_out, C_in, k', k') is zero-padded around its centre to (C_out, C_in, k, k),
+    and the 'same' padding grows with it, so the new network computes exactly the old function
+    (the outer ring only ever multiplies by zero) while each refinement stage can now learn to look
+    (k - 1) / 2 cells further: the paper's argument for its 7x7 stages (Sec. 2.1, large receptive
+    fields for the relations between parts). Every other weight is kept as it is. This is how the
+    5x5 bundled model started from the 3x3 one; fine-tune it (``train --init-from``) to use the
+    new reach. Returns a new network on ``net``'s device.
+    """
+    c = net.config
+    if kernel % 2 != 1 or kernel < c.stage_kernel:
+        raise ValueError(f"kernel must be odd and >= the current {c.stage_kernel}, got {kernel}")
+    first = next(net.parameters())
+    new = OpenPoseNet(replace(c, stage_kernel=kernel)).to(device=first.device, dtype=first.dtype)
+    grow = (kernel - c.stage_kernel) // 2
+    k_by_k = {f"Mconv{i}_" for i in range(1, c.stage_layers + 1)}  # Mconv1..n; the 1x1s stay
+    state = {}
+    for name, value in net.state_dict().items():
+        layer = name.split(".")[-2]  # e.g. "Mconv2_stage3_L1"
+        is_kk = name.endswith(".weight") and any(layer.startswith(p) for p in k_by_k)
+        state[name] = nnf.pad(value, (grow,) * 4) if is_kk else value  # zeros around the centre
+    new.load_state_dict(state)
     return new
 
 

@@ -159,3 +159,33 @@ def test_without_last_pool_keeps_every_weight_and_halves_the_stride():
                 OpenPoseConfig.small(width=0.0625, n_stages=1, vgg=((4,),), input=InputSpec(stride=1))
             )
         )
+
+
+def test_with_stage_kernel_grows_the_refinement_kernels_and_keeps_the_function():
+    from openpose_edu.model import he_normal_, with_stage_kernel
+
+    torch.manual_seed(0)
+    net = he_normal_(OpenPoseNet(OpenPoseConfig.small(width=0.0625, n_stages=3, stage_kernel=3)))
+    for p in net.parameters():  # nonzero biases too, so the zero ring really is all that differs
+        p.data.add_(0.01 * torch.randn_like(p))
+    big = with_stage_kernel(net, 7)
+    assert big.config.stage_kernel == 7 and big.config.stage_layers == net.config.stage_layers
+    w = big.stages[1].L1.Mconv2_stage2_L1.weight
+    assert w.shape[-2:] == (7, 7)
+    torch.testing.assert_close(w[:, :, 2:5, 2:5], net.stages[1].L1.Mconv2_stage2_L1.weight)
+    assert w[:, :, 0].abs().sum() == 0 and w[:, :, :, 6].abs().sum() == 0
+    # the 1x1 convs and everything before stage 2 are untouched
+    assert big.stages[2].L2.Mconv6_stage3_L2.weight.shape[-2:] == (1, 1)
+    assert torch.equal(big.stages[0].L1.conv5_1_CPM_L1.weight, net.stages[0].L1.conv5_1_CPM_L1.weight)
+    x = torch.randn(1, 3, 40, 48)
+    with torch.no_grad():
+        a, b = net(x), big(x)
+    for s, t in zip(a.S + a.L, b.S + b.L, strict=True):
+        torch.testing.assert_close(s, t, rtol=1e-5, atol=1e-5)
+    # and the grown ring is trainable: a gradient reaches it
+    big(x).S[-1].sum().backward()
+    assert big.stages[1].L1.Mconv1_stage2_L1.weight.grad[:, :, 0].abs().sum() > 0
+    with pytest.raises(ValueError, match="odd"):
+        with_stage_kernel(net, 4)
+    with pytest.raises(ValueError, match=">= the current"):
+        with_stage_kernel(big, 5)
