@@ -51,18 +51,19 @@ def bundled_config() -> OpenPoseConfig:
 
     Same structure as ``OpenPoseConfig.paper()``: VGG-style backbone, two CPM convs giving F,
     stage 1 (3 convs + 1x1 + 1x1) and stages 2..6 on concat[L, S, F]. Narrower (1/4 of the
-    widths), one conv fewer in the first two VGG blocks, 3x3 stage kernels (3 layers per
-    refinement stage), and one max pool fewer: two pools, so the maps have stride 4 (64 x 64
-    cells for a 256 x 256 image) where the paper has 8. The synthetic scenes hold people down to
-    64 pixels tall, and on a stride-8 grid even perfect maps S*, L* of them score only AP 0.747
-    (0.831 at stride 4; see the model card). Six 3x3 stages see about 200 input pixels across.
-    The first three training runs used the stride-8 form, vgg ((16,), (32,), (64, 64), (96, 96));
-    ``model.without_last_pool`` turned it into this one, with every weight kept.
+    widths), one conv fewer in the first two VGG blocks, 5x5 stage kernels where the paper has
+    7x7 (3 layers per refinement stage, not 5), and one max pool fewer: two pools, so the maps
+    have stride 4 (64 x 64 cells for a 256 x 256 image) where the paper has 8. The synthetic
+    scenes hold people down to 64 pixels tall, and on a stride-8 grid even perfect maps S*, L*
+    of them score only AP 0.747 (0.831 at stride 4; see the model card).
+    Runs 1-3 trained the stride-8 form, vgg ((16,), (32,), (64, 64), (96, 96)) with 3x3 stage
+    kernels; ``model.without_last_pool`` made it stride 4 (runs 4-5) and
+    ``model.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time.
     """
     return OpenPoseConfig.small(
         width=0.25,
         n_stages=6,
-        stage_kernel=3,
+        stage_kernel=5,
         vgg=((16,), (32,), (64, 64, 96, 96)),
         cpm=(64, 48),
         stage_layers=3,

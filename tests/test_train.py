@@ -306,17 +306,21 @@ def test_tensorboard_logs_every_stage(tmp_path) -> None:
 def test_bundled_config_is_the_paper_family() -> None:
     from dataclasses import replace
 
-    from openpose_edu.model import InputSpec, without_last_pool
+    from openpose_edu.model import InputSpec, with_stage_kernel, without_last_pool
 
     cfg = bundled_config()
     paper = OpenPoseConfig.paper()
     assert cfg.n_stages == paper.n_stages == 6
     assert (cfg.n_heatmaps, cfg.n_pafs) == (19, 38)
     assert (cfg.stride, paper.stride) == (4, 8)  # one max pool fewer than the paper
-    # the stride-8 form of runs 1-3, with its last pool removed, is this network
-    stride8 = replace(cfg, vgg=((16,), (32,), (64, 64), (96, 96)), input=replace(cfg.input, stride=8))
+    assert (cfg.stage_kernel, paper.stage_kernel) == (5, 7)
+    # the 3x3 stride-8 form of runs 1-3, with its last pool removed (runs 4-5) and its stage
+    # kernels grown to 5x5 (run 6), is this network
+    stride8 = replace(
+        cfg, vgg=((16,), (32,), (64, 64), (96, 96)), stage_kernel=3, input=replace(cfg.input, stride=8)
+    )
     assert stride8.stride == 8 and isinstance(stride8.input, InputSpec)
-    assert without_last_pool(OpenPoseNet(stride8)).config == cfg
+    assert with_stage_kernel(without_last_pool(OpenPoseNet(stride8)), 5).config == cfg
 
 
 def test_bundled_checkpoint_is_small_and_self_describing() -> None:
