@@ -323,11 +323,11 @@ def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
 
     Each Mconv kernel (C_out, C_in, k', k') is zero-padded around its centre to (C_out, C_in, k, k),
     and the 'same' padding grows with it, so the new network computes exactly the old function
-    (the outer ring only ever multiplies by zero) while each refinement stage can now learn to look
-    (k - 1) / 2 cells further: the paper's argument for its 7x7 stages (Sec. 2.1, large receptive
-    fields for the relations between parts). Every other weight is kept as it is. This is how the
-    5x5 bundled model started from the 3x3 one; fine-tune it (``train --init-from``) to use the
-    new reach. Returns a new network on ``net``'s device.
+    (the outer ring only ever multiplies by zero) while each of a refinement stage's k x k layers
+    can now learn to look (k - k') / 2 cells further: the paper's argument for its 7x7 stages
+    (Sec. 2.1, large receptive fields for the relations between parts). Every other weight is
+    kept as it is. This is how the 5x5 bundled model started from the 3x3 one; fine-tune it
+    (``train --init-from``) to use the new reach. Returns a new network on ``net``'s device.
     """
     c = net.config
     if kernel % 2 != 1 or kernel < c.stage_kernel:
