@@ -334,13 +334,12 @@ def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
         raise ValueError(f"kernel must be odd and >= the current {c.stage_kernel}, got {kernel}")
     first = next(net.parameters())
     new = OpenPoseNet(replace(c, stage_kernel=kernel)).to(device=first.device, dtype=first.dtype)
-    grow = (kernel - c.stage_kernel) // 2
-    k_by_k = {f"Mconv{i}_" for i in range(1, c.stage_layers + 1)}  # Mconv1..n; the 1x1s stay
+    # The new network says which kernels grew (Mconv1..n of stages 2..T); pad each to its shape.
+    target = new.state_dict()
     state = {}
     for name, value in net.state_dict().items():
-        layer = name.split(".")[-2]  # e.g. "Mconv2_stage3_L1"
-        is_kk = name.endswith(".weight") and any(layer.startswith(p) for p in k_by_k)
-        state[name] = nnf.pad(value, (grow,) * 4) if is_kk else value  # zeros around the centre
+        grow = (target[name].shape[-1] - value.shape[-1]) // 2 if value.ndim == 4 else 0
+        state[name] = nnf.pad(value, (grow,) * 4) if grow else value  # zeros around the centre
     new.load_state_dict(state)
     return new
 
