@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as nnf
 
 from .skeleton import N_HEATMAPS, N_PAFS
 
@@ -318,6 +317,59 @@ def without_last_pool(net: OpenPoseNet) -> OpenPoseNet:
     return new
 
 
+def grown(net: OpenPoseNet, config: OpenPoseConfig, seed: int = 0) -> OpenPoseNet:
+    """A larger member of the family that computes exactly ``net``'s function: Net2Net-style growth.
+
+    ``config`` may have more channels in any layer (VGG blocks, the CPM convs and so F, the stage
+    widths) and larger kernels, but the same layers, stages, outputs and stride. Each old weight
+    (C_out, C_in, k', k') lands in the first C_out x C_in channels and the centre of its new
+    (C_out', C_in', k, k) kernel; what the old output channels would receive from the new input
+    channels, or from a kernel's new outer ring, is zero. The new output channels start from
+    PyTorch's default initialisation (seeded by ``seed``), so they see the image at once but
+    nothing downstream sees them until training gives their outgoing weights a value. The
+    concatenation [L, S, F] of stages 2..T keeps F last, so F's new channels are the last
+    inputs of each Mconv1. Returns a new network on ``net``'s device; fine-tune it
+    (``train --init-from``) to use what was added.
+    """
+    old_cfg = net.config
+    if config.stride != old_cfg.stride or (config.n_stages, config.n_heatmaps, config.n_pafs) != (
+        old_cfg.n_stages,
+        old_cfg.n_heatmaps,
+        old_cfg.n_pafs,
+    ):
+        raise ValueError(
+            "grown keeps the stride, the number of stages and the outputs; only widths and kernels grow"
+        )
+    first = next(net.parameters())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = OpenPoseNet(config)
+    new = new.to(device=first.device, dtype=first.dtype)
+    target = new.state_dict()
+    old = net.state_dict()
+    if list(target) != list(old):
+        raise ValueError(
+            "grown needs the same layers (the same convs per VGG block, CPM and stage): "
+            f"{len(old)} tensors in the network, {len(target)} in the config"
+        )
+    state = {}
+    for name, value in old.items():
+        big = target[name]
+        if any(n < o for n, o in zip(big.shape, value.shape)) or big.ndim != value.ndim:
+            raise ValueError(f"{name}: {tuple(value.shape)} cannot grow to {tuple(big.shape)}")
+        out = big.clone()
+        if value.ndim == 4:
+            c_out, c_in, k, _ = value.shape
+            ring = (big.shape[-1] - k) // 2
+            out[:c_out] = 0  # old outputs: only old inputs, only the centre
+            out[:c_out, :c_in, ring : ring + k, ring : ring + k] = value
+        else:
+            out[: value.shape[0]] = value  # biases
+        state[name] = out
+    new.load_state_dict(state)
+    return new
+
+
 def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
     """The same network with larger k x k convolutions in stages 2..T: a k' x k' kernel grown to k.
 
@@ -326,22 +378,14 @@ def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
     (the outer ring only ever multiplies by zero) while each of a refinement stage's k x k layers
     can now learn to look (k - k') / 2 cells further: the paper's argument for its 7x7 stages
     (Sec. 2.1, large receptive fields for the relations between parts). Every other weight is
-    kept as it is. This is how the 5x5 bundled model started from the 3x3 one; fine-tune it
-    (``train --init-from``) to use the new reach. Returns a new network on ``net``'s device.
+    kept as it is (``grown`` with only ``stage_kernel`` changed). This is how the 5x5 bundled
+    model started from the 3x3 one; fine-tune it (``train --init-from``) to use the new reach.
+    Returns a new network on ``net``'s device.
     """
     c = net.config
     if kernel % 2 != 1 or kernel < c.stage_kernel:
         raise ValueError(f"kernel must be odd and >= the current {c.stage_kernel}, got {kernel}")
-    first = next(net.parameters())
-    new = OpenPoseNet(replace(c, stage_kernel=kernel)).to(device=first.device, dtype=first.dtype)
-    # The new network says which kernels grew (Mconv1..n of stages 2..T); pad each to its shape.
-    target = new.state_dict()
-    state = {}
-    for name, value in net.state_dict().items():
-        grow = (target[name].shape[-1] - value.shape[-1]) // 2 if value.ndim == 4 else 0
-        state[name] = nnf.pad(value, (grow,) * 4) if grow else value  # zeros around the centre
-    new.load_state_dict(state)
-    return new
+    return grown(net, replace(c, stage_kernel=kernel))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -189,3 +189,58 @@ def test_with_stage_kernel_grows_the_refinement_kernels_and_keeps_the_function()
         with_stage_kernel(net, 4)
     with pytest.raises(ValueError, match=">= the current"):
         with_stage_kernel(big, 5)
+
+
+def test_grown_widens_every_part_and_keeps_the_function():
+    from dataclasses import replace
+
+    from openpose_edu.model import grown, he_normal_
+
+    torch.manual_seed(0)
+    cfg = OpenPoseConfig.small(
+        width=0.0625,
+        n_stages=3,
+        stage_kernel=3,
+        vgg=((4,), (8,), (8, 8)),
+        cpm=(8, 6),
+        input=InputSpec(stride=4),
+    )
+    net = he_normal_(OpenPoseNet(cfg))
+    for p in net.parameters():  # nonzero biases too
+        p.data.add_(0.01 * torch.randn_like(p))
+    wide_cfg = replace(
+        cfg,
+        vgg=((6,), (8,), (12, 16)),
+        cpm=(12, 10),
+        stage1_width=12,
+        stage_width=12,
+        stage_hidden=10,
+        stage_kernel=5,
+    )
+    big = grown(net, wide_cfg)
+    assert big.config == wide_cfg and big.features(torch.zeros(1, 3, 16, 16)).shape[1] == 10
+    x = torch.randn(1, 3, 40, 48)
+    with torch.no_grad():
+        a, b = net(x), big(x)
+    torch.testing.assert_close(a.F, b.F[:, :6], rtol=1e-5, atol=1e-5)  # F's old channels, first
+    for s, t in zip(a.S + a.L, b.S + b.L, strict=True):
+        torch.testing.assert_close(s, t, rtol=1e-5, atol=1e-5)
+    # stage 2's first conv: old weights in the old corner (L, S, then F's first 6 channels, centre
+    # of the kernel); the old outputs read nothing from F's 4 new channels; the new outputs do
+    w, w0 = big.stages[1].L1.Mconv1_stage2_L1.weight, net.stages[1].L1.Mconv1_stage2_L1.weight
+    assert w.shape == (12, 38 + 19 + 10, 5, 5) and w0.shape == (8, 38 + 19 + 6, 3, 3)
+    assert torch.equal(w[:8, :63, 1:4, 1:4], w0)
+    assert w[:8, 63:].abs().sum() == 0 and w[:8, :, 0].abs().sum() == 0
+    assert w[8:].abs().sum() > 0
+    # the new channels learn: a gradient reaches the zero weights that read them
+    big(x).S[-1].sum().backward()
+    assert big.stages[0].L2.conv5_1_CPM_L2.weight.grad[:, 6:].abs().sum() > 0
+    torch.testing.assert_close(
+        grown(net, wide_cfg).backbone.conv1_1.weight, big.backbone.conv1_1.weight
+    )  # seeded
+    with pytest.raises(ValueError, match="cannot grow"):
+        grown(big, cfg)
+    with pytest.raises(ValueError, match="same layers"):
+        grown(net, replace(cfg, stage_layers=4))
+    with pytest.raises(ValueError, match="stride"):
+        grown(net, replace(cfg, vgg=((4,), (8,), (8,), (8,)), input=InputSpec(stride=8)))
