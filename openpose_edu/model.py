@@ -318,7 +318,7 @@ def without_last_pool(net: OpenPoseNet) -> OpenPoseNet:
 
 
 def grown(net: OpenPoseNet, config: OpenPoseConfig, seed: int = 0) -> OpenPoseNet:
-    """A larger member of the family that computes exactly ``net``'s function: Net2Net-style growth.
+    """A larger member of the family that computes exactly the same function as ``net``.
 
     ``config`` may have more channels in any layer (VGG blocks, the CPM convs and so F, the stage
     widths) and larger kernels, but the same layers, stages, outputs and stride. Each old weight
@@ -328,8 +328,9 @@ def grown(net: OpenPoseNet, config: OpenPoseConfig, seed: int = 0) -> OpenPoseNe
     PyTorch's default initialisation (seeded by ``seed``), so they see the image at once but
     nothing downstream sees them until training gives their outgoing weights a value. The
     concatenation [L, S, F] of stages 2..T keeps F last, so F's new channels are the last
-    inputs of each Mconv1. Returns a new network on ``net``'s device; fine-tune it
-    (``train --init-from``) to use what was added.
+    inputs of each Mconv1. Net2Net's idea (Chen et al., ICLR 2016), with zero weights where it
+    copies units. Returns a new network on ``net``'s device; fine-tune it (``train --init-from``)
+    to use what was added.
     """
     old_cfg = net.config
     if config.stride != old_cfg.stride or (config.n_stages, config.n_heatmaps, config.n_pafs) != (
