@@ -87,6 +87,8 @@ class TrainConfig:
     seed: int = 0  # weight initialisation seed
     data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
+    sigma: float = 7.0  # S*'s Gaussian spread, input pixels (Eq. 6; caffe_train's 7)
+    limb_width: float = 8.0  # L*'s half-width sigma_l, input pixels (Eq. 8; the released code: 1 cell)
     num_workers: int = 0  # DataLoader worker processes (0: generate in the training process)
     threads: int = 0  # torch.set_num_threads (0: leave torch's default)
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
@@ -110,6 +112,8 @@ class TrainConfig:
             "checkpoint_every": self.checkpoint_every >= 1,
             "log_every": self.log_every >= 1,
             "num_workers": self.num_workers >= 0,
+            "sigma": self.sigma > 0,
+            "limb_width": self.limb_width > 0,
             "device": self.device.split(":")[0] in ("cpu", "cuda"),
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -117,7 +121,8 @@ class TrainConfig:
             values = {name: getattr(self, name) for name in bad}
             raise ValueError(
                 f"invalid TrainConfig values {values}: steps, batch_size, checkpoint_every, log_every >= 1; "
-                "crop >= 16 and a multiple of 8; lr > 0; 0 <= final_lr_ratio <= 1; device 'cpu' or 'cuda'"
+                "crop >= 16 and a multiple of 8; lr, sigma, limb_width > 0; 0 <= final_lr_ratio <= 1; "
+                "device 'cpu' or 'cuda'"
             )
         if bool(self.coco_annotations) != bool(self.coco_images):
             raise ValueError("give both coco_annotations (JSON) and coco_images (folder), or neither")
@@ -197,7 +202,14 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
     network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
     """
     if cfg.coco_annotations:
-        return CocoKeypointDataset(cfg.coco_annotations, cfg.coco_images, crop=cfg.crop, stride=stride)
+        return CocoKeypointDataset(
+            cfg.coco_annotations,
+            cfg.coco_images,
+            crop=cfg.crop,
+            stride=stride,
+            sigma=cfg.sigma,
+            limb_width=cfg.limb_width,
+        )
     from .evaluate import VAL_SEED
 
     if cfg.data_seed == VAL_SEED:
@@ -212,6 +224,8 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
         stride=stride,
+        sigma=cfg.sigma,
+        limb_width=cfg.limb_width,
     )
 
 
@@ -259,7 +273,15 @@ class CocoKeypointDataset(Dataset):
     for a user who wants to fine-tune on their own annotations.
     """
 
-    def __init__(self, annotations: str | Path, images: str | Path, crop: int = 368, stride: int = 8) -> None:
+    def __init__(
+        self,
+        annotations: str | Path,
+        images: str | Path,
+        crop: int = 368,
+        stride: int = 8,
+        sigma: float = 7.0,
+        limb_width: float = 8.0,
+    ) -> None:
         if crop % stride:  # SyntheticPoseDataset checks its size the same way
             raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
         annotations, images = Path(annotations), Path(images)
@@ -277,7 +299,7 @@ class CocoKeypointDataset(Dataset):
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO(str(annotations))
         self.images = images
-        self.crop, self.stride = crop, stride
+        self.crop, self.stride, self.sigma, self.limb_width = crop, stride, sigma, limb_width
         self.ids = sorted(self.coco.getImgIds(catIds=self.coco.getCatIds(catNms=["person"])))
         if not self.ids:
             raise ValueError(f"{annotations} has no images with 'person' annotations")
@@ -312,7 +334,17 @@ class CocoKeypointDataset(Dataset):
         kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
-        S, L, Wm = (t[0] for t in targets(kps[None], ignore_crop[None], grid_size=grid, stride=self.stride))
+        S, L, Wm = (
+            t[0]
+            for t in targets(
+                kps[None],
+                ignore_crop[None],
+                grid_size=grid,
+                stride=self.stride,
+                sigma=self.sigma,
+                limb_width=self.limb_width,
+            )
+        )
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
 

@@ -190,6 +190,19 @@ def test_targets_follow_the_network_stride(tmp_path) -> None:
     assert item["S"].shape == (19, 8, 8) and item["L"].shape == (38, 8, 8) and item["W"].shape == (1, 8, 8)
 
 
+def test_target_widths_reach_the_training_targets() -> None:
+    """--sigma and --limb-width set S* and L* of the scenes (groundtruth.targets, same keypoints)."""
+    from openpose_edu.synthetic import SyntheticPoseDataset
+
+    cfg = TrainConfig(crop=128, sigma=4.0, limb_width=4.0, data_seed=3)
+    item = make_dataset(cfg, n_items=2, stride=4)[1]
+    scene = SyntheticPoseDataset(2, seed=3, size=(128, 128)).scene(1)
+    S, L, _ = targets(scene.keypoints[None], grid_size=(32, 32), stride=4, sigma=4.0, limb_width=4.0)
+    wide_S, wide_L, _ = targets(scene.keypoints[None], grid_size=(32, 32), stride=4)
+    assert torch.equal(item["S"], S[0]) and torch.equal(item["L"], L[0])
+    assert (L[0] != 0).sum() < (wide_L[0] != 0).sum() and S[0].sum() < wide_S[0].sum()
+
+
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="crop"):
         TrainConfig(crop=30)
@@ -197,6 +210,10 @@ def test_bad_config_is_refused() -> None:
         TrainConfig(steps=0)
     with pytest.raises(ValueError, match="device"):
         TrainConfig(device="tpu")
+    with pytest.raises(ValueError, match="limb_width"):
+        TrainConfig(limb_width=0)
+    with pytest.raises(ValueError, match="sigma"):
+        TrainConfig(sigma=-1)
     with pytest.raises(ValueError, match="coco_images"):
         TrainConfig(coco_annotations="a.json")
 
@@ -250,6 +267,8 @@ def test_coco_dataset_items(tmp_path) -> None:
     fine = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4)[0]
     assert fine["S"].shape == (19, 16, 16) and fine["W"].shape == (1, 16, 16)
     assert divmod(int(fine["S"][1].argmax()), 16)[::-1] == (5, 2)  # the Neck at (20, 8) / 4
+    narrow = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4, sigma=2.0)[0]
+    assert narrow["S"][1].argmax() == fine["S"][1].argmax() and narrow["S"][1].sum() < fine["S"][1].sum()
 
 
 def test_lr_schedule_warms_up_then_decays() -> None:
