@@ -270,7 +270,8 @@ class CocoKeypointDataset(Dataset):
     original pad value); keypoints go through ``groundtruth.coco_to_openpose`` (COCO-17 ->
     OpenPose-18, Neck = mean of the shoulders); people without keypoints and crowd regions are
     masked out of the loss (W = 0), as caffe_train's mask_miss does. No augmentation: simple,
-    for a user who wants to fine-tune on their own annotations.
+    for a user who wants to fine-tune on their own annotations. sigma and limb_width: S*'s
+    Gaussian and L*'s half-width in pixels of the crop (``groundtruth.targets``).
     """
 
     def __init__(
@@ -334,17 +335,11 @@ class CocoKeypointDataset(Dataset):
         kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
-        S, L, Wm = (
-            t[0]
-            for t in targets(
-                kps[None],
-                ignore_crop[None],
-                grid_size=grid,
-                stride=self.stride,
-                sigma=self.sigma,
-                limb_width=self.limb_width,
-            )
-        )
+        maps = targets(
+            kps[None], ignore_crop[None], grid_size=grid, stride=self.stride, sigma=self.sigma,
+            limb_width=self.limb_width,
+        )  # fmt: skip
+        S, L, Wm = (t[0] for t in maps)
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
 
