@@ -559,13 +559,17 @@ def export_weights(
     This is how openpose_edu/checkpoints/bundled.pt was made: small, and loadable with
     ``weights_only=True``. ``box_size`` sets the input height inference resizes images to
     (``InputSpec.box_size``; the training crop is the natural choice), the weights are unchanged.
-    ``meta`` (command, steps, seed, ...) is stored under "meta".
+    ``meta`` (command, steps, seed, ...) is stored under "meta", with the widths of the targets
+    the run's config asked for (``sigma``, ``limb_width``: what S*, L* to compare the maps with;
+    a data set handed to ``train`` makes its own).
     """
 
     net, extra = load_checkpoint(checkpoint)
     if box_size is not None:
         net.config = replace(net.config, input=replace(net.config.input, box_size=int(box_size)))
-    info = {"step": extra.get("step"), "data_seed": extra.get("data_seed"), **extra.get("meta", {}), **meta}
+    widths = {k: v for k, v in extra.get("train_config", {}).items() if k in ("sigma", "limb_width")}
+    info = {"step": extra.get("step"), "data_seed": extra.get("data_seed"), **widths, **extra.get("meta", {})}
+    info.update(meta)
     return save_checkpoint(
         dest, net, step=extra.get("step", 0), data_seed=extra.get("data_seed", 0), meta=info
     )

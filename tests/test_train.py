@@ -298,11 +298,13 @@ def test_init_weights_outputs_start_small() -> None:
 
 
 def test_export_keeps_weights_and_config_only(tmp_path) -> None:
-    result = train(quick(tmp_path), model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
+    cfg = quick(tmp_path, limb_width=3.0)
+    result = train(cfg, model_config=tiny_config(), dataset=TinyScenes(2), progress=False)
     dest = export_weights(result.checkpoint, tmp_path / "bundled.pt", command="test")
     ckpt = torch.load(dest, weights_only=True)
     assert "optimizer" not in ckpt and "history" not in ckpt
     assert ckpt["meta"]["command"] == "test" and ckpt["step"] == 4
+    assert (ckpt["meta"]["sigma"], ckpt["meta"]["limb_width"]) == (7.0, 3.0)  # the targets it trained on
     net = OpenPoseNet(OpenPoseConfig.from_dict(ckpt["config"]))
     net.load_state_dict(ckpt["state_dict"])
     for key, value in result.model.state_dict().items():
