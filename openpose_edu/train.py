@@ -58,7 +58,8 @@ def bundled_config() -> OpenPoseConfig:
     of them score only AP 0.747 (0.831 at stride 4; see the model card).
     Runs 1-3 trained the stride-8 form, vgg ((16,), (32,), (64, 64), (96, 96)) with 3x3 stage
     kernels; ``model.without_last_pool`` made it stride 4 (runs 4-5) and
-    ``model.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time.
+    ``model.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time;
+    run 8 trained it on toward PAFs one cell (4 px) wide, ``TrainConfig(limb_width=4)``.
     """
     return OpenPoseConfig.small(
         width=0.25,

@@ -354,6 +354,8 @@ def test_bundled_checkpoint_is_small_and_self_describing() -> None:
     ckpt = torch.load(path, weights_only=True)
     assert "optimizer" not in ckpt
     assert OpenPoseConfig.from_dict(ckpt["config"]) == bundled_config()
+    # trained toward L* one grid cell wide (run 8; notebooks 04-06 compare with limb_width=stride)
+    assert ckpt["meta"]["limb_width"] == bundled_config().stride and ckpt["meta"]["sigma"] == 7.0
     net = OpenPoseNet(bundled_config())
     net.load_state_dict(ckpt["state_dict"])
     out = net.eval()(torch.zeros(1, 3, 64, 64))
