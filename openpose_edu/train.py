@@ -89,7 +89,7 @@ class TrainConfig:
     data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
     sigma: float = 7.0  # S*'s Gaussian spread, input pixels (Eq. 6; caffe_train's 7)
-    limb_width: float = 8.0  # L*'s half-width sigma_l, input pixels (Eq. 8; the released code: 1 cell)
+    limb_width: float = 8.0  # L*'s half-width sigma_l, input pixels (Eq. 8): 1 cell at stride 8; run 8: 4
     num_workers: int = 0  # DataLoader worker processes (0: generate in the training process)
     threads: int = 0  # torch.set_num_threads (0: leave torch's default)
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
