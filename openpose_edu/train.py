@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from .groundtruth import DEFAULT_LIMB_WIDTH
 from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters
 from .weights import load_checkpoint, save_checkpoint
 
@@ -89,7 +90,7 @@ class TrainConfig:
     data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
     sigma: float = 7.0  # S*'s Gaussian spread, input pixels (Eq. 6; caffe_train's 7)
-    limb_width: float = 8.0  # L*'s half-width sigma_l, input pixels (Eq. 8): 1 cell at stride 8; run 8: 4
+    limb_width: float = DEFAULT_LIMB_WIDTH  # L*'s half-width sigma_l, px (Eq. 8); run 8 used 4 (1 cell)
     num_workers: int = 0  # DataLoader worker processes (0: generate in the training process)
     threads: int = 0  # torch.set_num_threads (0: leave torch's default)
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
@@ -282,7 +283,7 @@ class CocoKeypointDataset(Dataset):
         crop: int = 368,
         stride: int = 8,
         sigma: float = 7.0,
-        limb_width: float = 8.0,
+        limb_width: float = DEFAULT_LIMB_WIDTH,
     ) -> None:
         if crop % stride:  # SyntheticPoseDataset checks its size the same way
             raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
