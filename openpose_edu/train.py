@@ -338,9 +338,13 @@ class CocoKeypointDataset(Dataset):
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
         maps = targets(
-            kps[None], ignore_crop[None], grid_size=grid, stride=self.stride, sigma=self.sigma,
+            kps[None],
+            ignore_crop[None],
+            grid_size=grid,
+            stride=self.stride,
+            sigma=self.sigma,
             limb_width=self.limb_width,
-        )  # fmt: skip
+        )
         S, L, Wm = (t[0] for t in maps)
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
@@ -570,8 +574,13 @@ def export_weights(
     if box_size is not None:
         net.config = replace(net.config, input=replace(net.config.input, box_size=int(box_size)))
     widths = {k: v for k, v in extra.get("train_config", {}).items() if k in ("sigma", "limb_width")}
-    info = {"step": extra.get("step"), "data_seed": extra.get("data_seed"), **widths, **extra.get("meta", {})}
-    info.update(meta)
+    info = {
+        "step": extra.get("step"),
+        "data_seed": extra.get("data_seed"),
+        **widths,
+        **extra.get("meta", {}),
+        **meta,
+    }
     return save_checkpoint(
         dest, net, step=extra.get("step", 0), data_seed=extra.get("data_seed", 0), meta=info
     )

@@ -304,7 +304,7 @@ def test_export_keeps_weights_and_config_only(tmp_path) -> None:
     ckpt = torch.load(dest, weights_only=True)
     assert "optimizer" not in ckpt and "history" not in ckpt
     assert ckpt["meta"]["command"] == "test" and ckpt["step"] == 4
-    assert (ckpt["meta"]["sigma"], ckpt["meta"]["limb_width"]) == (7.0, 3.0)  # the targets it trained on
+    assert (ckpt["meta"]["sigma"], ckpt["meta"]["limb_width"]) == (7.0, 3.0)  # the config's widths
     net = OpenPoseNet(OpenPoseConfig.from_dict(ckpt["config"]))
     net.load_state_dict(ckpt["state_dict"])
     for key, value in result.model.state_dict().items():
