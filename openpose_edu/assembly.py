@@ -18,8 +18,9 @@ Explained in notebook 07 (assembly).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import cv2
 import numpy as np
@@ -50,6 +51,10 @@ class ParsingParams:
 
     The MATLAB code and OpenPose average only the samples above ``paf_threshold``; the demo
     (and we) average all of them. OpenPose refines each peak to a sub-pixel centroid.
+
+    The thresholds suit the maps of one network: a model file may name its own
+    (``meta["parsing"]``, read into ``model.parsing_params``; ``inference.parsing_params_of``),
+    as the bundled model does, chosen by ``evaluate.tune_parsing``.
     """
 
     # thre1: a peak is a local maximum of the (smoothed) map above this value.
@@ -88,6 +93,19 @@ class ParsingParams:
             raise ValueError(f"distance_prior must be >= 0, got {self.distance_prior}")
         if self.min_parts < 1:
             raise ValueError(f"min_parts must be >= 1, got {self.min_parts}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ParsingParams:
+        """ParsingParams from a plain dict (a model file's ``meta["parsing"]``); unknown names are refused."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown parsing parameters {unknown}; known: {sorted(names)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (what a model file stores; ``from_dict`` reads it back)."""
+        return asdict(self)
 
 
 def _as_maps(x: object, n_channels: int, name: str) -> np.ndarray:

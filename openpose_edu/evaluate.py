@@ -39,6 +39,18 @@ from .synthetic import VALIDATION_SEED
 VAL_SEED = VALIDATION_SEED  # the held-out synthetic validation scenes' seed (train.py refuses it)
 N_VAL = 200  # validation scenes
 VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's input box
+# Scenes for choosing between checkpoints and parser thresholds (``tune_parsing``): never a
+# training seed of the bundled model, and not the validation seed, so the validation AP stays
+# a held-out number.
+SELECTION_SEED = 1000
+# The thresholds ``tune_parsing`` tries by default: the demo's values (smooth_sigma 3,
+# n_samples 10, min_above_fraction 0.8, paf_threshold 0.05) and looser ones around them.
+TUNING_GRID: dict[str, tuple] = {
+    "smooth_sigma": (2.0, 2.5, 3.0),
+    "n_samples": (10, 20, 30),
+    "min_above_fraction": (0.3, 0.4, 0.8),
+    "paf_threshold": (0.01, 0.02, 0.05),
+}
 
 # COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
 COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
@@ -315,14 +327,15 @@ def predict(
 
     One forward pass per image keeps every stage's maps (``inference.infer_maps(all_stages=True)``);
     stage t's S^t, L^t are then parsed (``assembly.parse``), as ``estimate(..., stage=t)`` would.
-    t = 0 means the model's last stage.
+    t = 0 means the model's last stage. params: None takes the model's own thresholds
+    (``inference.parsing_params_of``).
     """
     from tqdm.auto import tqdm
 
-    from .assembly import ParsingParams, parse
-    from .inference import infer_maps
+    from .assembly import parse
+    from .inference import infer_maps, parsing_params_of
 
-    params = params or ParsingParams()
+    params = parsing_params_of(model, params)
     out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
     last = max(stages)
     for image in tqdm(images, disable=not progress, desc="evaluate"):
@@ -366,6 +379,72 @@ def evaluate_synthetic(
     found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
     return {t: _stats(gt, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+
+
+def tune_parsing(
+    model: Any,
+    grid: dict[str, Sequence] | None = None,
+    n: int = N_VAL,
+    seed: int = SELECTION_SEED,
+    stage: int | None = None,
+    scales: Sequence[float] = (1.0,),
+    base: Any = None,
+    progress: bool = False,
+) -> list[tuple[Any, dict]]:
+    """Parser thresholds for ``model``: every combination of ``grid`` scored by AP, best first.
+
+    The parser's thresholds are hyperparameters of the whole system, and the right ones depend
+    on the network's maps: CMU chose theirs on COCO for their network (the table in
+    ``assembly.ParsingParams``), and a model trained toward narrower PAFs (the bundled model's
+    one-cell L*) wants a looser line-integral test. Each of the ``n`` synthetic scenes of data
+    seed ``seed`` (default ``SELECTION_SEED``, never the validation seed) goes through the
+    network once (``inference.infer_maps``); its maps are then parsed with every combination.
+    grid: {ParsingParams field: values} (default ``TUNING_GRID``); fields not in it keep
+    ``base``'s values (default ``ParsingParams()``). Returns [(ParsingParams, stats dict)],
+    sorted by AP, highest first (ties keep the grid's order).
+    """
+    import itertools
+    from dataclasses import replace
+
+    from tqdm.auto import tqdm
+
+    from .assembly import ParsingParams, parse
+    from .inference import infer_maps
+
+    if seed == VAL_SEED:
+        raise ValueError("tune_parsing on the validation seed would leave no held-out AP; use another seed")
+    grid = dict(TUNING_GRID if grid is None else grid)
+    base = base or ParsingParams()
+    names = list(grid)
+    candidates = [replace(base, **dict(zip(names, values))) for values in itertools.product(*grid.values())]
+    if not candidates:
+        raise ValueError(f"the grid {grid} has no combination (an empty list of values?)")
+    scenes = validation_scenes(n, seed=seed)
+    gt = ground_truth_coco(
+        [s.image.shape[:2] for s in scenes],
+        [np.asarray(s.keypoints) for s in scenes],
+        [s.ignore for s in scenes],
+    )
+    found: list[tuple[list, list]] = [([], []) for _ in candidates]
+    for scene in tqdm(scenes, disable=not progress, desc="tune parsing"):
+        maps = infer_maps(model, scene.image, scales=scales, stage=stage)  # one forward pass per scene
+        for (kps, scores), params in zip(found, candidates):
+            people = parse(maps.S, maps.L, params)
+            kps.append(np.asarray(people.keypoints))
+            scores.append(np.asarray(people.scores))
+    ids = list(range(1, n + 1))
+    results = [(p, _stats(gt, detections_coco(ids, *f), ids, False)) for p, f in zip(candidates, found)]
+    return sorted(results, key=lambda r: -r[1]["AP"])
+
+
+def format_tuning(results: list[tuple[Any, dict]], top: int = 10, grid: dict | None = None) -> str:
+    """The best ``top`` rows of ``tune_parsing``'s result as a table of the tuned fields and AP."""
+    names = list(TUNING_GRID if grid is None else grid)
+    lines = ["  ".join(f"{n:>18}" for n in names) + "      AP   AP50   AP75     AR"]
+    for params, r in results[:top]:
+        values = "  ".join(f"{getattr(params, n)!s:>18}" for n in names)
+        lines.append(f"{values}  {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
+    return "\n".join(lines)
 
 
 def evaluate_perfect_maps(
@@ -494,14 +573,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limb-width", type=float, default=8.0, help="with --perfect-maps: L*'s half-width (px)")
     p.add_argument("--variant", default="paper", help="with --perfect-maps: 'paper' or 'released' targets")
     p.add_argument(
+        "--parsing",
+        default="model",
+        help="parser thresholds: 'model' (the model file's own, else the demo's; default), 'demo' "
+        "(ParsingParams()), or a JSON object of ParsingParams fields",
+    )
+    p.add_argument(
+        "--tune-parsing",
+        action="store_true",
+        help=f"try TUNING_GRID's thresholds on --n scenes of seed --seed (default {SELECTION_SEED}) "
+        "and print the best",
+    )
+    p.add_argument("--seed", type=int, default=None, help="scene seed (default: validation; tuning: 1000)")
+    p.add_argument(
         "--per-keypoint",
         action="store_true",
         help="also print, for the last stage, each keypoint's missed fraction and pixel error",
     )
     args = p.parse_args(argv)
+    params = _parsing_arg(p, args.parsing)
+    if args.tune_parsing:
+        return _tune(p, args, params)
     if args.perfect_maps:
         ceiling = evaluate_perfect_maps(
             n=args.n,
+            params=params,
+            seed=VAL_SEED if args.seed is None else args.seed,
             progress=True,
             variant=args.variant,
             stride=args.stride,
@@ -511,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         results: dict = {"S*,L*": ceiling}
     else:
-        results = _evaluate_model(p, args)
+        results = _evaluate_model(p, args, params)
     print(format_table(results))
     last = list(results.values())[-1]
     if "per_keypoint" in last:
@@ -521,14 +618,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[int, dict]:
-    """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
+def _parsing_arg(p: argparse.ArgumentParser, value: str) -> Any:
+    """--parsing: None (the model's own), ParsingParams() ('demo') or ParsingParams from JSON."""
+    from .assembly import ParsingParams
+
+    if value == "model":
+        return None
+    if value == "demo":
+        return ParsingParams()
+    try:
+        return ParsingParams.from_dict(json.loads(value))
+    except (json.JSONDecodeError, TypeError, ValueError) as e:
+        p.error(f"--parsing must be 'model', 'demo' or a JSON object of ParsingParams fields: {e}")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    """--model: a checkpoint .pt file, a registry name, or None (the bundled model)."""
     from .weights import load_checkpoint, load_model
 
     if args.model and Path(args.model).suffix == ".pt" and Path(args.model).is_file():
-        model = load_checkpoint(args.model, device=args.device)[0].eval()
-    else:
-        model = load_model(args.model, device=args.device)
+        return load_checkpoint(args.model, device=args.device)[0].eval()
+    return load_model(args.model, device=args.device)
+
+
+def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> int:
+    """--tune-parsing: the grid's best thresholds on the selection scenes, printed and as JSON."""
+    from .inference import parsing_params_of
+
+    seed = SELECTION_SEED if args.seed is None else args.seed
+    if seed == VAL_SEED:
+        p.error("--tune-parsing on the validation seed would leave no held-out AP; use another --seed")
+    model = _load(args)
+    stages = None if args.stages is None else [int(t) for t in args.stages.split(",")]
+    if stages is not None and len(stages) != 1:
+        p.error("--tune-parsing tunes one stage; give --stages T")
+    results = tune_parsing(
+        model,
+        n=args.n,
+        seed=seed,
+        stage=stages[0] if stages else None,
+        scales=args.scales,
+        base=base or parsing_params_of(model),
+        progress=True,
+    )
+    print(format_tuning(results))
+    print("best:", json.dumps(results[0][0].to_dict()))
+    if args.json:
+        rows = [{"params": q.to_dict(), **{k: r[k] for k in STAT_NAMES}} for q, r in results]
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params: Any) -> dict[int, dict]:
+    """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
+    model = _load(args)
     stages = args.stages if args.stages in (None, "all") else [int(t) for t in args.stages.split(",")]
     if args.coco_annotations or args.coco_images:
         if not (args.coco_annotations and args.coco_images):
@@ -538,13 +681,21 @@ def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace) -> dic
             args.coco_annotations,
             args.coco_images,
             stages,
+            params=params,
             max_images=args.max_images,
             progress=True,
             scales=args.scales,
             per_keypoint=args.per_keypoint,
         )
     return evaluate_synthetic(
-        model, n=args.n, stages=stages, progress=True, scales=args.scales, per_keypoint=args.per_keypoint
+        model,
+        n=args.n,
+        stages=stages,
+        params=params,
+        seed=VAL_SEED if args.seed is None else args.seed,
+        progress=True,
+        scales=args.scales,
+        per_keypoint=args.per_keypoint,
     )
 
 

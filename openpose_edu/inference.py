@@ -8,7 +8,8 @@ reference demo (ZheC's Python demo, ported by Hzzone) runs it:
     run_network(model, x)             S^t, L^t at stride 8 (every stage, or one)
     resize_maps(maps, padding)        bicubic x8, crop the padding, resize to the image
     infer_maps(model, image, scales)  the above per scale, then the mean over scales -> Maps
-    estimate(image, model)            infer_maps + assembly.parse -> Poses (the one-call API)
+    estimate(image, model)            infer_maps + assembly.parse -> Poses (the one-call API), with
+                                      the model's own parser thresholds when its file names them
 
 Images are uint8 (H, W, 3); ``color`` says whether they are RGB (skimage, matplotlib,
 PIL) or BGR (cv2.imread). Gray (H, W) and (H, W, 1) images are accepted and repeated to 3
@@ -210,6 +211,17 @@ class Poses:
         return openpose_json(self.keypoints)
 
 
+def parsing_params_of(model: Any, params: ParsingParams | None = None) -> ParsingParams:
+    """The parser thresholds to use with ``model``: ``params`` if given, else the model's own.
+
+    A model file may name thresholds chosen for that network (``meta["parsing"]``, which
+    ``weights.load_checkpoint`` sets as ``model.parsing_params``; the bundled model's were
+    chosen by ``evaluate.tune_parsing`` on scenes it was never trained or validated on). Any
+    other model gets ``ParsingParams()``, the reference demo's defaults (CMU's weights).
+    """
+    return params or getattr(model, "parsing_params", None) or ParsingParams()
+
+
 def estimate(
     image: np.ndarray,
     model: Any = None,
@@ -223,7 +235,8 @@ def estimate(
 
     image: uint8 (H, W, 3) in ``color`` order ("RGB", or "BGR" for cv2.imread).
     model: a model object, a registry name (``weights.REGISTRY``) or None for the bundled
-    model. ``stage`` t parses stage t's maps instead of the last; ``scales`` are averaged.
+    model. params: the parser's thresholds; None takes the model's own (``parsing_params_of``).
+    ``stage`` t parses stage t's maps instead of the last; ``scales`` are averaged.
     Returns ``Poses``: keypoints (P, 18, 3) [x, y, score] in image pixels, per-person
     scores, the maps and the parse.
     """
@@ -231,7 +244,7 @@ def estimate(
         from .weights import load_model
 
         model = load_model(model, device=device or "cpu")
-    params = params or ParsingParams()
+    params = parsing_params_of(model, params)
     maps = infer_maps(model, image, scales=scales, color=color, all_stages=False, stage=stage, device=device)
     people = parse(maps.S, maps.L, params)
     return Poses(keypoints=people.keypoints, scores=people.scores, maps=maps, people=people)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -252,6 +253,10 @@ class OpenPoseNet(nn.Module):
     (``inference.preprocess`` does that). Any H, W; the maps are (ceil(H/s), ceil(W/s)),
     s = ``config.stride`` (8 with the paper's three max pools).
     """
+
+    # Parser thresholds chosen for this network (an assembly.ParsingParams), or None for the
+    # demo's defaults; weights.load_checkpoint sets it from the file's meta["parsing"].
+    parsing_params: Any = None
 
     def __init__(self, config: OpenPoseConfig | None = None) -> None:
         super().__init__()

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .assembly import ParsingParams
 from .model import OpenPoseConfig, OpenPoseNet
 
 CHECKPOINT_FORMAT = "openpose_edu/1"
@@ -390,6 +391,9 @@ def load_checkpoint(
     """A checkpoint from ``save_checkpoint`` -> (OpenPoseNet in eval mode on ``device``, extras).
 
     The config travels inside the file, so any member of the family loads without arguments.
+    When the file's ``meta["parsing"]`` names parser thresholds chosen for this network, the
+    model carries them as ``model.parsing_params`` (a ``ParsingParams``), which ``estimate``
+    and ``evaluate`` then use unless given others.
     """
     if not Path(path).is_file():
         raise FileNotFoundError(
@@ -405,6 +409,9 @@ def load_checkpoint(
     model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]))
     _check_and_load(model, payload["state_dict"], source=str(path))
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
+    parsing = extra.get("meta", {}).get("parsing")
+    if parsing is not None:  # the parser thresholds chosen for this network (inference.parsing_params_of)
+        model.parsing_params = ParsingParams.from_dict(parsing)
     return model.to(device).eval(), extra
 
 

@@ -123,15 +123,16 @@ class StageExplorer:
         """The people parsed from stage ``stage``'s maps (Sec. 2.4), cached per view.
 
         Reuses the cached forward pass: S^t, L^t are upsampled to the image
-        (``inference.resize_maps``) and parsed (``assembly.parse``). Returns ``assembly.People``.
+        (``inference.resize_maps``) and parsed (``assembly.parse``) with ``params``, or the
+        model's own thresholds (``inference.parsing_params_of``). Returns ``assembly.People``.
         """
-        from .assembly import ParsingParams, parse
-        from .inference import Padding, resize_maps
+        from .assembly import parse
+        from .inference import Padding, parsing_params_of, resize_maps
 
         key = (model or next(iter(self.models)), image or next(iter(self.images)))
         out = self.maps(*key)
         t = out.n_stages if stage is None else stage
-        params = params or ParsingParams()
+        params = parsing_params_of(self.models[key[0]], params)
         cache_key = (*key, t, params)
         if cache_key not in self._people:
             S, L = out.stage(t)
@@ -321,8 +322,14 @@ class AssemblyStepper:
     Parses are cached per set of thresholds, so moving the step slider only redraws.
     """
 
-    def __init__(self, image: np.ndarray, S: Any, L: Any, dpi: int = 80, panel_size: float = 3.6) -> None:
+    def __init__(
+        self, image: np.ndarray, S: Any, L: Any, dpi: int = 80, panel_size: float = 3.6, params: Any = None
+    ) -> None:
+        from .assembly import ParsingParams
+
         self.image = check_image(image)
+        # The thresholds the sliders start from and the others keep (default: the demo's).
+        self.params = params or ParsingParams()
         self.S = viz._numpy(S)
         self.L = viz._numpy(L)
         if self.S.shape[1:] != image.shape[:2] or self.L.shape[1:] != image.shape[:2]:
@@ -334,10 +341,12 @@ class AssemblyStepper:
         self._cache: dict[Any, Any] = {}
 
     def parse(self, **thresholds: float) -> Any:
-        """``assembly.parse`` with ParsingParams(**thresholds) (cached): People with ``.steps``."""
-        from .assembly import ParsingParams, parse
+        """``assembly.parse`` with ``self.params`` changed by ``thresholds`` (cached): People, ``.steps``."""
+        from dataclasses import replace
 
-        params = ParsingParams(**thresholds)
+        from .assembly import parse
+
+        params = replace(self.params, **thresholds)
         if params not in self._cache:
             self._cache[params] = parse(self.S, self.L, params)
         return self._cache[params]
@@ -395,9 +404,7 @@ class AssemblyStepper:
         """Limb menu, decision slider, and sliders for the three thresholds that matter most."""
         import ipywidgets as w
 
-        from .assembly import ParsingParams
-
-        d = ParsingParams()
+        d = self.params
         limb = w.Dropdown(options=limb_options()[1:], value=0, description="limb")
         step = w.IntSlider(value=0, min=0, max=20, description="decision")
         peak = w.FloatSlider(value=d.peak_threshold, min=0.01, max=0.9, step=0.01, description="peak thr")

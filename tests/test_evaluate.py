@@ -209,3 +209,66 @@ def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, caps
     assert main(["--perfect-maps", "--n", "3", "--per-keypoint"]) == 0
     out = capsys.readouterr().out
     assert "right_ankle" in out and "missed" in out
+
+
+def test_tune_parsing_tries_every_combination_best_first() -> None:
+    """Each combination of the grid is scored on the selection scenes; the best comes first and
+    scores what evaluate_synthetic gives with it; fields outside the grid keep the base's values."""
+    from openpose_edu import load_model
+    from openpose_edu.assembly import ParsingParams
+    from openpose_edu.evaluate import SELECTION_SEED, evaluate_synthetic, format_tuning, tune_parsing
+
+    model = load_model()
+    base = ParsingParams(min_parts=3)
+    grid = {"peak_threshold": (0.97, 0.1), "n_samples": (10, 20)}
+    results = tune_parsing(model, grid=grid, n=4, base=base)
+    assert len(results) == 4
+    aps = [r["AP"] for _, r in results]
+    assert aps == sorted(aps, reverse=True)
+    assert {(p.peak_threshold, p.n_samples) for p, _ in results} == {
+        (0.97, 10),
+        (0.97, 20),
+        (0.1, 10),
+        (0.1, 20),
+    }
+    assert all(p.min_parts == 3 and p.smooth_sigma == base.smooth_sigma for p, _ in results)
+    best, stats = results[0]
+    assert best.peak_threshold == 0.1  # a threshold above almost every peak finds almost nobody
+    assert stats["AP"] > results[-1][1]["AP"] + 0.2
+    again = evaluate_synthetic(model, n=4, seed=SELECTION_SEED, params=best)
+    assert list(again.values())[0]["AP"] == pytest.approx(stats["AP"])
+    assert "peak_threshold" in format_tuning(results, grid=grid)
+
+
+def test_tune_parsing_refuses_the_validation_seed_and_an_empty_grid() -> None:
+    from openpose_edu.evaluate import VAL_SEED, main, tune_parsing
+    from openpose_edu.model import InputSpec, OpenPoseConfig, OpenPoseNet
+
+    net = OpenPoseNet(OpenPoseConfig.small(width=0.0625, n_stages=1, input=InputSpec(box_size=64))).eval()
+    with pytest.raises(ValueError, match="validation seed"):
+        tune_parsing(net, n=1, seed=VAL_SEED)
+    with pytest.raises(ValueError, match="no combination"):
+        tune_parsing(net, grid={"n_samples": ()}, n=1)
+    with pytest.raises(SystemExit):
+        main(["--tune-parsing", "--seed", str(VAL_SEED)])
+
+
+def test_parsing_flag_reaches_predict(monkeypatch) -> None:
+    """--parsing: 'model' leaves the choice to the model (None), 'demo' is ParsingParams(),
+    JSON sets fields; a bad value stops the command with a message."""
+    from openpose_edu import evaluate
+    from openpose_edu.assembly import ParsingParams
+
+    seen = []
+
+    def fake_predict(model, images, stages, color="RGB", params=None, scales=(1.0,), progress=False):
+        seen.append(params)
+        return {t: ([np.zeros((0, 18, 3))] * len(images), [np.zeros(0)] * len(images)) for t in stages}
+
+    monkeypatch.setattr(evaluate, "predict", fake_predict)
+    for flag in ("model", "demo", '{"n_samples": 20, "paf_threshold": 0.02}'):
+        assert evaluate.main(["--n", "2", "--parsing", flag]) == 0
+    assert seen == [None, ParsingParams(), ParsingParams(n_samples=20, paf_threshold=0.02)]
+    for bad in ("{not json", '{"no_such_field": 1}', '{"n_samples": 1}'):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--n", "2", "--parsing", bad])

@@ -229,6 +229,22 @@ def test_estimate_without_a_model_loads_the_bundled_one(monkeypatch: pytest.Monk
     assert calls == [None, "cmu-coco"]
 
 
+def test_estimate_uses_the_models_own_parser_thresholds_unless_given_others() -> None:
+    """parsing_params_of: explicit params > model.parsing_params > the demo's ParsingParams()."""
+    from openpose_edu.assembly import ParsingParams
+    from openpose_edu.inference import parsing_params_of
+
+    kp = np.stack([_person((80, 70), 160), _person((190, 80), 150)])
+    model = PerfectModel(kp, InputSpec(box_size=256))
+    image = np.zeros((256, 256, 3), np.uint8)
+    assert parsing_params_of(model) == ParsingParams()
+    assert len(estimate(image, model=model)) == 2
+    model.parsing_params = ParsingParams(min_parts=N_PARTS + 1)  # nobody has 19 parts
+    assert parsing_params_of(model) is model.parsing_params
+    assert len(estimate(image, model=model)) == 0
+    assert len(estimate(image, model=model, params=ParsingParams())) == 2
+
+
 def test_nobody_gives_an_empty_result() -> None:
     model = PerfectModel(np.zeros((1, N_PARTS, 3)), InputSpec(box_size=64))  # one unlabelled person
     poses = estimate(np.zeros((64, 80, 3), np.uint8), model=model)

@@ -356,6 +356,13 @@ def test_bundled_checkpoint_is_small_and_self_describing() -> None:
     assert OpenPoseConfig.from_dict(ckpt["config"]) == bundled_config()
     # trained toward L* one grid cell wide (run 8; notebooks 04-06 compare with limb_width=stride)
     assert ckpt["meta"]["limb_width"] == bundled_config().stride and ckpt["meta"]["sigma"] == 7.0
+    # its parser thresholds, chosen by evaluate.tune_parsing, are one combination of TUNING_GRID
+    from openpose_edu.assembly import ParsingParams
+    from openpose_edu.evaluate import TUNING_GRID
+
+    chosen = ParsingParams.from_dict(ckpt["meta"]["parsing"])
+    assert chosen != ParsingParams()
+    assert all(getattr(chosen, name) in values for name, values in TUNING_GRID.items())
     net = OpenPoseNet(bundled_config())
     net.load_state_dict(ckpt["state_dict"])
     out = net.eval()(torch.zeros(1, 3, 64, 64))

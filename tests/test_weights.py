@@ -370,6 +370,21 @@ def test_checkpoint_round_trip_keeps_config_weights_and_extras(tmp_path: Path) -
     assert files_in(tmp_path / "run") == ["ckpt.pt"]  # the temporary file is gone
 
 
+def test_checkpoint_meta_parsing_becomes_the_models_parser_thresholds(tmp_path: Path) -> None:
+    """meta["parsing"] in a file -> model.parsing_params; none -> None; an unknown name is refused."""
+    from openpose_edu.assembly import ParsingParams
+
+    net = random_net(SMALL, seed=5)
+    chosen = ParsingParams(smooth_sigma=2.5, n_samples=20, paf_threshold=0.02)
+    with_params = save_checkpoint(tmp_path / "a.pt", net, meta={"parsing": chosen.to_dict()})
+    assert load_checkpoint(with_params)[0].parsing_params == chosen
+    assert weights.load_model(with_params).parsing_params == chosen  # the .pt loader too
+    assert load_checkpoint(save_checkpoint(tmp_path / "b.pt", net, meta={}))[0].parsing_params is None
+    bad = save_checkpoint(tmp_path / "c.pt", net, meta={"parsing": {"peak_thresold": 0.1}})
+    with pytest.raises(ValueError, match="peak_thresold"):
+        load_checkpoint(bad)
+
+
 def test_checkpoint_whose_config_and_weights_disagree_names_the_layer(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / "c.pt", random_net(SMALL))
     payload = torch.load(path, weights_only=True)

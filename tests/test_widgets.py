@@ -149,6 +149,23 @@ def test_assembly_stepper_replays_the_parse(scene):
         widgets.AssemblyStepper(scene.image, S[:, ::2], L)
 
 
+def test_assembly_stepper_starts_from_the_thresholds_it_is_given(scene):
+    """params= is the stepper's base: its parse is assembly.parse(S, L, params), the sliders start
+    at its values, and a slider changes only its own field."""
+    from openpose_edu import assembly, groundtruth
+
+    H, W = scene.image.shape[:2]
+    S = groundtruth.confidence_maps(scene.keypoints, grid_size=(H, W), stride=1, sigma=4.0)[0]
+    L = groundtruth.part_affinity_fields(scene.keypoints, grid_size=(H, W), stride=1, limb_width=3.0)[0]
+    base = assembly.ParsingParams(min_parts=19)  # nobody has 19 parts
+    st = widgets.AssemblyStepper(scene.image, S, L, params=base)
+    assert len(st.parse()) == 0 and len(assembly.parse(S, L)) > 0
+    assert len(st.parse(min_mean_score=0.0)) == 0  # min_parts stays the base's
+    box = st.widget()
+    assert box.controls["min_mean_score"].value == base.min_mean_score
+    assert box.controls["paf_threshold"].value == base.paf_threshold
+
+
 def test_workshop_app_parses_each_stage_and_takes_uploads(small_net, images):
     import cv2
 
@@ -174,3 +191,23 @@ def test_workshop_app_parses_each_stage_and_takes_uploads(small_net, images):
     assert up.shape == (368, 184, 3) and (up[..., 0] == 255).all() and (up[..., 2] == 0).all()
     with pytest.raises(ValueError, match="not an image"):
         widgets._decode_upload(b"not an image")
+
+
+def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images, monkeypatch):
+    """StageExplorer.people: given params first, else the model's parsing_params (its file's)."""
+    from openpose_edu import assembly
+
+    seen = []
+    real_parse = assembly.parse
+
+    def spy(S, L, params=None):
+        seen.append(params)
+        return real_parse(S, L, params)
+
+    monkeypatch.setattr(assembly, "parse", spy)
+    own = assembly.ParsingParams(n_samples=30, paf_threshold=0.01)
+    monkeypatch.setattr(small_net, "parsing_params", own)
+    ex = widgets.StageExplorer({"small": small_net}, {"noise": images["noise"]})
+    ex.people(stage=2)
+    ex.people(stage=2, params=assembly.ParsingParams())
+    assert seen == [own, assembly.ParsingParams()]
