@@ -18,7 +18,10 @@ Two data sets:
 maps of every stage t = 1..T (refinement at work, notebook 05); ``--perfect-maps`` parses the
 ground-truth maps instead of a network's: the ceiling a perfect network would reach;
 ``--per-keypoint`` adds which parts are missed and how far off the found ones are
-(``keypoint_errors``).
+(``keypoint_errors``). The parser's thresholds are the model's own when its file names them
+(``inference.parsing_params_of``), else the demo's; ``--parsing demo`` or a JSON object sets
+others, and ``--tune-parsing`` scores a grid of them on scenes of ``SELECTION_SEED``
+(``tune_parsing``), never on the validation scenes.
 """
 
 from __future__ import annotations
