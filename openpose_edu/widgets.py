@@ -320,6 +320,8 @@ class AssemblyStepper:
     peak, the line-integral sample points of every candidate pair colored by L_c(p(u)) . v, each
     pair's score, and the greedy decisions up to step ``step``; beside it the people found.
     Parses are cached per set of thresholds, so moving the step slider only redraws.
+    ``params``: the thresholds to start from (default the demo's ``ParsingParams()``; pass
+    ``inference.parsing_params_of(model)`` for the ones chosen for a model).
     """
 
     def __init__(
