@@ -299,6 +299,16 @@ def _stats(ground_truth: dict | str | Path, detections: list, ids: list, per_key
 # ----------------------------------------------------------------------------- models on data sets
 
 
+def scenes_ground_truth(scenes: Sequence) -> dict:
+    """COCO ground truth of synthetic scenes (``ground_truth_coco``): scene i is image i + 1,
+    its labelled people the annotations, its unlabelled people's mask the ignore regions."""
+    return ground_truth_coco(
+        [s.image.shape[:2] for s in scenes],
+        [np.asarray(s.keypoints) for s in scenes],
+        [s.ignore for s in scenes],
+    )
+
+
 def validation_scenes(n: int = N_VAL, seed: int = VAL_SEED, size: tuple[int, int] = VAL_SIZE) -> list:
     """The held-out synthetic validation set: ``synthetic.make_scene(seed, i, size)`` for i < n."""
     from .synthetic import make_scene
@@ -373,11 +383,7 @@ def evaluate_synthetic(
     """
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
-    gt = ground_truth_coco(
-        [s.image.shape[:2] for s in scenes],
-        [np.asarray(s.keypoints) for s in scenes],
-        [s.ignore for s in scenes],
-    )
+    gt = scenes_ground_truth(scenes)
     images = [s.image for s in scenes]
     found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
@@ -423,11 +429,7 @@ def tune_parsing(
     if not candidates:
         raise ValueError(f"the grid {grid} has no combination (an empty list of values?)")
     scenes = validation_scenes(n, seed=seed)
-    gt = ground_truth_coco(
-        [s.image.shape[:2] for s in scenes],
-        [np.asarray(s.keypoints) for s in scenes],
-        [s.ignore for s in scenes],
-    )
+    gt = scenes_ground_truth(scenes)
     found: list[tuple[list, list]] = [([], []) for _ in candidates]
     for scene in tqdm(scenes, disable=not progress, desc="tune parsing"):
         maps = infer_maps(model, scene.image, scales=scales, stage=stage)  # one forward pass per scene
@@ -486,8 +488,7 @@ def evaluate_perfect_maps(
     params = params or ParsingParams()
     data = validation_set(n, size=size, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width)
     scenes = [data.scene(i) for i in range(n)]
-    kps = [np.asarray(s.keypoints) for s in scenes]
-    gt = ground_truth_coco([s.image.shape[:2] for s in scenes], kps, [s.ignore for s in scenes])
+    gt = scenes_ground_truth(scenes)
     H, W = data.size
     padding = Padding(image_size=(H, W), resized_size=(H, W), padded_size=(H, W), factor=1.0)
     keypoints, scores = [], []
