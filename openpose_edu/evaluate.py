@@ -636,6 +636,11 @@ def _parsing_arg(p: argparse.ArgumentParser, value: str) -> Any:
         p.error(f"--parsing must be 'model', 'demo' or a JSON object of ParsingParams fields: {e}")
 
 
+def _stages_arg(value: str | None) -> str | list[int] | None:
+    """--stages: None (the last), 'all', or comma-separated stage numbers -> a list."""
+    return value if value in (None, "all") else [int(t) for t in value.split(",")]
+
+
 def _load(args: argparse.Namespace) -> Any:
     """--model: a checkpoint .pt file, a registry name, or None (the bundled model)."""
     from .weights import load_checkpoint, load_model
@@ -653,8 +658,8 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
     if seed == VAL_SEED:
         p.error("--tune-parsing on the validation seed would leave no held-out AP; use another --seed")
     model = _load(args)
-    stages = None if args.stages is None else [int(t) for t in args.stages.split(",")]
-    if stages is not None and len(stages) != 1:
+    stages = _stages_arg(args.stages)
+    if stages is not None and (stages == "all" or len(stages) != 1):
         p.error("--tune-parsing tunes one stage; give --stages T")
     results = tune_parsing(
         model,
@@ -676,7 +681,7 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
 def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params: Any) -> dict[int, dict]:
     """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
     model = _load(args)
-    stages = args.stages if args.stages in (None, "all") else [int(t) for t in args.stages.split(",")]
+    stages = _stages_arg(args.stages)
     if args.coco_annotations or args.coco_images:
         if not (args.coco_annotations and args.coco_images):
             p.error("give both --coco-annotations and --coco-images")
