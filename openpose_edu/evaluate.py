@@ -317,14 +317,19 @@ def validation_scenes(n: int = N_VAL, seed: int = VAL_SEED, size: tuple[int, int
 
 
 def _stages_of(model: Any, stages: str | Sequence[int] | None) -> list[int]:
-    T = len(model.stages) if hasattr(model, "stages") else None
+    """None -> [T] (the last), "all" -> [1..T], a list -> itself, each checked to be in 1..T."""
+    T = model.n_stages  # every model.PoseModel declares it
     if stages is None:
-        return [T] if T else [0]
+        return [T]
     if stages == "all":
-        if T is None:
-            raise ValueError("stages='all' needs a model with a .stages list")
         return list(range(1, T + 1))
-    return [int(t) for t in stages]
+    ts = [int(t) for t in stages]
+    bad = [t for t in ts if not 1 <= t <= T]
+    if bad or not ts:
+        raise ValueError(
+            f"stages must be in 1..{T} for this model (stages are numbered from 1), got {list(stages)}"
+        )
+    return ts
 
 
 def predict(
@@ -339,28 +344,23 @@ def predict(
     """Detected people per stage: {t: ([keypoints (P, 18, 3)], [scores (P,)])} over ``images``.
 
     One forward pass per image keeps every stage's maps (``inference.infer_maps(all_stages=True)``);
-    stage t's S^t, L^t are then parsed (``assembly.parse``), as ``estimate(..., stage=t)`` would.
-    t = 0 means the model's last stage. params: None takes the model's own thresholds
-    (``inference.parsing_params_of``).
+    stage t's S^t, L^t are then parsed by ``inference.poses_from_maps``, exactly as
+    ``estimate(..., stage=t)`` would (keypoints in image pixels). Stages are 1..T.
+    params: None takes the model's own thresholds (``inference.parsing_params_of``).
     """
     from tqdm.auto import tqdm
 
-    from .assembly import parse
-    from .inference import infer_maps, parsing_params_of
+    from .inference import infer_maps, parsing_params_of, poses_from_maps
 
     params = parsing_params_of(model, params)
     out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
     last = max(stages)
     for image in tqdm(images, disable=not progress, desc="evaluate"):
-        maps = infer_maps(model, image, scales=scales, color=color, all_stages=True, stage=last or None)
+        maps = infer_maps(model, image, scales=scales, color=color, all_stages=True, stage=last)
         for t in stages:
-            people = (
-                parse(maps.S_stages[t - 1], maps.L_stages[t - 1], params)
-                if t
-                else parse(maps.S, maps.L, params)
-            )
-            out[t][0].append(np.asarray(people.keypoints))
-            out[t][1].append(np.asarray(people.scores))
+            poses = poses_from_maps(maps, params, stage=t)
+            out[t][0].append(np.asarray(poses.keypoints))
+            out[t][1].append(np.asarray(poses.scores))
     return out
 
 
@@ -417,8 +417,8 @@ def tune_parsing(
 
     from tqdm.auto import tqdm
 
-    from .assembly import ParsingParams, parse
-    from .inference import infer_maps
+    from .assembly import ParsingParams
+    from .inference import infer_maps, poses_from_maps
 
     if seed == VAL_SEED:
         raise ValueError("tune_parsing on the validation seed would leave no held-out AP; use another seed")
@@ -434,9 +434,9 @@ def tune_parsing(
     for scene in tqdm(scenes, disable=not progress, desc="tune parsing"):
         maps = infer_maps(model, scene.image, scales=scales, stage=stage)  # one forward pass per scene
         for (kps, scores), params in zip(found, candidates):
-            people = parse(maps.S, maps.L, params)
-            kps.append(np.asarray(people.keypoints))
-            scores.append(np.asarray(people.scores))
+            poses = poses_from_maps(maps, params)
+            kps.append(np.asarray(poses.keypoints))
+            scores.append(np.asarray(poses.scores))
     ids = list(range(1, n + 1))
     results = [(p, _stats(gt, detections_coco(ids, *f), ids, False)) for p, f in zip(candidates, found)]
     return sorted(results, key=lambda r: -r[1]["AP"])
@@ -543,10 +543,10 @@ def evaluate_coco(
 
 
 def format_table(results: dict[int | str, dict]) -> str:
-    """Per-stage AP table as text (stage 0 = the model's last; a str key is printed as it is)."""
+    """Per-stage AP table as text (stages 1..T; a str key is printed as it is)."""
     lines = ["stage     AP   AP50   AP75     AR"]
     for t, r in results.items():
-        lines.append(f"{t or 'last':>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
+        lines.append(f"{t:>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
     return "\n".join(lines)
 
 
@@ -642,11 +642,9 @@ def _stages_arg(value: str | None) -> str | list[int] | None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    """--model: a checkpoint .pt file, a registry name, or None (the bundled model)."""
-    from .weights import load_checkpoint, load_model
+    """--model: a registry name, a weights file (.pt, .pth, .caffemodel, .pb) or None (bundled)."""
+    from .weights import load_model
 
-    if args.model and Path(args.model).suffix == ".pt" and Path(args.model).is_file():
-        return load_checkpoint(args.model, device=args.device)[0].eval()
     return load_model(args.model, device=args.device)
 
 

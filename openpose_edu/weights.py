@@ -25,9 +25,10 @@ import http.client
 import importlib
 import os
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .assembly import ParsingParams
-from .model import OpenPoseConfig, OpenPoseNet
+from .model import ModelCard, OpenPoseConfig, OpenPoseNet, PoseModel
 
 CHECKPOINT_FORMAT = "openpose_edu/1"
 BUNDLED_PATH = Path(__file__).resolve().parent / "checkpoints" / "bundled.pt"
@@ -61,6 +62,17 @@ class WeightSpec:
     loader: str = ""  # "module:function" called as function(path, device) -> model
     description: str = ""
     path: Path | None = None  # set for files that ship inside the package (no download)
+    trained_on: str = "COCO"  # what the network has seen: "COCO" or "synthetic scenes"
+
+    @property
+    def card(self) -> ModelCard:
+        """The model card every model loaded from this entry carries (``model.card``)."""
+        return ModelCard(
+            name=self.name,
+            trained_on=self.trained_on,
+            licence=self.licence,
+            home=self.urls[0] if self.urls else "",
+        )
 
     @property
     def algorithm(self) -> str:
@@ -83,6 +95,7 @@ REGISTRY: dict[str, WeightSpec] = {
             loader="openpose_edu.weights:load_checkpoint_model",
             description="small network of the paper's family trained on synthetic.py's scenes",
             path=BUNDLED_PATH,
+            trained_on="synthetic scenes only (openpose_edu.synthetic; it has never seen a photo)",
         ),
         WeightSpec(
             name="cmu-coco",
@@ -311,7 +324,10 @@ def load_caffe_named(
 
 
 def load_pth(
-    path: str | Path, device: str | torch.device = "cpu", config: OpenPoseConfig | None = None
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    config: OpenPoseConfig | None = None,
+    card: ModelCard | None = None,
 ) -> OpenPoseNet:
     """The ``body_pose_model.pth`` layout (a state dict with Caffe layer names) -> OpenPoseNet, eval mode.
 
@@ -323,13 +339,16 @@ def load_pth(
             f"{path} is not a state dict of tensors (got {type(state).__name__}); "
             "for an openpose_edu checkpoint use load_checkpoint"
         )
-    model = OpenPoseNet(config or OpenPoseConfig.paper())
+    model = OpenPoseNet(config or OpenPoseConfig.paper(), card=card or REGISTRY["cmu-coco-pth"].card)
     load_caffe_named(model, state, source=str(path))
     return model.to(device).eval()
 
 
 def load_caffemodel(
-    path: str | Path, device: str | torch.device = "cpu", config: OpenPoseConfig | None = None
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    config: OpenPoseConfig | None = None,
+    card: ModelCard | None = None,
 ) -> OpenPoseNet:
     """A Caffe ``.caffemodel`` (read by OpenCV's dnn importer) -> OpenPoseNet, eval mode.
 
@@ -342,7 +361,7 @@ def load_caffemodel(
     config = config or OpenPoseConfig.paper()
     data = Path(path).read_bytes()
     blobs = read_caffemodel(data, config)
-    model = OpenPoseNet(config)
+    model = OpenPoseNet(config, card=card or REGISTRY["cmu-coco"].card)
     missing = [name for name, b in blobs.items() if len(b) < 2]
     unexpected = [name for name in caffemodel_layer_names(data) if name not in blobs]
     if missing or unexpected:
@@ -385,15 +404,32 @@ def save_checkpoint(path: str | Path, model: OpenPoseNet, **extra: Any) -> Path:
     return path
 
 
+def card_from_checkpoint(extra: Mapping[str, Any], base: ModelCard) -> ModelCard:
+    """The model card of one of our checkpoints: ``base`` (the registry's, or the file's name)
+    with what the file's ``meta`` says: parser thresholds, target widths, training data."""
+    meta = extra.get("meta", {}) or {}
+    widths = {**extra.get("train_config", {}), **meta}
+    parsing = meta.get("parsing")
+    return replace(
+        base,
+        trained_on=meta.get("trained_on", base.trained_on),
+        parsing=ParsingParams.from_dict(parsing) if parsing is not None else None,
+        sigma=widths.get("sigma"),
+        limb_width=widths.get("limb_width"),
+    )
+
+
 def load_checkpoint(
-    path: str | Path, device: str | torch.device = "cpu"
+    path: str | Path, device: str | torch.device = "cpu", card: ModelCard | None = None
 ) -> tuple[OpenPoseNet, dict[str, Any]]:
     """A checkpoint from ``save_checkpoint`` -> (OpenPoseNet in eval mode on ``device``, extras).
 
     The config travels inside the file, so any member of the family loads without arguments.
     When the file's ``meta["parsing"]`` names parser thresholds chosen for this network, the
-    model carries them as ``model.parsing_params`` (a ``ParsingParams``), which ``estimate``
-    and ``evaluate`` then use unless given others.
+    model's card carries them (``model.card.parsing``, a ``ParsingParams``), which ``estimate``
+    and ``evaluate`` then use unless given others; so do the target widths (``card.sigma``,
+    ``card.limb_width``). ``card``: the registry's card to start from (default: the file's name,
+    trained on synthetic scenes).
     """
     if not Path(path).is_file():
         raise FileNotFoundError(
@@ -406,18 +442,18 @@ def load_checkpoint(
             f"{path} is not an openpose_edu checkpoint (format {got!r}, expected {CHECKPOINT_FORMAT!r}); "
             "for CMU's body_pose_model.pth use load_pth, for a .caffemodel load_caffemodel"
         )
-    model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]))
-    _check_and_load(model, payload["state_dict"], source=str(path))
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
-    parsing = extra.get("meta", {}).get("parsing")
-    if parsing is not None:  # the parser thresholds chosen for this network (inference.parsing_params_of)
-        model.parsing_params = ParsingParams.from_dict(parsing)
+    base = card or ModelCard(name=Path(path).name, trained_on="synthetic scenes (openpose_edu.synthetic)")
+    model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]), card=card_from_checkpoint(extra, base))
+    _check_and_load(model, payload["state_dict"], source=str(path))
     return model.to(device).eval(), extra
 
 
-def load_checkpoint_model(path: str | Path, device: str | torch.device = "cpu") -> OpenPoseNet:
+def load_checkpoint_model(
+    path: str | Path, device: str | torch.device = "cpu", card: ModelCard | None = None
+) -> OpenPoseNet:
     """``load_checkpoint`` without the extras (the registry's loader for our own checkpoints)."""
-    return load_checkpoint(path, device)[0]
+    return load_checkpoint(path, device, card=card)[0]
 
 
 def _loader_for_path(path: Path) -> str:
@@ -433,24 +469,56 @@ def _loader_for_path(path: Path) -> str:
     return loaders[suffix]
 
 
+_MODELS: dict[tuple, nn.Module] = {}  # load_model's cache: (name or file identity, device) -> model
+_MODELS_LOCK = threading.Lock()
+
+
+def _cache_key(name: str | Path, device: str | torch.device) -> tuple:
+    """A registry entry is known by its spec; a file by its path, size and modification time."""
+    dev = str(torch.device(device))
+    if isinstance(name, str) and name in REGISTRY:
+        return (REGISTRY[name], dev)
+    stat = Path(name).resolve().stat()
+    return (str(Path(name).resolve()), stat.st_size, stat.st_mtime_ns, dev)
+
+
 def load_model(
-    name: str | Path | None = None, device: str | torch.device = "cpu", progress: bool = True
-) -> nn.Module:
+    name: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    cache: bool = True,
+) -> PoseModel:
     """A ready model in eval mode: a registry name (None -> "bundled") or a weights file path.
 
-    Every model returned has ``.input_spec``, ``.stride`` and ``forward(x, n_stages=None) ->
-    NetworkOutput`` (F and every stage's S^t, L^t; Fig. 2). Registered names:
-    ``REGISTRY`` (bundled, cmu-coco, cmu-coco-pth, tfpose-mobilenet-v2-small).
+    Every model returned satisfies ``model.PoseModel``: ``.input_spec``, ``.stride``,
+    ``.n_stages``, ``.card`` (what it is and what it was trained on) and
+    ``forward(x, n_stages=None) -> NetworkOutput`` (F and every stage's S^t, L^t; Fig. 3).
+    Registered names: ``REGISTRY`` (bundled, cmu-coco, cmu-coco-pth, tfpose-mobilenet-v2-small).
+    The default, ``"bundled"``, works offline but knows **synthetic scenes only**: for photos use
+    ``"tfpose-mobilenet-v2-small"`` (a real COCO network, 2 MB, downloaded once).
+    Models are cached per (name, device): a second call returns the same object without
+    reading the file again (``cache=False`` loads a fresh copy, e.g. to train it).
     """
     name = "bundled" if name is None else name
     if isinstance(name, str) and name in REGISTRY:
-        path, loader = fetch(name, progress=progress), REGISTRY[name].loader
+        spec = REGISTRY[name]
+        loader, card = spec.loader, spec.card
+        locate = lambda: fetch(name, progress=progress)  # noqa: E731
     elif Path(name).is_file():
-        path, loader = Path(name), _loader_for_path(Path(name))
+        loader, card = _loader_for_path(Path(name)), None
+        locate = lambda: Path(name)  # noqa: E731
     else:
         raise ValueError(
             f"{str(name)!r} is neither a registered name {sorted(REGISTRY)} nor an existing file"
         )
+    key = _cache_key(name, device)
+    with _MODELS_LOCK:
+        if cache and key in _MODELS:
+            return _MODELS[key]
     module_name, func = loader.split(":")
-    model = getattr(importlib.import_module(module_name), func)(path, device)
-    return model.eval()
+    load = getattr(importlib.import_module(module_name), func)
+    model = (load(locate(), device) if card is None else load(locate(), device, card=card)).eval()
+    if cache:
+        with _MODELS_LOCK:
+            model = _MODELS.setdefault(key, model)
+    return model

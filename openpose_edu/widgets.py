@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from . import viz
+from .inference import Maps, Poses, infer_maps, parsing_params_of, poses_from_maps
 from .io import check_image
-from .model import NetworkOutput
 from .skeleton import BACKGROUND, COLORS, LIMBS, PART_NAMES
 
 if TYPE_CHECKING:
@@ -54,20 +54,24 @@ def _as_named(x: Any, default: str) -> dict[str, Any]:
     return dict(x) if isinstance(x, Mapping) else {default: x}
 
 
-def network_maps(model: nn.Module, image: np.ndarray, color: str = "RGB") -> NetworkOutput:
-    """Every stage's maps of ``model`` for one uint8 (H, W, 3) image at its own size (Eq. 1-2).
+def network_maps(model: nn.Module, image: np.ndarray, color: str = "RGB") -> Maps:
+    """Every stage's maps of ``model`` for one uint8 (H, W, 3) image (Eq. 1-2), as ``estimate`` sees them.
 
-    The image is normalized as ``model.input_spec`` says and fed whole (no resize), so map cell
-    (i, j) covers input pixels [j s, (j+1) s) x [i s, (i+1) s), s = ``model.stride``. Runs on the
-    model's device without gradients. Returns the NetworkOutput with tensors (1, C, h, w) on the CPU.
+    ``inference.infer_maps(..., all_stages=True)``: the image is resized to the model's input
+    height (``input_spec.box_size``) exactly as ``estimate`` does, and the maps come on that
+    bounded grid (``Maps.grid_size``); ``Maps.stage_maps(t)`` gives (S^t, L^t) as numpy arrays.
     """
-    image = check_image(image)
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    raw = torch.from_numpy(image).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W), contiguous
-    with torch.no_grad():
-        out = model(model.input_spec.normalize(raw, color=color))
-    return NetworkOutput(F=out.F.cpu(), S=[s.cpu() for s in out.S], L=[p.cpu() for p in out.L])
+    return infer_maps(model, image, color=color, all_stages=True)
+
+
+def grid_image(image: np.ndarray, maps: Maps) -> np.ndarray:
+    """The image resized to the maps' grid, for drawing maps over it (display only)."""
+    import cv2
+
+    h, w = maps.grid_size
+    if image.shape[:2] == (h, w):
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,14 +103,14 @@ class StageExplorer:
         self.color = color
         self.panel_size = panel_size
         self.dpi = dpi
-        self._cache: dict[tuple[str, str], NetworkOutput] = {}
+        self._cache: dict[tuple[str, str], Maps] = {}
         self._people: dict[tuple, Any] = {}
         self._fig: Figure | None = None
         self._key: tuple[str, str] | None = None
         self.forward_calls = 0  # how often the network actually ran (the cache's witness)
 
-    def maps(self, model: str | None = None, image: str | None = None) -> NetworkOutput:
-        """The cached NetworkOutput of (model, image); the network runs on the first request only."""
+    def maps(self, model: str | None = None, image: str | None = None) -> Maps:
+        """The cached maps of every stage of (model, image) (``network_maps``); the network runs once."""
         key = (model or next(iter(self.models)), image or next(iter(self.images)))
         if key[0] not in self.models or key[1] not in self.images:
             raise ValueError(
@@ -119,29 +123,20 @@ class StageExplorer:
 
     def people(
         self, model: str | None = None, image: str | None = None, stage: int | None = None, params: Any = None
-    ) -> Any:
+    ) -> Poses:
         """The people parsed from stage ``stage``'s maps (Sec. 2.4), cached per view.
 
-        Reuses the cached forward pass: S^t, L^t are upsampled to the image
-        (``inference.resize_maps``) and parsed (``assembly.parse``) with ``params``, or the
-        model's own thresholds (``inference.parsing_params_of``). Returns ``assembly.People``.
+        Reuses the cached maps and parses them with ``inference.poses_from_maps``, exactly as
+        ``estimate(..., stage=stage)`` does, with ``params`` or the model's own thresholds
+        (``inference.parsing_params_of``). Returns ``inference.Poses`` (keypoints in image pixels).
         """
-        from .assembly import parse
-        from .inference import Padding, parsing_params_of, resize_maps
-
         key = (model or next(iter(self.models)), image or next(iter(self.images)))
-        out = self.maps(*key)
-        t = out.n_stages if stage is None else stage
+        maps = self.maps(*key)
+        t = maps.stage if stage is None else stage
         params = parsing_params_of(self.models[key[0]], params)
         cache_key = (*key, t, params)
         if cache_key not in self._people:
-            S, L = out.stage(t)
-            H, W = self.images[key[1]].shape[:2]
-            stride = self.models[key[0]].stride
-            # The whole image went in unresized: only the stride's rounding up is to undo.
-            pad = Padding(image_size=(H, W), resized_size=(H, W), padded_size=(H, W), factor=1.0)
-            maps = resize_maps(torch.cat([S, L], dim=1), pad, stride)[0].numpy()  # (57, H, W)
-            self._people[cache_key] = parse(maps[: S.shape[1]], maps[S.shape[1] :], params)
+            self._people[cache_key] = poses_from_maps(maps, params, stage=t)
         return self._people[cache_key]
 
     def add_image(self, name: str, image: np.ndarray) -> None:
@@ -156,15 +151,15 @@ class StageExplorer:
         """A fresh figure for a new (model, image): base photo and one map artist per panel."""
         from matplotlib.figure import Figure
 
-        image = self.images[key[1]]
         out = self.maps(*key)
-        stride = self.models[key[0]].stride
+        image = grid_image(self.images[key[1]], out)  # the maps' grid is the network input's
+        stride = 1
         fig = Figure(
             figsize=(2 * self.panel_size, self.panel_size * 1.05), dpi=self.dpi, layout="constrained"
         )
         ax_s, ax_l = fig.subplots(1, 2)
-        self._hs = viz.plot_heatmap(ax_s, out.S[-1], None, image=image, stride=stride)
-        self._hl = viz.plot_paf_rgb(ax_l, out.L[-1], None, image=image, stride=stride)
+        self._hs = viz.plot_heatmap(ax_s, out.S, None, image=image, stride=stride)
+        self._hl = viz.plot_paf_rgb(ax_l, out.L, None, image=image, stride=stride)
         self._ax_s, self._ax_l = ax_s, ax_l
         self._fig, self._key = fig, key
         viz.figure_to_png(fig)  # lay the panels out once ...
@@ -183,8 +178,8 @@ class StageExplorer:
         if key != self._key:
             self._build(key)
         out = self.maps(*key)
-        t = out.n_stages if stage is None else stage
-        S, L = out.stage(t)
+        t = out.stage if stage is None else stage
+        S, L = out.stage_maps(t)
         self._hs.set_data(viz.part_map(S, None if part == ALL else part))
         self._hl.set_data(viz.paf_to_rgba(L, None if limb == ALL else limb))
         pname = "all parts" if part == ALL else ("background" if part == BACKGROUND else PART_NAMES[part])
@@ -334,13 +329,29 @@ class AssemblyStepper:
         self.params = params or ParsingParams()
         self.S = viz._numpy(S)
         self.L = viz._numpy(L)
-        if self.S.shape[1:] != image.shape[:2] or self.L.shape[1:] != image.shape[:2]:
+        if self.S.ndim != 3 or self.L.shape[1:] != self.S.shape[1:]:
             raise ValueError(
-                f"S {self.S.shape} and L {self.L.shape} must be at the image's resolution {image.shape[:2]}; "
+                f"S {self.S.shape} and L {self.L.shape} must be one image's maps on one grid (C, h, w); "
                 "use inference.infer_maps"
             )
+        if self.image.shape[:2] != self.S.shape[1:]:  # draw on the maps' grid (display only)
+            import cv2
+
+            h, w = self.S.shape[1:]
+            self.image = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
         self.dpi, self.panel_size = dpi, panel_size
         self._cache: dict[Any, Any] = {}
+
+    @classmethod
+    def from_model(
+        cls, model: Any, image: np.ndarray, stage: int | None = None, color: str = "RGB", **kwargs: Any
+    ) -> AssemblyStepper:
+        """The stepper of ``model``'s stage ``stage`` maps of ``image`` (``inference.infer_maps``),
+        starting from the model's own thresholds (``inference.parsing_params_of``)."""
+        maps = infer_maps(model, image, color=color, all_stages=stage is not None, stage=stage)
+        S, L = maps.stage_maps(stage)
+        kwargs.setdefault("params", parsing_params_of(model))
+        return cls(image, S, L, **kwargs)
 
     def parse(self, **thresholds: float) -> Any:
         """``assembly.parse`` with ``self.params`` changed by ``thresholds`` (cached): People, ``.steps``."""

@@ -22,7 +22,7 @@ from openpose_edu.io import (
     write_image,
     write_openpose_json,
 )
-from openpose_edu.model import InputSpec, NetworkOutput
+from openpose_edu.model import InputSpec, ModelCard, NetworkOutput
 from openpose_edu.skeleton import N_PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,8 @@ class PerfectModel(nn.Module):
 
     def __init__(self, keypoints: np.ndarray) -> None:
         super().__init__()
-        self.keypoints, self.input_spec, self.stride = keypoints, InputSpec(box_size=128), 8
+        self.keypoints, self.input_spec, self.stride, self.n_stages = keypoints, InputSpec(box_size=128), 8, 1
+        self.card = ModelCard(name="perfect", trained_on="the test's ground truth")
 
     def forward(self, x: torch.Tensor, n_stages: int | None = None) -> NetworkOutput:
         h, w = x.shape[2] // 8, x.shape[3] // 8
@@ -110,6 +111,32 @@ def test_main_parses_arguments_and_loads_the_model(
     with pytest.raises(SystemExit) as e:
         cli.main([str(inputs / "good.png"), "--scales", "-1"])
     assert e.value.code == 2
+
+
+def test_default_model_is_the_real_network_and_each_run_names_its_model(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """No --model: the small real COCO network; the run says which model and what it saw."""
+    from openpose_edu import weights
+
+    seen = []
+
+    def fake_load_model(name=None, device="cpu", **kw):
+        seen.append(name)
+        return PerfectModel(_one_person())
+
+    monkeypatch.setattr(weights, "load_model", fake_load_model)
+    assert cli.main([str(inputs / "good.png"), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    assert seen == ["tfpose-mobilenet-v2-small"]
+    assert "model: perfect (trained on the test's ground truth)" in capsys.readouterr().err
+
+    def offline(name=None, device="cpu", **kw):
+        raise FileNotFoundError(f"{name}: not in the cache and no network")
+
+    monkeypatch.setattr(weights, "load_model", offline)
+    assert cli.main([str(inputs / "good.png"), "--out", str(tmp_path / "o2"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "tfpose-mobilenet-v2-small" in err and "--model bundled" in err
 
 
 def test_python_dash_m_reports_a_missing_file() -> None:

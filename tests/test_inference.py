@@ -20,7 +20,7 @@ from openpose_edu.inference import (
     preprocess,
     resize_maps,
 )
-from openpose_edu.model import InputSpec, NetworkOutput, OpenPoseConfig, OpenPoseNet
+from openpose_edu.model import InputSpec, ModelCard, NetworkOutput, OpenPoseConfig, OpenPoseNet
 from openpose_edu.skeleton import N_PARTS
 
 
@@ -31,6 +31,7 @@ class ConstantModel(nn.Module):
     def __init__(self, spec: InputSpec, n_stages: int = 3) -> None:
         super().__init__()
         self.input_spec, self.stride, self.n_stages = spec, spec.stride, n_stages
+        self.card = ModelCard(name="constant")
         self.inputs: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor, n_stages: int | None = None) -> NetworkOutput:
@@ -46,9 +47,10 @@ class ConstantModel(nn.Module):
 class PerfectModel(nn.Module):
     """A network that outputs the ground truth S*, L* of known people (at the grid of its input)."""
 
-    def __init__(self, keypoints: np.ndarray, spec: InputSpec) -> None:
+    def __init__(self, keypoints: np.ndarray, spec: InputSpec, card: ModelCard | None = None) -> None:
         super().__init__()
-        self.keypoints, self.input_spec, self.stride = keypoints, spec, spec.stride
+        self.keypoints, self.input_spec, self.stride, self.n_stages = keypoints, spec, spec.stride, 1
+        self.card = card or ModelCard(name="perfect")
 
     def forward(self, x: torch.Tensor, n_stages: int | None = None) -> NetworkOutput:
         h, w = x.shape[2] // self.stride, x.shape[3] // self.stride
@@ -156,7 +158,9 @@ def test_multiscale_is_the_mean_of_the_scales() -> None:
     np.testing.assert_allclose(maps.L, -mean, rtol=1e-5)
     singles = [infer_maps(model, image, scales=(s,)).S for s in scales]
     np.testing.assert_allclose(maps.S, np.mean(singles, axis=0), rtol=1e-5)
-    assert maps.scales == scales and maps.S.shape == (19, 40, 60) and maps.L.shape == (38, 40, 60)
+    # The maps sit on the network grid of scale 1 (height box_size = 64), not the image's 40 x 60.
+    assert maps.scales == scales and maps.S.shape == (19, 64, 96) and maps.L.shape == (38, 64, 96)
+    assert maps.image_size == (40, 60) and maps.grid_size == (64, 96)
 
 
 def test_stage_choice_and_all_stages() -> None:
@@ -186,7 +190,7 @@ def test_a_real_small_network_end_to_end() -> None:
     net = OpenPoseNet(OpenPoseConfig.small(width=0.125, n_stages=3, input=InputSpec(box_size=96))).eval()
     image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     maps = infer_maps(net, image, all_stages=True)
-    assert maps.S.shape == (19, 50, 70) and maps.L.shape == (38, 50, 70) and maps.S.dtype == np.float32
+    assert maps.S.shape == (19, 96, 134) and maps.L.shape == (38, 96, 134) and maps.S.dtype == np.float32
     np.testing.assert_allclose(infer_maps(net, image, stage=2).S, maps.S_stages[1], atol=1e-5)
     poses = estimate(image, model=net, stage=2)
     assert isinstance(poses, Poses) and isinstance(poses.maps, Maps)
@@ -239,8 +243,8 @@ def test_estimate_uses_the_models_own_parser_thresholds_unless_given_others() ->
     image = np.zeros((256, 256, 3), np.uint8)
     assert parsing_params_of(model) == ParsingParams()
     assert len(estimate(image, model=model)) == 2
-    model.parsing_params = ParsingParams(min_parts=N_PARTS + 1)  # nobody has 19 parts
-    assert parsing_params_of(model) is model.parsing_params
+    model.card = ModelCard(parsing=ParsingParams(min_parts=N_PARTS + 1))  # nobody has 19 parts
+    assert parsing_params_of(model) is model.card.parsing
     assert len(estimate(image, model=model)) == 0
     assert len(estimate(image, model=model, params=ParsingParams())) == 2
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from openpose_edu import widgets
-from openpose_edu.model import OpenPoseConfig, OpenPoseNet
+from openpose_edu.model import ModelCard, OpenPoseConfig, OpenPoseNet
 from openpose_edu.skeleton import LIMBS, N_PARTS
 
 
@@ -27,14 +27,18 @@ def images() -> dict[str, np.ndarray]:
     }
 
 
-def test_network_maps_equal_a_direct_forward(small_net, images):
+def test_network_maps_are_the_maps_estimate_parses(small_net, images):
+    """One inference path: the widgets' maps of stage t are infer_maps(..., stage=t)'s."""
+    from openpose_edu.inference import infer_maps
+
     out = widgets.network_maps(small_net, images["noise"])
-    raw = torch.from_numpy(images["noise"]).permute(2, 0, 1)[None]
-    with torch.no_grad():
-        ref = small_net(small_net.input_spec.normalize(raw, color="RGB"))
-    assert len(out.S) == 3 and out.S[0].shape == (1, 19, 9, 12) and out.L[0].shape == (1, 38, 9, 12)
-    for a, b in zip(out.S + out.L, ref.S + ref.L):
-        torch.testing.assert_close(a, b)
+    assert (
+        out.n_stages == 3 and out.S_stages[0].shape == (19, 72, 96) and out.L_stages[0].shape == (38, 72, 96)
+    )
+    for t in (1, 2, 3):
+        ref = infer_maps(small_net, images["noise"], stage=t)
+        np.testing.assert_allclose(out.stage_maps(t)[0], ref.S, atol=1e-5)
+        np.testing.assert_allclose(out.stage_maps(t)[1], ref.L, atol=1e-5)
 
 
 def test_stage_explorer_runs_the_network_once_per_image(small_net, images):
@@ -61,11 +65,11 @@ def test_stage_explorer_shows_the_requested_maps(small_net, images):
     fig = ex.figure(stage=2, part=3, limb=5)
     ax_s, ax_l = fig.axes
     assert ax_s.get_title() == "S^2: RElbow" and ax_l.get_title() == f"L^2: {LIMBS[5].name}"
-    S, L = ex.maps().stage(2)
+    S, L = ex.maps().stage_maps(2)
     shown = ax_s.get_images()[-1].get_array()
-    np.testing.assert_allclose(np.asarray(shown), S[0, 3].numpy())
+    np.testing.assert_allclose(np.asarray(shown), S[3])
     all_parts = ex.figure(stage=1).axes[0].get_images()[-1].get_array()
-    np.testing.assert_allclose(np.asarray(all_parts), ex.maps().S[0][0, :N_PARTS].amax(0).numpy())
+    np.testing.assert_allclose(np.asarray(all_parts), ex.maps().S_stages[0][:N_PARTS].max(0))
 
 
 def test_stage_explorer_rejects_bad_input(small_net, images):
@@ -145,7 +149,7 @@ def test_assembly_stepper_replays_the_parse(scene):
     before = box.picture.value
     box.controls["step"].value = 1
     assert box.picture.value != before
-    with pytest.raises(ValueError, match="resolution"):
+    with pytest.raises(ValueError, match="one grid"):
         widgets.AssemblyStepper(scene.image, S[:, ::2], L)
 
 
@@ -206,7 +210,7 @@ def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images,
 
     monkeypatch.setattr(assembly, "parse", spy)
     own = assembly.ParsingParams(n_samples=30, paf_threshold=0.01)
-    monkeypatch.setattr(small_net, "parsing_params", own)
+    monkeypatch.setattr(small_net, "card", ModelCard(parsing=own))
     ex = widgets.StageExplorer({"small": small_net}, {"noise": images["noise"]})
     ex.people(stage=2)
     ex.people(stage=2, params=assembly.ParsingParams())
