@@ -1,4 +1,4 @@
-"""The two-branch multi-stage CNN of OpenPose (paper Fig. 3; stage 1 Sec. 2.1, stages t >= 2 Eq. 1-2), every stage exposed.
+"""The two-branch multi-stage CNN of OpenPose (paper Fig. 3; Sec. 2.1, Eq. 1-2), every stage exposed.
 
 ``OpenPoseConfig.paper()`` is exactly CMU's COCO network ``pose_deploy_linevec.prototxt``:
 
@@ -203,7 +203,7 @@ def _cpm(cfg: OpenPoseConfig) -> nn.Sequential:
 
 
 def _stage1_branch(cfg: OpenPoseConfig, b: int, c_out: int) -> nn.Sequential:
-    """Stage 1 branch L{b} (rho^1 or phi^1, unnumbered in Sec. 2.1): 3x3 convs, a 1x1, and a 1x1 to the maps."""
+    """Stage 1 branch L{b} (rho^1 or phi^1, Sec. 2.1, unnumbered): 3x3 convs, a 1x1, and a 1x1 to the maps."""
     layers: list[tuple[str, nn.Module]] = []
     c = cfg.F_channels
     for i in range(1, cfg.stage1_layers + 1):
@@ -400,7 +400,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def parameter_counts(net: OpenPoseNet) -> dict[str, int]:
-    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare docs/openpose_facts.md section 3)."""
+    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare docs/openpose_facts.md s.3)."""
     counts = {"vgg": count_parameters(net.backbone), "cpm": count_parameters(net.cpm)}
     for stage in net.stages:
         counts[f"stage{stage.t}"] = count_parameters(stage)

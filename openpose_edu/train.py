@@ -9,8 +9,9 @@
     loss f = sum_t f_S^t + f_L^t  (every stage is supervised, loss.openpose_loss, Eq. 3-5)
 
 The paper fine-tunes from VGG-19 (Sec. 2.1) and names no optimizer; CMU's released training files
-use SGD (lr 4e-5, momentum 0.9, batch 10, 600k iterations). We train a small network from scratch in minutes on a CPU, so we use Adam with a short
-linear warm-up and a cosine decay: Adam's per-parameter step sizes make the deep, unnormalized
+use SGD (lr 4e-5, momentum 0.9, batch 10, 600k iterations). We train a small network from
+scratch on a CPU, so we use Adam with a short linear warm-up and a cosine decay: Adam's
+per-parameter step sizes make the deep, unnormalized
 conv+ReLU stack (no batch norm, as in the paper) trainable from scratch without tuning a learning
 rate per layer, and the warm-up avoids the large early steps that kill ReLUs.
 
@@ -84,7 +85,7 @@ class TrainConfig:
     lr: float = 1e-3  # Adam peak learning rate
     warmup: int = 200  # steps of linear warm-up from lr/100 to lr
     final_lr_ratio: float = 0.02  # cosine decay ends at lr * final_lr_ratio
-    weight_decay: float = 0.0  # L2 on weights (CMU's training files: 5e-4 with SGD); off: synthetic data is endless
+    weight_decay: float = 0.0  # L2 on weights (CMU's train files: 5e-4, SGD); off: synthetic data is endless
     grad_clip: float = 0.0  # max global gradient norm (0: off; Adam's steps are bounded by lr anyway)
     seed: int = 0  # weight initialisation seed
     data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)

@@ -342,8 +342,8 @@ def stage_grid(
 ) -> Figure:
     """All stages side by side: row 1 S^t (one part or all), row 2 L^t (one limb or all).
 
-    Stage 1 (Sec. 2.1) and the refinement of Eq. 1-2 over t = 2..T (paper Fig. 4). ``S``, ``L``: lists of T maps
-    (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. Returns a new Figure.
+    Stage 1 (Sec. 2.1) and the refinement of Eq. 1-2 over t = 2..T (paper Fig. 4). ``S``, ``L``:
+    lists of T maps (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. Returns a new Figure.
     """
     from matplotlib.figure import Figure
 

@@ -23,7 +23,7 @@ STAGE_ONE = re.compile(r"stage 1\b|\^1\b|\^\{1\}|F alone", re.I)
 RULES: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] = [
     ("there is no Eq. 16 (matching is Eq. 12-15)", re.compile(r"Eqs?\.\s*(\d+\s*-\s*)?16\b"), None),
     ("the pipeline panels are Fig. 2a-e, not Fig. 1", re.compile(r"Fig(ure|\.)\s*1\s*\(?[a-e]\b"), None),
-    ("the pipeline panels are Fig. 2b-e, not 'left/right'", re.compile(r"Fig(ure|\.)\s*2\s+(left|right)"), None),
+    ("the panels are Fig. 2b-e, not 'left/right'", re.compile(r"Fig(ure|\.)\s*2\s+(left|right)"), None),
     ("the network is Fig. 3, not Fig. 2", re.compile(r"Fig(ure|\.)\s*2\b(?![a-e])"), NETWORK),
     ("stage 1 is unnumbered (Sec. 2.1), not Eq. 1", re.compile(r"Eqs?\.\s*1\b(?!\s*-)"), STAGE_ONE),
     ("the stage grid is Fig. 4, not 'Fig. 3 and 4'", re.compile(r"Fig(ure|s|\.)\s*3 and 4"), None),
