@@ -1,4 +1,4 @@
-"""Forward time of the paper network (Fig. 2): our PyTorch OpenPoseNet beside OpenCV dnn.
+"""Forward time of the paper network (Fig. 3): our PyTorch OpenPoseNet beside OpenCV dnn.
 
 Both run the SAME network (our prototxt = CMU's pose_deploy_linevec.prototxt) with the SAME
 weights, in the same process, interleaved round by round so that a busy machine slows both

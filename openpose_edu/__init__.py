@@ -1,6 +1,6 @@
 """openpose_edu: learn OpenPose (Cao et al., CVPR 2017, arXiv 1611.08050) by running it.
 
-The public API (DESIGN.md "The public API"):
+The public API (docs/design.md "The public API"):
 
 * ``load_model(name=None, device="cpu")``: a registered model (None -> the bundled one).
 * ``estimate(image, model=None, params=None, scales=(1.0,), stage=None)`` -> ``Poses``.

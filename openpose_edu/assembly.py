@@ -1,12 +1,13 @@
 """Multi-person parsing: from confidence maps S and part affinity fields L to people.
 
-The right half of the paper's Figure 1 (d, e), Section 2.4 (arXiv 1611.08050), one step per
+The right half of the paper's Figure 2 (b-e), Section 2.4 (arXiv 1611.08050), one step per
 function, each returning plain data a notebook can print or plot:
 
     find_peaks(S)                  -> Peaks        candidate parts d_j^m (NMS on S, Sec. 2.4)
     score_limbs(peaks, L, limb)    -> LimbScores   PAF line integral E of every candidate pair (Eq. 10-11)
                                                    (score_all_limbs: the 19 limb types at once)
-    match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12+)
+    match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12-14)
+                                                   (match_limbs_optimal: the Hungarian algorithm)
     group_people(peaks, conns)     -> People       connections sharing parts merged into people
     parse(S, L, params)            -> People       the four steps chained
 
@@ -24,6 +25,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from .skeleton import LIMBS, N_PAFS, N_PARTS, REDUNDANT_LIMBS, Limb
 
@@ -33,18 +35,18 @@ class ParsingParams:
     """Every threshold of the parsing, with the reference Python demo's defaults.
 
     Defaults follow ZheC's ``testing/python/demo.ipynb`` as ported by Hzzone's ``body.py``
-    (OPENPOSE_FACTS.md sections 5-6). Other versions use other values:
+    (docs/openpose_facts.md sections 5-6). Other versions use other values:
 
     ======================  ===========  ===========  ===========  ==============  ===========
     field                   demo (dflt)  ZC MATLAB    OP 1.0 C++   OP current C++  tf-pose
     ======================  ===========  ===========  ===========  ==============  ===========
     peak_threshold          0.1          0.1          0.05         0.05            0.05
-    smooth_sigma            3.0          None         None         None            None
-    peak_neighbours         4 (>=)       4 (>)        8            8               8
+    smooth_sigma            3.0          None         None         None            3.0 (25x25)
+    peak_neighbours         4 (>=)       4 (>)        8            8               8 (3x3 pool)
     n_samples               10           10           10           5..25 (length)  10
     paf_threshold           0.05         0.05         0.05         0.05            0.05
     min_above_fraction      0.8          0.8          0.9 (all)    0.95            0.6 (6/10)
-    distance_prior          0.5          0.5 (H/2)    none (0)     none (0)        none (0)
+    distance_prior          0.5          0.5 (H/2)    none (0)     none (0)        0.5
     min_parts               4            3            3            3               4
     min_mean_score          0.4          0.2          0.4          0.4             0.3
     ======================  ===========  ===========  ===========  ==============  ===========
@@ -129,7 +131,7 @@ def _as_maps(x: object, n_channels: int, name: str) -> np.ndarray:
 
 @dataclass
 class Peaks:
-    """Candidate body parts: every local maximum of every part map (paper Fig. 1b / 5a).
+    """Candidate body parts: every local maximum of every part map (paper Fig. 2b / 5a).
 
     Candidate ``i`` (its id) is part ``part[i]`` at ``xy[i]`` (image pixels) with confidence
     ``score[i]`` = S_j at the peak. Candidates are sorted by part, then row, then column.
@@ -277,7 +279,7 @@ def _local_maxima(m: np.ndarray, idx: np.ndarray, neighbours: int) -> np.ndarray
 def find_peaks(S: object, params: ParsingParams | None = None) -> Peaks:
     """Candidate parts: local maxima of each confidence map above ``peak_threshold``.
 
-    Paper Sec. 2.4 / Fig. 1b ("non-maximum suppression" on S). S: (19 or 18, H, W) float at
+    Paper Sec. 2.4 / Fig. 2b ("non-maximum suppression" on S). S: (19 or 18, H, W) float at
     image resolution, numpy or torch (the background channel is ignored). A pixel is a peak
     when it is >= its 4 (or 8) neighbours and > the threshold, on the map smoothed with
     ``smooth_sigma``; its score is read from the unsmoothed map. Array operations over the
@@ -434,10 +436,12 @@ class Connections:
 def match_limbs(scores: LimbScores) -> Connections:
     """Greedy bipartite matching of one limb type: best pairs first, each candidate used once.
 
-    The paper's relaxation (Sec. 2.4, the matching equations from Eq. 12 on: max E_c with
-    each candidate in at most one connection): instead of the optimal matching of the
-    bipartite graph, valid pairs are taken in decreasing score while neither end is taken,
-    stopping after min(nA, nB) connections (the demo's rule). Input ``LimbScores``
+    The paper relaxes the full graph to a spanning tree and then to one bipartite problem per
+    limb type (Fig. 6c-d; Eq. 12-14: max E_c, each candidate in at most one connection; Eq. 15
+    sums them) and says each can be solved optimally with the Hungarian algorithm (Sec. 2.4).
+    Taking valid pairs greedily in decreasing score while neither end is taken, stopping after
+    min(nA, nB) connections, is the released code's choice (CMU's Python demo and C++, tf-pose),
+    reproduced here; ``match_limbs_optimal`` solves Eq. 12-14 exactly. Input ``LimbScores``
     (nA x nB); output ``Connections`` in decision order.
     """
     i_valid, j_valid = np.nonzero(scores.valid)  # row-major, as the demo lists its candidates
@@ -469,6 +473,75 @@ def match_limbs(scores: LimbScores) -> Connections:
     )
 
 
+def match_limbs_optimal(scores: LimbScores) -> Connections:
+    """The optimal matching of one limb type: Eq. 12-14 solved exactly (Hungarian algorithm).
+
+    Paper Sec. 2.4: the maximum-weight matching of the bipartite graph between the candidates
+    of parts limb.a and limb.b, each candidate in at most one connection, over the valid pairs
+    of ``scores`` (nA x nB), solved with ``scipy.optimize.linear_sum_assignment``. Pairs that are
+    not valid, or whose score is <= 0, never enter it (they could only lower the total).
+    Returns ``Connections`` like ``match_limbs`` (``ranked`` the same list of valid pairs,
+    ``accepted`` the pairs of the optimal matching), chosen pairs in decreasing score.
+    """
+    weight = np.where(scores.valid & (scores.score > 0), scores.score, 0.0)  # (nA, nB)
+    greedy = match_limbs(scores)  # for ``ranked``: the same valid pairs in the same order
+    chosen = np.zeros(weight.shape, dtype=bool)
+    if weight.size:
+        rows, cols = linear_sum_assignment(weight, maximize=True)
+        chosen[rows, cols] = weight[rows, cols] > 0
+    ranked = greedy.ranked
+    accepted = chosen[ranked[:, 0], ranked[:, 1]] if len(ranked) else np.zeros(0, dtype=bool)
+    pairs = ranked[accepted]
+    return Connections(
+        limb=scores.limb,
+        a=scores.a[pairs[:, 0]],
+        b=scores.b[pairs[:, 1]],
+        score=scores.score[pairs[:, 0], pairs[:, 1]],
+        ranked=ranked,
+        accepted=accepted,
+    )
+
+
+@dataclass
+class MatchingComparison:
+    """Greedy against optimal matching, one row per limb type (``compare_matchings``)."""
+
+    limbs: list[Limb]
+    greedy_total: np.ndarray  # (C,) float64 sum of the greedy connections' scores per limb type
+    optimal_total: np.ndarray  # (C,) float64 the same for the optimal matching (>= greedy_total)
+    n_greedy: np.ndarray  # (C,) int64 connections chosen greedily
+    n_optimal: np.ndarray  # (C,) int64 connections of the optimal matching
+    n_different: np.ndarray  # (C,) int64 connections in one matching but not in the other
+
+    @property
+    def gap(self) -> np.ndarray:
+        """(C,) float64 optimal_total - greedy_total: what the greedy choice loses per limb type."""
+        return self.optimal_total - self.greedy_total
+
+
+def compare_matchings(limbs: Sequence[LimbScores]) -> MatchingComparison:
+    """Run ``match_limbs`` (greedy, the released code) and ``match_limbs_optimal`` (the
+    Hungarian algorithm the paper names, Sec. 2.4) on every limb type's scores and compare.
+
+    ``limbs``: one ``LimbScores`` per limb type, e.g. ``parse(S, L).steps.limbs``.
+    """
+    rows = []
+    for s in limbs:
+        g, o = match_limbs(s), match_limbs_optimal(s)
+        pg = set(zip(g.a.tolist(), g.b.tolist()))
+        po = set(zip(o.a.tolist(), o.b.tolist()))
+        rows.append((g.score.sum(), o.score.sum(), len(g), len(o), len(pg ^ po)))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return MatchingComparison(
+        limbs=[s.limb for s in limbs],
+        greedy_total=arr[:, 0],
+        optimal_total=arr[:, 1],
+        n_greedy=arr[:, 2].astype(np.int64),
+        n_optimal=arr[:, 3].astype(np.int64),
+        n_different=arr[:, 4].astype(np.int64),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Step 4: grouping into people
 # --------------------------------------------------------------------------------------------
@@ -485,7 +558,7 @@ class ParseSteps:
 
 @dataclass
 class People:
-    """The parsed people (paper Fig. 1e): keypoints in OpenPose's [x, y, score] layout."""
+    """The parsed people (paper Fig. 2e): keypoints in OpenPose's [x, y, score] layout."""
 
     keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] image pixels; 0, 0, 0 for missing parts
     scores: np.ndarray  # (P,) float32 total score: sum of part scores + connection scores
@@ -502,7 +575,7 @@ def group_people(
 ) -> People:
     """Merge connections that share a candidate into people; drop weak or tiny ones.
 
-    Paper Sec. 2.4 (Fig. 6d, last equation of the section: max E = sum over limb types c of
+    Paper Sec. 2.4 (Fig. 6d, Eq. 15: max E = sum over limb types c of
     max E_c, independent limb matchings whose shared parts assemble people). Connections are
     visited in limb order; for a connection a -> b:
 

@@ -70,7 +70,7 @@ def _sequence(seq: nn.Sequential, bottom: str, lr_mult: float) -> list[list[Caff
 
 
 def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
-    """Every layer of the Caffe network for ``config``, in prototxt order (Fig. 2 as Caffe sees it).
+    """Every layer of the Caffe network for ``config``, in prototxt order (Fig. 3 as Caffe sees it).
 
     Walks the ``OpenPoseNet`` module tree, so the prototxt always describes the torch model.
     Layer order follows pose_deploy_linevec.prototxt: the two branches of a stage interleaved

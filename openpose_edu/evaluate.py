@@ -515,7 +515,8 @@ def evaluate_coco(
 ) -> dict[int, dict]:
     """COCO keypoint AP of ``model`` on a COCO-format annotation file + image folder, per stage.
 
-    scales: input scales averaged before parsing (the paper's COCO numbers use several).
+    scales: input scales averaged before parsing (the released demo averages 0.5-2 on COCO; the
+        paper's explicit scale search, x0.7, 1, 1.3, is for MPII, Sec. 3.1).
     per_keypoint: each stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
     import cv2

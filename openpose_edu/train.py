@@ -8,9 +8,10 @@
     targets S* (N, 19, h, w), L* (N, 38, h, w), mask W (N, 1, h, w)   (groundtruth.py, Eq. 6-9)
     loss f = sum_t f_S^t + f_L^t  (every stage is supervised, loss.openpose_loss, Eq. 3-5)
 
-The paper fine-tuned from ImageNet VGG-19 with SGD (lr 4e-5, momentum 0.9, batch 10, 600k
-iterations). We train a small network from scratch in minutes on a CPU, so we use Adam with a short
-linear warm-up and a cosine decay: Adam's per-parameter step sizes make the deep, unnormalized
+The paper fine-tunes from VGG-19 (Sec. 2.1) and names no optimizer; CMU's released training files
+use SGD (lr 4e-5, momentum 0.9, batch 10, 600k iterations). We train a small network from
+scratch on a CPU, so we use Adam with a short linear warm-up and a cosine decay: Adam's
+per-parameter step sizes make the deep, unnormalized
 conv+ReLU stack (no batch norm, as in the paper) trainable from scratch without tuning a learning
 rate per layer, and the warm-up avoids the large early steps that kill ReLUs.
 
@@ -79,17 +80,19 @@ class TrainConfig:
     """Every hyper-parameter of a training run (defaults: the bundled model's recipe)."""
 
     steps: int = 4800  # optimizer steps (run 1 of the bundled model); $OPENPOSE_EDU_TRAIN_STEPS overrides
-    batch_size: int = 8  # images per step (the paper used 10)
-    crop: int = 256  # training images are crop x crop pixels (the paper: 368)
+    batch_size: int = 8  # images per step (CMU's training files: 10; the paper gives none)
+    crop: int = 256  # training images are crop x crop pixels (CMU's training files: 368)
     lr: float = 1e-3  # Adam peak learning rate
     warmup: int = 200  # steps of linear warm-up from lr/100 to lr
     final_lr_ratio: float = 0.02  # cosine decay ends at lr * final_lr_ratio
-    weight_decay: float = 0.0  # L2 on weights (the paper: 5e-4 with SGD); off: synthetic data is endless
+    weight_decay: float = 0.0  # L2 on weights (CMU's train files: 5e-4, SGD); off: synthetic data is endless
     grad_clip: float = 0.0  # max global gradient norm (0: off; Adam's steps are bounded by lr anyway)
     seed: int = 0  # weight initialisation seed
     data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
-    sigma: float = 7.0  # S*'s Gaussian spread, input pixels (Eq. 6; caffe_train's 7)
+    # S*'s Gaussian spread, input pixels, in the formula of groundtruth's variant: 7 is caffe_train's
+    # value for exp(-d^2/2sigma^2); in the paper's exp(-d^2/sigma^2) (Eq. 6) it is sqrt(2) narrower.
+    sigma: float = 7.0
     limb_width: float = DEFAULT_LIMB_WIDTH  # L*'s half-width sigma_l, px (Eq. 8); run 8 used 4 (1 cell)
     num_workers: int = 0  # DataLoader worker processes (0: generate in the training process)
     threads: int = 0  # torch.set_num_threads (0: leave torch's default)

@@ -5,8 +5,8 @@ Two kinds of helpers:
 * ``draw_people`` draws skeletons into a copy of a uint8 image with OpenCV (the command line
   and the workshop app use it; no matplotlib needed).
 * matplotlib helpers that draw on an ``Axes``: a heatmap overlay (one part or all parts, paper
-  Sec. 2.2, Fig. 2 left), a PAF as arrows and as a color wheel (Sec. 2.3, Fig. 2 right), the
-  skeleton, and the grid of all stages side by side (Eq. 1-2, Fig. 3 and 4).
+  Sec. 2.2, Fig. 2b), a PAF as arrows and as a color wheel (Sec. 2.3, Fig. 2c), the
+  skeleton (Fig. 2e), and the grid of all stages side by side (Eq. 1-2, Fig. 4).
 
 Plus ``conv_macs``, which counts multiply-accumulates per part of a network (notebook 02).
 Colors and limbs come from skeleton.py. Maps are shown in input pixels: a map cell (i, j) at
@@ -65,7 +65,7 @@ def draw_people(
 ) -> np.ndarray:
     """A copy of ``image`` with every person's skeleton drawn in the skeleton's colors.
 
-    The output picture of the paper (Fig. 1e). ``image``: uint8 (H, W, 3), ``color`` says
+    The output picture of the paper (Fig. 2e). ``image``: uint8 (H, W, 3), ``color`` says
     whether it is RGB or BGR (cv2.imread). ``keypoints``: (P, 18, 3) or (18, 3) [x, y, score]
     in image pixels; a part is drawn when its score > ``min_score`` (missing parts have 0), a
     limb when both its parts are. Limb k gets ``COLORS[k]``, part j ``COLORS[j]``.
@@ -126,7 +126,7 @@ def limb_field(L: ArrayLike, limb: int | Limb) -> np.ndarray:
 def paf_to_rgb(L: ArrayLike, limb: int | Limb | None = None, max_norm: float | None = None) -> np.ndarray:
     """A PAF as a color wheel picture: hue = direction of the vector, value = its length.
 
-    Sec. 2.3, Fig. 2 right. ``L``: (38, h, w). ``limb``: one limb, or None for all limbs (at
+    Sec. 2.3, Fig. 2c. ``L``: (38, h, w). ``limb``: one limb, or None for all limbs (at
     each pixel the limb with the longest vector wins). Lengths are divided by ``max_norm``
     (default: the largest length, so a unit-vector ground truth shows at full brightness) and
     clipped to 1. Returns float32 RGB (h, w, 3) in 0..1.
@@ -213,7 +213,7 @@ def plot_heatmap(
     vmax: float | None = 1.0,
     title: str | None = None,
 ):
-    """Confidence map S_j of one part (or all parts) over the image (Sec. 2.2, Fig. 2 left).
+    """Confidence map S_j of one part (or all parts) over the image (Sec. 2.2, Fig. 2b).
 
     ``S``: (19, h, w); the map is placed on input pixels through ``stride``. Returns the AxesImage
     of the map (``.set_data`` it to redraw without re-plotting).
@@ -271,7 +271,7 @@ def plot_paf_arrows(
     title: str | None = None,
 ):
     """Limb c's PAF as arrows (quiver) at every ``step``-th map cell whose vector is longer
-    than ``min_norm`` (Sec. 2.3, Fig. 2 right). Arrows point from part a to part b.
+    than ``min_norm`` (Sec. 2.3, Fig. 2c). Arrows point from part a to part b.
 
     ``color`` defaults to white over an image, black otherwise. Returns the Quiver.
     """
@@ -306,7 +306,7 @@ def plot_skeleton(
     markersize: float = 4.0,
     labels: bool = False,
 ) -> list:
-    """Every person's skeleton as lines and dots on ``ax`` in the skeleton's colors (Fig. 1e).
+    """Every person's skeleton as lines and dots on ``ax`` in the skeleton's colors (Fig. 2e).
 
     ``keypoints``: (P, 18, 3) [x, y, score] in image pixels. Returns the artists drawn.
     """
@@ -342,8 +342,8 @@ def stage_grid(
 ) -> Figure:
     """All stages side by side: row 1 S^t (one part or all), row 2 L^t (one limb or all).
 
-    The refinement of Eq. 2 over t = 1..T (paper Fig. 4). ``S``, ``L``: lists of T maps
-    (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. Returns a new Figure.
+    Stage 1 (Sec. 2.1) and the refinement of Eq. 1-2 over t = 2..T (paper Fig. 4). ``S``, ``L``:
+    lists of T maps (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. Returns a new Figure.
     """
     from matplotlib.figure import Figure
 

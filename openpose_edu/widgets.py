@@ -6,7 +6,7 @@
   released-code variant (Eq. 6-9).
 * ``AssemblyStepper``: the parse of one image step by step: candidate peaks, the line-integral
   samples of each candidate pair and its score (Eq. 10-11), each greedy decision in order
-  (Eq. 12-16), the people, with threshold sliders.
+  (Eq. 12-15), the people, with threshold sliders.
 
 Every explorer has ``.figure(...)`` (a static matplotlib Figure of a view; notebooks display the
 default one so stored outputs show a picture) and ``.widget()`` (the ipywidgets UI, whose
@@ -308,7 +308,7 @@ class GroundTruthPlayground:
 
 
 class AssemblyStepper:
-    """The parse of one image, step by step (Sec. 2.4, Eq. 10-16, Fig. 6).
+    """The parse of one image, step by step (Sec. 2.4, Eq. 10-15, Fig. 6).
 
     ``S`` (19, H, W) and ``L`` (38, H, W) are maps at image resolution (``inference.infer_maps``),
     ``image`` the uint8 (H, W, 3) picture they belong to. For a limb type it shows every candidate

@@ -51,7 +51,7 @@ def test_paper_prototxt_is_cmus_file() -> None:
 
 
 def test_paper_layers_have_the_original_counts_names_and_wiring() -> None:
-    """92 Convolution, 80 ReLU, 3 Pooling, 5 Concat + the final net_output (OPENPOSE_FACTS s.3)."""
+    """92 Convolution, 80 ReLU, 3 Pooling, 5 Concat + the final net_output (docs/openpose_facts.md s.3)."""
     layers = caffe_net_layers(OpenPoseConfig.paper())
     assert Counter(la.type for la in layers) == {"Convolution": 92, "ReLU": 80, "Pooling": 3, "Concat": 6}
     with torch.device("meta"):

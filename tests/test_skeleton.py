@@ -14,7 +14,7 @@ def test_limbs_cover_every_paf_channel_once():
 
 
 def test_limb_table_matches_openpose_facts():
-    # OPENPOSE_FACTS.md section 2: pair, PAF x channel, and the reference demo's mapIdx - 19.
+    # docs/openpose_facts.md section 2: pair, PAF x channel, and the reference demo's mapIdx - 19.
     pairs = [(limb.a, limb.b) for limb in sk.LIMBS]
     assert pairs[0] == (1, 2) and pairs[6] == (1, 8) and pairs[12] == (1, 0) and pairs[18] == (5, 17)
     map_idx = [31, 39, 33, 35, 41, 43, 19, 21, 23, 25, 27, 29, 47, 49, 53, 51, 55, 37, 45]

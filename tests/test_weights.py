@@ -236,7 +236,7 @@ def test_pth_with_original_key_names_loads_identical_tensors(tmp_path: Path, pre
 
 
 def test_paper_network_has_the_184_tensors_of_body_pose_model_pth() -> None:
-    """The HZ file's keys (OPENPOSE_FACTS s.4): 184 tensors, 52,311,446 values, bare Caffe names."""
+    """The HZ file's keys (docs/openpose_facts.md s.4): 184 tensors, 52,311,446 values, bare Caffe names."""
     with torch.device("meta"):
         keys = caffe_state_dict(OpenPoseNet(OpenPoseConfig.paper()))
         with_prefix = caffe_state_dict(OpenPoseNet(OpenPoseConfig.paper()), prefix=True)
