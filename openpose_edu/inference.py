@@ -30,7 +30,7 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
-from .io import check_image
+from .io import check_device, check_image, check_model, check_scales, check_stage
 from .model import InputSpec
 from .skeleton import N_HEATMAPS, N_PAFS
 
@@ -166,12 +166,8 @@ def infer_maps(
     ``all_stages`` also keeps every stage's maps. ``device`` defaults to the model's.
     Returns ``Maps`` with numpy float32 (19, H, W) and (38, H, W).
     """
-    image = check_image(image)
-    scales = tuple(float(s) for s in scales)
-    if not scales:
-        raise ValueError("scales must name at least one scale, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0)")
-    if stage is not None and stage < 1:
-        raise ValueError(f"stage must be >= 1 (stages are numbered from 1, as in the paper), got {stage}")
+    image, scales, stage = check_image(image), check_scales(scales), check_stage(stage)
+    model, device = check_model(model), check_device(device)
     device = torch.device(device) if device is not None else model_device(model)
     spec: InputSpec = model.input_spec
     total: list[Tensor] = []
@@ -240,6 +236,7 @@ def estimate(
     Returns ``Poses``: keypoints (P, 18, 3) [x, y, score] in image pixels, per-person
     scores, the maps and the parse.
     """
+    check_image(image), check_scales(scales), check_stage(stage), check_device(device)  # before loading
     if model is None or isinstance(model, str):
         from .weights import load_model
 
