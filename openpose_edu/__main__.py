@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import stat
@@ -33,7 +32,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .assembly import ParsingParams
-from .io import MAX_SCALE, MAX_SCALES, atomic_write
+from .io import MAX_SCALE, MAX_SCALES, atomic_write, scale_arg
 from .weights import REGISTRY
 
 MANIFEST = ".openpose_edu_outputs.json"  # in the output folder: the files openpose_edu wrote there
@@ -226,16 +225,6 @@ def run(
     return 1 if n_failed else 0
 
 
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
-        raise argparse.ArgumentTypeError(f"a scale must be a finite number in (0, {MAX_SCALE}], got {text!r}")
-    return value
-
-
 def _stage(text: str) -> int:
     try:
         value = int(text)
@@ -261,7 +250,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument(
         "--scales",
-        type=_scale,
+        type=scale_arg,
         nargs="+",
         default=[1.0],
         help=f"scales to average, e.g. 0.5 1 1.5 2 (the demo's); default 1; at most {MAX_SCALES}, "

@@ -97,6 +97,19 @@ def check_scales(scales: Any) -> tuple[float, ...]:
     return tuple(float(s) for s in values)
 
 
+def scale_arg(text: str) -> float:
+    """argparse type of a ``--scales`` value: a finite number in (0, MAX_SCALE]."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
+        raise argparse.ArgumentTypeError(f"a scale must be a finite number in (0, {MAX_SCALE}], got {text!r}")
+    return value
+
+
 def check_stage(stage: Any) -> int | None:
     """A stage number t >= 1 (stages are numbered from 1, as in the paper) or None (the last)."""
     if stage is None:
