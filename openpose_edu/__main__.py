@@ -2,17 +2,29 @@
 
     python -m openpose_edu IMAGE_OR_DIR ... [--model NAME] [--out DIR] [--scales 0.5 1 1.5 2] [--stage T]
 
-For every image (a directory means every file directly inside it) writes
+For every image (a directory means every regular file directly inside it) writes
 ``DIR/<name>_keypoints.json`` (OpenPose's format) and ``DIR/<name>_rendered.png`` (the
-skeletons drawn). Files that cannot be read (missing, empty, not an image, corrupt) are
-reported on stderr by name and skipped; the others are still processed. Exit code 0 when
-every image was processed, 1 when some failed, 2 for bad arguments.
+skeletons drawn). Every image is processed on its own: one that cannot be read or processed
+(missing, not a regular file, empty, not an image, corrupt, too large, a write error) is
+reported on stderr by name and the others are still processed; a summary ends the run.
+Outputs get unique names (``a.png`` and ``a.jpg`` -> ``a`` and ``a_jpg``; ``x/a.png`` and
+``y/a.png`` -> ``a`` and ``a_png``), are written atomically (a temporary file renamed into
+place) and never replace an input or a file that openpose_edu did not write (the output
+folder's ``.openpose_edu_outputs.json`` lists the files earlier runs wrote). Exit code 0
+when every image was processed, 1 when some failed, 2 for bad arguments (one line each;
+``--debug`` shows tracebacks).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import stat
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,22 +32,64 @@ from typing import Any
 from tqdm import tqdm
 
 from .assembly import ParsingParams
+from .io import MAX_SCALE, MAX_SCALES, atomic_write, scale_arg
 from .weights import REGISTRY
+
+MANIFEST = ".openpose_edu_outputs.json"  # in the output folder: the files openpose_edu wrote there
+OUTPUT_SUFFIXES = ("_keypoints.json", "_rendered.png")
+
+
+def _manifest(folder: Path) -> set[str]:
+    """Names of the files earlier runs wrote in ``folder`` (empty if none or unreadable)."""
+    try:
+        names = json.loads((folder / MANIFEST).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str)}
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)  # stat only: a FIFO is never opened (it would block)
+    except OSError:
+        return False
 
 
 def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files to process and error messages: a directory gives its non-hidden files (sorted)."""
+    """Files to process and error messages: a directory gives its non-hidden regular files (sorted).
+
+    Files that earlier runs wrote into a directory (its manifest) are not inputs; a path that is
+    not a regular file (FIFO, device, socket) is refused without opening it; the same file named
+    twice is processed once.
+    """
     files: list[Path] = []
     errors: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not inside:
-                errors.append(f"{path}: the directory has no files")
-            files += inside
+            ours = _manifest(path)
+            inside = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.name not in ours)
+            regular = [p for p in inside if _is_regular(p)]
+            for p in inside:
+                if not _is_regular(p) and not p.is_dir():
+                    errors.append(f"{p}: not a regular file (a FIFO, device or socket), skipped")
+            if not regular:
+                errors.append(f"{path}: the directory has no image files")
+            for p in regular:
+                add(p)
         elif path.exists():
-            files.append(path)
+            if _is_regular(path):
+                add(path)
+            else:
+                errors.append(f"{path}: not a regular file (a FIFO, device or socket); give an image file")
         else:
             errors.append(f"{path}: no such file or directory")
     return files, errors
@@ -46,11 +100,76 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
 DEFAULT_MODEL = "tfpose-mobilenet-v2-small"
 
 
+def output_names(files: Sequence[Path]) -> dict[Path, str]:
+    """A distinct output stem per input: its stem, else ``stem_suffix``, ``parent_stem_suffix``, ``..._2``."""
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for path in files:
+        suffix = path.suffix.lstrip(".")
+        for name in (path.stem, f"{path.stem}_{suffix}", f"{path.parent.name}_{path.stem}_{suffix}"):
+            if name and name not in used:
+                break
+        else:
+            name, i = f"{path.stem}_{suffix}", 2
+            while f"{name}_{i}" in used:
+                i += 1
+            name = f"{name}_{i}"
+        used.add(name)
+        names[path] = name
+    return names
+
+
+def check_out_dir(out_dir: str | Path, files: Sequence[Path], names: dict[Path, str]) -> Path:
+    """Validate the output folder before any work: creatable, writable, and no output on an input
+    or on a file that openpose_edu did not write. Raises ValueError naming the path and what to do."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".openpose_edu_probe.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(
+            f"--out {out}: cannot write there ({e.strerror or e}); choose a writable folder"
+        ) from None
+    inputs = {p.resolve() for p in files}
+    ours = _manifest(out)
+    for path in files:
+        for suffix in OUTPUT_SUFFIXES:
+            target = out / f"{names[path]}{suffix}"
+            if target.resolve() in inputs:
+                raise ValueError(
+                    f"--out {out}: the output {target} would overwrite an input; choose another --out"
+                )
+            if target.exists() and target.name not in ours:
+                raise ValueError(
+                    f"--out {out}: {target} exists and was not written by openpose_edu; "
+                    "move it or choose another --out"
+                )
+    return out
+
+
+def _record_outputs(out: Path, names: dict[Path, str]) -> None:
+    """Add this run's output names to the folder's manifest (before writing them)."""
+    files = _manifest(out) | {f"{n}{suffix}" for n in names.values() for suffix in OUTPUT_SUFFIXES}
+    with atomic_write(out / MANIFEST, "w") as f:
+        json.dump({"files": sorted(files)}, f)
+
+
 def load_cli_model(name: str | None, device: str) -> Any:
     """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
     from .weights import load_model
 
     return load_model(name or DEFAULT_MODEL, device=device)
+
+
+def _message(path: Path, e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "alloc" in text.lower()):
+        text = f"out of memory ({text.splitlines()[0]}); try a smaller --scales or a smaller image"
+    return text if str(path) in text else f"{path}: {text}"
 
 
 def run(
@@ -62,11 +181,13 @@ def run(
     params: ParsingParams | None = None,
     device: str | None = None,
     progress: bool = True,
+    debug: bool = False,
 ) -> int:
     """Process every input with ``model``; write JSON and drawn images to ``out_dir``.
 
     Returns the exit code: 0 if every image was processed, 1 if any input failed (each
-    failure is reported on stderr with its file name).
+    failure is reported on stderr with its file name; ``debug`` adds its traceback), 2 when
+    ``out_dir`` cannot be used (nothing is processed then).
     """
     from .inference import estimate
     from .io import read_image, write_image, write_openpose_json
@@ -75,32 +196,48 @@ def run(
     files, errors = find_images(inputs)
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = len(errors)
-    used: set[str] = set()
+    names = output_names(files)
+    try:
+        out = check_out_dir(out_dir, files, names)
+        _record_outputs(out, names)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failed: list[Path] = []
     bar = tqdm(files, desc="images", unit="img", disable=not progress or not files, file=sys.stderr)
     for path in bar:
         bar.set_postfix_str(path.name)
         try:
             image = read_image(path, color="RGB")
             poses = estimate(image, model=model, params=params, scales=scales, stage=stage, device=device)
-        except (OSError, ValueError, TypeError) as e:
-            failed += 1
-            message = str(e) if str(path) in str(e) else f"{path}: {e}"
-            tqdm.write(f"error: {message}", file=sys.stderr)
-            continue
-        # OpenPose names outputs by the file's stem; a second "a" (a.jpg beside a.png) keeps its suffix.
-        stem = path.stem if path.stem not in used else f"{path.stem}_{path.suffix.lstrip('.')}"
-        used.add(stem)
-        write_openpose_json(out / f"{stem}_keypoints.json", poses.keypoints)
-        write_image(out / f"{stem}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
-    done = len(files) - (failed - len(errors))
+            write_openpose_json(out / f"{names[path]}_keypoints.json", poses.keypoints)
+            write_image(out / f"{names[path]}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
+        except Exception as e:  # noqa: BLE001 - one image's failure, whatever it is, must not end the batch
+            failed.append(path)
+            tqdm.write(f"error: {_message(path, e)}", file=sys.stderr)
+            if debug:
+                tqdm.write(traceback.format_exc(), file=sys.stderr)
+    renamed = [f"{p} -> {n}" for p, n in names.items() if n != p.stem]
+    if renamed:
+        print("outputs named apart: " + "; ".join(renamed), file=sys.stderr)
+    n_failed = len(failed) + len(errors)
     print(
-        f"{done} of {len(files) + len(errors)} inputs processed, {failed} failed; output in {out}",
+        f"{len(files) - len(failed)} of {len(files) + len(errors)} inputs processed, {n_failed} failed"
+        + (f" ({', '.join(p.name for p in failed)})" if failed else "")
+        + f"; output in {out}",
         file=sys.stderr,
     )
-    return 1 if failed else 0
+    return 1 if n_failed else 0
+
+
+def _stage(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value}")
+    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -120,37 +257,54 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument(
         "--scales",
-        type=float,
+        type=scale_arg,
         nargs="+",
         default=[1.0],
-        help="scales to average, e.g. 0.5 1 1.5 2 (the demo's); default 1",
+        help=f"scales to average, e.g. 0.5 1 1.5 2 (the demo's); default 1; at most {MAX_SCALES}, "
+        f"each <= {MAX_SCALE}",
     )
-    parser.add_argument("--stage", type=int, default=None, help="parse stage T's maps (default: the last)")
+    parser.add_argument("--stage", type=_stage, default=None, help="parse stage T's maps (default: the last)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
     args = parser.parse_args(argv)
-    if any(s <= 0 for s in args.scales):
-        parser.error(f"--scales must be positive, got {args.scales}")
-    if args.stage is not None and args.stage < 1:
-        parser.error(f"--stage must be >= 1, got {args.stage}")
+    if len(args.scales) > MAX_SCALES:
+        parser.error(f"--scales: give at most {MAX_SCALES} scales, got {len(args.scales)}")
     return args
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: temporary files are removed, no final name is half-written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m openpose_edu`` and the ``openpose-edu`` script."""
     args = parse_args(argv)
+    if argv is None:  # the real command line (not a test calling main): SIGTERM unwinds like Ctrl-C
+        signal.signal(signal.SIGTERM, _terminate)
     files, errors = find_images(args.inputs)
     if not files:
         for message in errors:
             print(f"error: {message}", file=sys.stderr)
         print("error: no input files", file=sys.stderr)
         return 1
+    try:  # before the model loads: a bad --out costs nothing
+        check_out_dir(args.out, files, output_names(files))
+        from .io import check_device
+
+        check_device(args.device)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         model = load_cli_model(args.model, args.device)
-    except (OSError, ValueError, KeyError, ImportError) as e:
+    except Exception as e:  # noqa: BLE001 - one line for the user, the traceback behind --debug
+        if args.debug:
+            raise
         hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
-        print(f"error: cannot load model {args.model or DEFAULT_MODEL!r}: {e}{hint if not args.model else ''}",
-              file=sys.stderr)  # fmt: skip
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        name = args.model or DEFAULT_MODEL
+        print(f"error: cannot load model {name!r}: {first}{'' if args.model else hint}", file=sys.stderr)
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     return run(
@@ -161,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage=args.stage,
         device=args.device,
         progress=not args.no_progress,
+        debug=args.debug,
     )
 
 

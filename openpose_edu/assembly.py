@@ -19,6 +19,8 @@ Explained in notebook 07 (assembly).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -81,6 +83,12 @@ class ParsingParams:
     min_mean_score: float = 0.4
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name == "smooth_sigma":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"ParsingParams.{f.name} must be a finite number, got {value!r}")
         if self.peak_threshold < 0:
             raise ValueError(f"peak_threshold must be >= 0, got {self.peak_threshold}")
         if self.smooth_sigma is not None and self.smooth_sigma < 0:

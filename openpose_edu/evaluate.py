@@ -30,12 +30,14 @@ import argparse
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .io import atomic_write, scale_arg
 from .skeleton import N_HEATMAPS, N_PARTS, OPENPOSE_FROM_COCO
 from .synthetic import VALIDATION_SEED
 
@@ -256,19 +258,65 @@ def format_keypoint_errors(errors: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _coco_ground_truth(ground_truth: dict | str | Path) -> Any:
-    from pycocotools.coco import COCO
+def check_coco_annotations(ground_truth: dict | str | Path) -> dict:
+    """Read and check a COCO person_keypoints file (or dict): what pycocotools needs, with clear errors.
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        if isinstance(ground_truth, dict):
-            gt = COCO()
-            gt.dataset = json.loads(json.dumps(ground_truth))  # COCO mutates it; deep copy
-            gt.createIndex()
-            return gt
+    Refuses (ValueError naming the file, and the annotation id where there is one): a file that
+    is not JSON, no ``images`` / ``annotations`` lists, duplicate image ids, an annotation without
+    ``keypoints`` or with other than 17 * 3 numbers, or naming an image that is not listed.
+    Returns the dataset dict (a copy: pycocotools changes it).
+    """
+    name = "the annotation dict" if isinstance(ground_truth, dict) else str(ground_truth)
+    if isinstance(ground_truth, dict):
+        data = json.loads(json.dumps(ground_truth))
+    else:
         path = Path(ground_truth)
         if not path.is_file():
             raise FileNotFoundError(f"COCO annotation file not found: {path}")
-        return COCO(str(path))
+        try:
+            data = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: not a JSON file ({e}); expected COCO person_keypoints JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise ValueError(
+            f"{name}: not COCO annotations: expected an object with 'images' and 'annotations' lists"
+        )
+    if not isinstance(data.get("annotations"), list):
+        raise ValueError(f"{name}: not COCO annotations: no 'annotations' list")
+    ids: set = set()
+    for info in data["images"]:
+        image_id = info.get("id") if isinstance(info, dict) else None
+        if image_id is None:
+            raise ValueError(f"{name}: an entry of 'images' has no 'id': {str(info)[:80]}")
+        if image_id in ids:
+            raise ValueError(f"{name}: image id {image_id} is listed twice in 'images'; ids must be unique")
+        ids.add(image_id)
+    for k, ann in enumerate(data["annotations"]):
+        ann_id = ann.get("id", f"#{k}") if isinstance(ann, dict) else f"#{k}"
+        where = f"{name}: annotation {ann_id}"
+        if not isinstance(ann, dict):
+            raise ValueError(f"{where} is not an object")
+        if "keypoints" not in ann:
+            raise ValueError(f"{where} has no 'keypoints' field; expected 17 x (x, y, v) = 51 numbers")
+        kp = ann["keypoints"]
+        if not isinstance(kp, list) or len(kp) != 51 or not all(isinstance(v, (int, float)) for v in kp):
+            got = f"{len(kp)} values" if isinstance(kp, list) else type(kp).__name__
+            raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 numbers")
+        if ann.get("image_id") not in ids:
+            raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
+    data.setdefault("categories", [{"id": 1, "name": "person"}])
+    return data
+
+
+def _coco_ground_truth(ground_truth: dict | str | Path) -> Any:
+    from pycocotools.coco import COCO
+
+    data = check_coco_annotations(ground_truth)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = data
+        gt.createIndex()
+        return gt
 
 
 def _coco_eval(ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None) -> Any:
@@ -520,16 +568,16 @@ def evaluate_coco(
     per_keypoint: each stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
     import cv2
-    from pycocotools.coco import COCO
 
     annotations, images = Path(annotations), Path(images)
-    if not annotations.is_file():
-        raise FileNotFoundError(f"COCO annotation file not found: {annotations}")
+    if max_images is not None and (isinstance(max_images, bool) or max_images < 1):
+        raise ValueError(f"max_images must be None (all) or >= 1, got {max_images}")
     if not images.is_dir():
         raise FileNotFoundError(f"COCO image folder not found: {images}")
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(annotations))
+    gt = _coco_ground_truth(annotations)
     ids = sorted(gt.getImgIds(catIds=gt.getCatIds(catNms=["person"])) or gt.getImgIds())[:max_images]
+    if not ids:
+        raise ValueError(f"{annotations} lists no images: nothing to evaluate (AP would be meaningless)")
     pictures = []
     for info in gt.loadImgs(ids):
         bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
@@ -540,7 +588,7 @@ def evaluate_coco(
         pictures.append(bgr)
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
-    return {t: _stats(annotations, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+    return {t: _stats(gt.dataset, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
 
 
 def format_table(results: dict[int | str, dict]) -> str:
@@ -555,17 +603,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m openpose_edu.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="registry name (default: bundled) or a checkpoint .pt file")
     p.add_argument(
-        "--stages", default=None, help="'all', or comma-separated stage numbers (default: the last)"
+        "--stages",
+        type=_stages_arg,
+        default=None,
+        help="'all', or comma-separated stage numbers (default: the last)",
     )
     p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
     p.add_argument(
-        "--scales", type=float, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
+        "--scales", type=scale_arg, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
     )
     p.add_argument(
         "--coco-annotations", default=None, help="COCO person_keypoints JSON (instead of synthetic)"
     )
     p.add_argument("--coco-images", default=None, help="folder of the images the JSON names")
-    p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N COCO images")
+    p.add_argument(
+        "--max-images", type=_positive_int, default=None, help="evaluate only the first N COCO images"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument(
@@ -613,13 +666,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         results: dict = {"S*,L*": ceiling}
     else:
-        results = _evaluate_model(p, args, params)
+        try:
+            results = _evaluate_model(p, args, params)
+        except (ValueError, FileNotFoundError) as e:  # a bad annotation file or image folder: one line
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     print(format_table(results))
     last = list(results.values())[-1]
     if "per_keypoint" in last:
         print(format_keypoint_errors(last["per_keypoint"]))
     if args.json:
-        Path(args.json).write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
+        with atomic_write(args.json, "w") as f:
+            json.dump({str(t): r for t, r in results.items()}, f, indent=1)
     return 0
 
 
@@ -637,9 +695,27 @@ def _parsing_arg(p: argparse.ArgumentParser, value: str) -> Any:
         p.error(f"--parsing must be 'model', 'demo' or a JSON object of ParsingParams fields: {e}")
 
 
-def _stages_arg(value: str | None) -> str | list[int] | None:
-    """--stages: None (the last), 'all', or comma-separated stage numbers -> a list."""
-    return value if value in (None, "all") else [int(t) for t in value.split(",")]
+def _stages_arg(value: str | list[int] | None) -> str | list[int] | None:
+    """--stages: None (the last), 'all', or comma-separated stage numbers (>= 1) -> a list."""
+    if value is None or value == "all" or isinstance(value, list):
+        return value
+    try:
+        stages = [int(t) for t in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or stage numbers like 1,6, got {value!r}") from None
+    if any(t < 1 for t in stages):
+        raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value!r}")
+    return stages
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -673,7 +749,8 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
     print("best:", json.dumps(results[0][0].to_dict()))
     if args.json:
         rows = [{"params": q.to_dict(), **{k: r[k] for k in STAT_NAMES}} for q, r in results]
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        with atomic_write(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     return 0
 
 
@@ -681,6 +758,10 @@ def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params
     """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
     model = _load(args)
     stages = _stages_arg(args.stages)
+    try:
+        _stages_of(model, stages)
+    except ValueError as e:
+        p.error(f"--stages: {e}")
     if args.coco_annotations or args.coco_images:
         if not (args.coco_annotations and args.coco_images):
             p.error("give both --coco-annotations and --coco-images")

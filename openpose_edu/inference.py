@@ -17,13 +17,13 @@ Images are uint8 (H, W, 3); ``color`` says whether they are RGB (skimage, matplo
 PIL) or BGR (cv2.imread). Gray (H, W) and (H, W, 1) images are accepted and repeated to 3
 channels. Maps come back as numpy float32 on a bounded grid: the image resized to the network
 input (height ``box_size``), as CMU's OpenPose resizes its maps to the net input size; the
-keypoints are scaled back to image pixels after parsing, so memory does not grow with the photo. Explained in notebooks 01
-(the pipeline) and 09 (real photos, multi-scale, stages).
+keypoints are scaled back to image pixels after parsing, so memory does not grow with the photo.
+Explained in notebooks 01 (the pipeline) and 09 (real photos, multi-scale, stages).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,7 +35,7 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
-from .io import check_image
+from .io import check_device, check_image, check_model, check_scales, check_stage
 from .model import InputSpec, PoseModel
 from .skeleton import N_HEATMAPS, N_PAFS
 
@@ -261,12 +261,8 @@ def infer_maps(
     ``device`` defaults to the model's. Returns ``Maps`` with numpy float32 (19, h, w) and
     (38, h, w) on the grid of ``network_grid`` (height at most box_size), whatever the image's size.
     """
-    image = check_image(image)
-    scales = check_scales(scales)
-    if stage is not None and (isinstance(stage, bool) or not isinstance(stage, (int, np.integer))):
-        raise TypeError(f"stage must be an int (1..T) or None for the last stage, got {stage!r}")
-    if stage is not None and stage < 1:
-        raise ValueError(f"stage must be >= 1 (stages are numbered from 1, as in the paper), got {stage}")
+    image, scales, stage = check_image(image), check_scales(scales), check_stage(stage)
+    model, device = check_model(model), check_device(device)
     device = torch.device(device) if device is not None else model_device(model)
     spec: InputSpec = model.input_spec
     for s in scales:  # every scale checked before any runs
@@ -289,19 +285,6 @@ def infer_maps(
         S_stages=[np.ascontiguousarray(m[:N_HEATMAPS]) for m in mean] if all_stages else None,
         L_stages=[np.ascontiguousarray(m[N_HEATMAPS:]) for m in mean] if all_stages else None,
     )
-
-
-def check_scales(scales: Any) -> tuple[float, ...]:
-    """``scales`` as a tuple of finite positive floats (a string or a bare number is refused)."""
-    if isinstance(scales, (str, bytes)) or not isinstance(scales, Iterable):
-        raise TypeError(f"scales must be a sequence of numbers such as (1.0,) or (0.5, 1.0), got {scales!r}")
-    out = tuple(float(s) for s in scales)
-    if not out:
-        raise ValueError("scales must name at least one scale, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0)")
-    bad = [s for s in out if not (np.isfinite(s) and s > 0)]
-    if bad:
-        raise ValueError(f"scales must be finite and > 0, got {bad}")
-    return out
 
 
 @dataclass
@@ -387,6 +370,7 @@ def estimate(
     ``scales`` are averaged. Returns ``Poses``: keypoints (P, 18, 3) [x, y, score] in image
     pixels, per-person scores, the maps and the parse (on the grid).
     """
+    check_image(image), check_scales(scales), check_stage(stage), check_device(device)  # before loading
     model = resolve_model(model, device)
     params = parsing_params_of(model, params)
     maps = infer_maps(model, image, scales=scales, color=color, all_stages=False, stage=stage, device=device)

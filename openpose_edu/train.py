@@ -42,8 +42,26 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from .groundtruth import DEFAULT_LIMB_WIDTH
+from .io import atomic_write
 from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters
 from .weights import load_checkpoint, save_checkpoint
+
+# TrainConfig fields a resumed run may change: where and how fast it runs, how long, how often it
+# logs. Every other field shapes the optimisation; a resumed run must keep the checkpoint's.
+RESUMABLE_CHANGES = frozenset(
+    {
+        "steps",
+        "out_dir",
+        "num_workers",
+        "threads",
+        "device",
+        "tensorboard",
+        "log_every",
+        "checkpoint_every",
+        "amp",
+        "cpu_bf16",
+    }
+)
 
 STEPS_ENV = "OPENPOSE_EDU_TRAIN_STEPS"  # overrides TrainConfig.steps (CI shortens notebook runs)
 
@@ -425,13 +443,25 @@ def train(
                 "use the checkpoint's own config (pass model_config=None) or start a new run"
             )
     if resume is not None:
+        stored = extra.get("train_config", {})
+        changed = {
+            k: (stored[k], getattr(cfg, k))
+            for k in stored
+            if k not in RESUMABLE_CHANGES and hasattr(cfg, k) and stored[k] != getattr(cfg, k)
+        }
+        if changed:
+            listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
+            raise ValueError(
+                f"checkpoint {resume} was trained with other hyper-parameters: {listed}; resume with the "
+                "checkpoint's values (or start a new run with init_from / --init-from)"
+            )
         if extra.get("data_seed", cfg.data_seed) != cfg.data_seed:
             raise ValueError(
                 f"checkpoint {resume} was trained with data_seed {extra['data_seed']}, "
                 f"this run asks for {cfg.data_seed}; resume with the same data_seed"
             )
         start = int(extra.get("step", 0))
-        history = list(extra.get("history", []))
+        history = [r for r in extra.get("history", []) if r.get("step", 0) <= start]
         opt_state = extra.get("optimizer")
     elif source is None:
         net = init_weights(OpenPoseNet(model_config or bundled_config()), seed=cfg.seed)
@@ -477,41 +507,52 @@ def train(
     t_log, n_log, images = t0, 0, 0
     step = start
     last_ckpt: Path | None = None
-    for batch in loader:
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x = spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
-        x = x.contiguous(memory_format=memory_format)
-        S_star = batch["S"].to(device, non_blocking=True)  # (N, 19, h, w)
-        L_star = batch["L"].to(device, non_blocking=True)  # (N, 38, h, w)
-        W = batch["W"].to(device, non_blocking=True)  # (N, 1, h, w)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or use_bf16):
-            output = net(x)
-        terms = openpose_loss(_float_output(output), S_star, L_star, W)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms.total).backward()
-        scaler.unscale_(optimizer)
-        grad_norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip or math.inf)  # recorded
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        images += x.shape[0]
-        n_log += x.shape[0]
-        bar.update(1)
+    _write_history(out, history)  # a resumed run's file restarts at its checkpoint: no step twice
+    try:
+        for batch in loader:
+            lr = lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
+            x = x.contiguous(memory_format=memory_format)
+            S_star = batch["S"].to(device, non_blocking=True)  # (N, 19, h, w)
+            L_star = batch["L"].to(device, non_blocking=True)  # (N, 38, h, w)
+            W = batch["W"].to(device, non_blocking=True)  # (N, 1, h, w)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or use_bf16):
+                output = net(x)
+            terms = openpose_loss(_float_output(output), S_star, L_star, W)
+            if not torch.isfinite(terms.total):  # stop before the update: the weights stay finite
+                raise FloatingPointError(
+                    f"the loss is {float(terms.total)} at step {step + 1}: training diverged; lower --lr, "
+                    f"set --grad-clip, or resume from an earlier checkpoint in {out}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(terms.total).backward()
+            scaler.unscale_(optimizer)
+            grad_norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip or math.inf)  # recorded
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            images += x.shape[0]
+            n_log += x.shape[0]
+            bar.update(1)
 
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            now = time.perf_counter()
-            rec = _record(step, terms, lr, n_log / max(now - t_log, 1e-9), float(grad_norm))
-            t_log, n_log = now, 0
-            history.append(rec)
-            bar.set_postfix(loss=f"{rec['total']:.4g}", lr=f"{lr:.2g}")
-            with open(out / "history.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            if writer is not None:
-                _log_tensorboard(writer, rec)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            last_ckpt = _checkpoint(out, net, optimizer, step, cfg, history)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                now = time.perf_counter()
+                rec = _record(step, terms, lr, n_log / max(now - t_log, 1e-9), float(grad_norm))
+                t_log, n_log = now, 0
+                history.append(rec)
+                bar.set_postfix(loss=f"{rec['total']:.4g}", lr=f"{lr:.2g}")
+                _write_history(out, history)
+                if writer is not None:
+                    _log_tensorboard(writer, rec)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                last_ckpt = _checkpoint(out, net, optimizer, step, cfg, history)
+    except KeyboardInterrupt:  # Ctrl-C: keep the finished steps, then stop as asked
+        bar.close()
+        if step > start:
+            _checkpoint(out, net, optimizer, step, cfg, history)
+        raise
     bar.close()
     if writer is not None:
         writer.close()
@@ -521,6 +562,12 @@ def train(
     return TrainResult(
         model=net, history=history, checkpoint=last_ckpt, seconds=time.perf_counter() - t0, images=images
     )
+
+
+def _write_history(out: Path, history: list) -> None:
+    """out/history.jsonl: one JSON line per loss record, rewritten atomically (never half a line)."""
+    with atomic_write(out / "history.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in history)
 
 
 def _float_output(output: Any) -> Any:
@@ -592,6 +639,15 @@ def export_weights(
 # ----------------------------------------------------------------------------- command line
 
 
+def _bool(text: str) -> bool:
+    """A strict boolean: true/false, yes/no, 1/0, on/off (``flase`` is an error, not False)."""
+    truth = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
+    value = {**truth, "off": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true/false (or yes/no, 1/0, on/off), got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m openpose_edu.train",
@@ -602,9 +658,7 @@ def _parser() -> argparse.ArgumentParser:
         value = getattr(defaults, f.name)
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
-            p.add_argument(
-                flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=value, metavar="BOOL"
-            )
+            p.add_argument(flag, type=_bool, default=value, metavar="BOOL")
         else:
             p.add_argument(flag, type=type(value), default=value)
     p.add_argument("--resume", default=None, help="checkpoint to continue from (its config is used)")
@@ -615,8 +669,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        default="bundled",
-        help="network: 'bundled' (train.bundled_config), 'paper', or a JSON file of OpenPoseConfig fields",
+        default=None,
+        help="network: 'bundled' (train.bundled_config, the default), 'paper', or a JSON file of "
+        "OpenPoseConfig fields; with --resume / --init-from it must match the checkpoint's",
     )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     return p
@@ -637,21 +692,40 @@ def model_config_from_arg(arg: str) -> OpenPoseConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
-    if STEPS_ENV in os.environ:
-        values.pop("steps")
-        cfg = TrainConfig.from_env(**values)
-    else:
-        cfg = TrainConfig(**values)
-    model_config = None if (args.resume or args.init_from) else model_config_from_arg(args.model)
-    result = train(
-        cfg,
-        model_config=model_config,
-        resume=args.resume,
-        progress=not args.no_progress,
-        init_from=args.init_from,
-    )
+    try:  # a bad value is an argument error (usage and one line, exit 2), not a traceback
+        if STEPS_ENV in os.environ:
+            values.pop("steps")
+            cfg = TrainConfig.from_env(**values)
+        else:
+            cfg = TrainConfig(**values)
+        if args.resume or args.init_from:
+            model_config = model_config_from_arg(args.model) if args.model else None
+        else:
+            model_config = model_config_from_arg(args.model or "bundled")
+    except (ValueError, TypeError, KeyError) as e:
+        parser.error(str(e))
+    try:
+        result = train(
+            cfg,
+            model_config=model_config,
+            resume=args.resume,
+            progress=not args.no_progress,
+            init_from=args.init_from,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; the finished steps are in {Path(cfg.out_dir) / 'last.pt'} (continue with --resume)"
+        )
+        return 130
+    except FloatingPointError as e:
+        print(f"error: {e}")
+        return 1
+    except (ValueError, FileNotFoundError) as e:  # a checkpoint that does not fit this run
+        print(f"error: {e}")
+        return 2
     final = result.history[-1]["total"] if result.history else float("nan")
     print(
         f"trained {count_parameters(result.model):,} parameters for {cfg.steps} steps "

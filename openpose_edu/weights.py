@@ -20,13 +20,16 @@ Files from the internet are read with ``torch.load(..., weights_only=True)``: no
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import importlib
 import os
-import tempfile
+import pickle
 import threading
+import time
 import urllib.request
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,9 +40,27 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .assembly import ParsingParams
+from .io import atomic_write, check_device
 from .model import ModelCard, OpenPoseConfig, OpenPoseNet, PoseModel
 
 CHECKPOINT_FORMAT = "openpose_edu/1"
+# A download must finish within this many seconds (a server trickling bytes cannot hold fetch
+# for hours); .part files older than this are left by a killed fetch and removed by the next.
+DOWNLOAD_DEADLINE_S = 900.0
+SIZE_MARGIN = 1 << 20  # bytes beyond a registered size before a download is cut off
+# errno values of a failed write or rename on this machine, not of the network.
+_LOCAL_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EFBIG,
+    errno.EEXIST,
+    errno.ENOTEMPTY,
+}
 BUNDLED_PATH = Path(__file__).resolve().parent / "checkpoints" / "bundled.pt"
 _CMU_LICENCE = (
     "CMU OpenPose licence: academic or non-profit non-commercial research use only "
@@ -90,6 +111,7 @@ REGISTRY: dict[str, WeightSpec] = {
             name="bundled",
             filename="bundled.pt",
             urls=(),
+            sha256="0be7f3e05343fc6269010dd38ace23d892969ce70d7f33c6ef8ce5c9afd14958",  # checked on load
             licence="MIT (trained by this package on synthetic scenes)",
             attribution="openpose_edu, trained with openpose_edu.train (see checkpoints/ model card)",
             loader="openpose_edu.weights:load_checkpoint_model",
@@ -176,44 +198,84 @@ def _matches(spec: WeightSpec, path: Path) -> tuple[bool, str]:
     return actual == spec.digest.lower(), actual
 
 
-def _download(url: str, dst: Path, spec: WeightSpec, progress: bool, timeout: float = 30.0) -> None:
-    """Stream ``url`` into ``dst`` (a temp file) with a tqdm bar, then check its hash.
+class _LocalWriteError(OSError):
+    """Writing the downloaded bytes failed here (disk full, read-only), not on the network."""
 
-    Raises ValueError on a hash mismatch (naming expected and actual) and OSError/URLError on
-    network failures; the caller deletes ``dst``.
+
+def _download(
+    url: str, f: Any, spec: WeightSpec, progress: bool, timeout: float = 30.0, deadline: float | None = None
+) -> None:
+    """Stream ``url`` into the open file ``f`` (a temporary file) with a tqdm bar, checking its hash.
+
+    Stops at the registered size (+ ``SIZE_MARGIN``) and at ``deadline`` seconds overall
+    (default ``DOWNLOAD_DEADLINE_S``). Raises ValueError for wrong content (hash, size; naming
+    expected and actual), _LocalWriteError when the file cannot be written, and
+    OSError/URLError/TimeoutError on network failures; the caller deletes the temporary file.
     """
+    deadline = DOWNLOAD_DEADLINE_S if deadline is None else deadline
+    t_end = time.monotonic() + deadline
+    limit = spec.size + SIZE_MARGIN if spec.size else None
     h = hashlib.new(spec.algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": "openpose_edu"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(dst, "wb") as f:
+    with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
         length = response.headers.get("Content-Length")
         length = int(length) if length and length.isdigit() else None
+        if limit is not None and length is not None and length > limit:
+            raise ValueError(
+                f"{spec.filename} at {url} is {length:,} bytes, expected {spec.size:,}; not downloaded"
+            )
         received = 0
         with tqdm(
             total=length or spec.size, unit="B", unit_scale=True, desc=spec.filename, disable=not progress
         ) as bar:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                f.write(block)
-                h.update(block)
+            for block in iter(lambda: response.read(1 << 16), b""):
                 received += len(block)
+                if limit is not None and received > limit:
+                    raise ValueError(
+                        f"{spec.filename} from {url}: more than {limit:,} bytes, expected {spec.size:,}; "
+                        "download stopped and discarded"
+                    )
+                if time.monotonic() > t_end:
+                    raise TimeoutError(
+                        f"{url}: not finished after {deadline:.0f} s ({received:,} bytes received); "
+                        "the server is too slow"
+                    )
+                try:
+                    f.write(block)
+                except OSError as e:
+                    raise _LocalWriteError(e.errno, e.strerror) from e
+                h.update(block)
                 bar.update(len(block))
     if length is not None and received != length:  # urllib returns a cut body without complaint
         raise ConnectionError(f"{url}: connection closed after {received:,} of {length:,} bytes")
     actual = h.hexdigest()
     if spec.digest is not None and actual != spec.digest.lower():
-        size = dst.stat().st_size
         raise ValueError(
-            f"{spec.filename} downloaded from {url} has {spec.algorithm} {actual} ({size:,} bytes), "
+            f"{spec.filename} downloaded from {url} has {spec.algorithm} {actual} ({received:,} bytes), "
             f"expected {spec.digest}" + (f" ({spec.size:,} bytes)" if spec.size else "") + "; file discarded"
         )
 
 
-def fetch(name: str, progress: bool = True) -> Path:
+def _clean_stale_parts(folder: Path, filename: str, older_than: float) -> None:
+    """Remove ``.<filename>.*.part`` files a killed fetch left (none can still be written to)."""
+    now = time.time()
+    for part in folder.glob(f".{filename}.*.part"):
+        try:
+            if now - part.stat().st_mtime > older_than:
+                part.unlink()
+        except OSError:
+            pass
+
+
+def fetch(name: str, progress: bool = True, deadline: float | None = None) -> Path:
     """Path of the registered file ``name``: mirror, then cache, then download (hash-checked).
 
     1. ``$OPENPOSE_EDU_MIRROR/<filename>`` if it exists (must match the hash; never modified).
     2. ``<cache_dir()>/<filename>`` if it exists and matches (a mismatching one is replaced).
     3. Each URL in turn, streamed to a temporary file in the cache directory, hash-checked, then
        renamed into place (atomic), so no half-written or wrong file is ever left under the name.
+       Each download has ``deadline`` seconds (default ``DOWNLOAD_DEADLINE_S``) and stops at the
+       registered size; ``.part`` files of killed fetches are removed first.
     """
     spec = _spec(name)
     if spec.path is not None:  # ships with the package
@@ -222,6 +284,12 @@ def fetch(name: str, progress: bool = True) -> Path:
                 f"the {name!r} checkpoint is missing at {spec.path}; it is made by the training "
                 "helper (python -m openpose_edu.train) and ships with the package. Reinstall the "
                 "package, or pass another registered name: " + ", ".join(sorted(set(REGISTRY) - {name}))
+            )
+        ok, actual = _matches(spec, spec.path)
+        if not ok:
+            raise ValueError(
+                f"the {name!r} checkpoint {spec.path} is damaged: sha256 {actual}, expected {spec.digest}; "
+                "reinstall the package (pip install --force-reinstall openpose_edu) or restore the file"
             )
         return spec.path
 
@@ -238,30 +306,46 @@ def fetch(name: str, progress: bool = True) -> Path:
 
     cache = cache_dir()
     target = cache / spec.filename
+    if target.exists() and not target.is_file():
+        raise IsADirectoryError(
+            f"{target} is a directory (or not a regular file), where the download of {name!r} belongs; "
+            "remove it or set OPENPOSE_EDU_CACHE to another folder"
+        )
     if target.is_file():
         ok, _ = _matches(spec, target)
         if ok:
             return target
         target.unlink()  # a corrupted or outdated cache entry: fetch it again
 
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(
+            e.errno, f"cannot create the cache folder {cache} ({e.strerror}); set OPENPOSE_EDU_CACHE"
+        ) from None
+    _clean_stale_parts(cache, spec.filename, DOWNLOAD_DEADLINE_S if deadline is None else deadline)
     failures: list[str] = []
     wrong_content = False
     for url in spec.urls:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=cache)
-        os.close(fd)
-        tmp = Path(tmp_name)
         try:
-            _download(url, tmp, spec, progress)
-            os.replace(tmp, target)  # atomic on one file system: the name appears complete or not at all
+            with atomic_write(target) as f:  # a temporary file renamed into place: complete or absent
+                _download(url, f, spec, progress, deadline=deadline)
             return target
         except ValueError as e:  # wrong content: try the next URL, report if none is right
             failures.append(str(e))
             wrong_content = True
         except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, cut connections
-            failures.append(f"{url}: {e}")
-        finally:
-            tmp.unlink(missing_ok=True)
+            if (
+                isinstance(e, OSError)
+                and e.errno in _LOCAL_ERRNOS
+                and not isinstance(e, urllib.error.URLError)
+            ):
+                raise OSError(
+                    e.errno,
+                    f"cannot write the download of {name!r} to {cache} ({e.strerror or e}); "
+                    "free disk space or set OPENPOSE_EDU_CACHE to a writable folder with room",
+                ) from None
+            failures.append(str(e) if url in str(e) else f"{url}: {e}")
     where = f"$OPENPOSE_EDU_MIRROR/{spec.filename}" + (f" (= {mirror / spec.filename})" if mirror else "")
     # A wrong file is a content problem (ValueError); otherwise the network failed.
     raise (ValueError if wrong_content else ConnectionError)(
@@ -270,6 +354,35 @@ def fetch(name: str, progress: bool = True) -> Path:
         + f"\nDownload it yourself from {spec.urls[0] if spec.urls else '(no URL)'} "
         f"({spec.algorithm} {spec.digest}) and put it at {target} or at {where}."
     )
+
+
+def _torch_load(path: str | Path, what: str) -> Any:
+    """``torch.load(weights_only=True)`` with one clear line for a file that is not a PyTorch file.
+
+    Truncated, empty and random files, and files holding objects (code) rather than tensors and
+    plain data, raise ValueError naming the file and what to do. (Torch's own message for the
+    last case advises weights_only=False, which would let a file from the internet run code.)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file ({what})")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes), not {what}; download or export it again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(
+            f"{path}: holds Python objects that are not tensors or plain data, so it is not loaded "
+            f"(no code from a weights file runs); it is not {what}. Use a file made by save_checkpoint "
+            "or a plain state dict"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, IndexError, OSError) as e:
+        first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise ValueError(
+            f"{path}: not a readable PyTorch file ({size:,} bytes; {first}): truncated, corrupt or "
+            f"not {what}; download or export it again"
+        ) from None
 
 
 # --- loading tensors into an OpenPoseNet by layer name -------------------------------------------
@@ -333,7 +446,7 @@ def load_pth(
 
     ``config`` defaults to the paper network (Fig. 3); ``weights_only=True``: no code in the file runs.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _torch_load(path, "a PyTorch state dict (body_pose_model.pth)")
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(
             f"{path} is not a state dict of tensors (got {type(state).__name__}); "
@@ -360,10 +473,20 @@ def load_caffemodel(
 
     config = config or OpenPoseConfig.paper()
     data = Path(path).read_bytes()
-    blobs = read_caffemodel(data, config)
+    if not data:
+        raise ValueError(f"{path}: the file is empty (0 bytes), not a Caffe model; download it again")
+    try:
+        blobs = read_caffemodel(data, config)
+        names = caffemodel_layer_names(data)
+    except Exception as e:  # noqa: BLE001 - protobuf's DecodeError, cv2.error: the file is not a caffemodel
+        first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise ValueError(
+            f"{path}: not a Caffe .caffemodel ({type(e).__name__}: {first}); truncated, corrupt or "
+            "another kind of file; download it again (weights.fetch checks its hash)"
+        ) from None
     model = OpenPoseNet(config, card=card or REGISTRY["cmu-coco"].card)
     missing = [name for name, b in blobs.items() if len(b) < 2]
-    unexpected = [name for name in caffemodel_layer_names(data) if name not in blobs]
+    unexpected = [name for name in names if name not in blobs]
     if missing or unexpected:
         raise ValueError(
             f"{path} does not match the network's layers: missing {missing}, unexpected {unexpected}; "
@@ -395,12 +518,8 @@ def save_checkpoint(path: str | Path, model: OpenPoseNet, **extra: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}  # NCHW on disk
     payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "state_dict": state, **extra}
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as f:
+        torch.save(payload, f)
     return path
 
 
@@ -435,16 +554,26 @@ def load_checkpoint(
         raise FileNotFoundError(
             f"checkpoint not found: {path} (a training run writes out_dir/last.pt and step_XXXXXX.pt)"
         )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = _torch_load(path, "an openpose_edu checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(
             f"{path} is not an openpose_edu checkpoint (format {got!r}, expected {CHECKPOINT_FORMAT!r}); "
             "for CMU's body_pose_model.pth use load_pth, for a .caffemodel load_caffemodel"
         )
+    missing = [k for k in ("config", "state_dict") if not isinstance(payload.get(k), dict)]
+    if missing:
+        raise ValueError(
+            f"{path}: an openpose_edu checkpoint without {' and '.join(repr(k) for k in missing)}; "
+            "it was not written by save_checkpoint or was edited; use last.pt or step_XXXXXX.pt of a run"
+        )
+    try:
+        config = OpenPoseConfig.from_dict(payload["config"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"{path}: the checkpoint's config is not a valid OpenPoseConfig ({e})") from None
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
     base = card or ModelCard(name=Path(path).name, trained_on="synthetic scenes (openpose_edu.synthetic)")
-    model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]), card=card_from_checkpoint(extra, base))
+    model = OpenPoseNet(config, card=card_from_checkpoint(extra, base))
     _check_and_load(model, payload["state_dict"], source=str(path))
     return model.to(device).eval(), extra
 
@@ -499,6 +628,7 @@ def load_model(
     Models are cached per (name, device): a second call returns the same object without
     reading the file again (``cache=False`` loads a fresh copy, e.g. to train it).
     """
+    check_device(device)
     name = "bundled" if name is None else name
     if isinstance(name, str) and name in REGISTRY:
         spec = REGISTRY[name]
