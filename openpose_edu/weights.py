@@ -406,7 +406,12 @@ def load_checkpoint(
             f"{path} is not an openpose_edu checkpoint (format {got!r}, expected {CHECKPOINT_FORMAT!r}); "
             "for CMU's body_pose_model.pth use load_pth, for a .caffemodel load_caffemodel"
         )
-    model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]))
+    if payload["config"].get("architecture") == "body25":  # the 2019 network (body25.py)
+        from .body25 import Body25Config, Body25Net
+
+        model = Body25Net(Body25Config.from_dict(payload["config"]))
+    else:
+        model = OpenPoseNet(OpenPoseConfig.from_dict(payload["config"]))
     _check_and_load(model, payload["state_dict"], source=str(path))
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
     parsing = extra.get("meta", {}).get("parsing")
