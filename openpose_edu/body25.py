@@ -109,7 +109,9 @@ class Body25Config:
         if self.architecture != ARCHITECTURE:
             raise ValueError(f"architecture must be {ARCHITECTURE!r}, got {self.architecture!r}")
         if self.input.stride != self.stride:
-            raise ValueError(f"input.stride {self.input.stride} must equal the network's stride {self.stride}")
+            raise ValueError(
+                f"input.stride {self.input.stride} must equal the network's stride {self.stride}"
+            )
 
     @property
     def stride(self) -> int:
@@ -401,7 +403,9 @@ def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[Any], str]:
             bottom = f"{name}_concat"
         elif isinstance(m, nn.Conv2d):
             k = m.kernel_size[0]
-            layers.append(CaffeLayer(name, "Convolution", (bottom,), name, m.out_channels, k, k // 2, m.in_channels))
+            layers.append(
+                CaffeLayer(name, "Convolution", (bottom,), name, m.out_channels, k, k // 2, m.in_channels)
+            )
             bottom = name
         elif isinstance(m, nn.ReLU | nn.PReLU):
             layers.append(CaffeLayer(name, "ReLU" if isinstance(m, nn.ReLU) else "PReLU", (bottom,), bottom))
