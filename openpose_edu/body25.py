@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -506,3 +507,45 @@ def conv_macs(net: nn.Module, size: tuple[int, int] = (368, 368)) -> dict[str, i
         for h in hooks:
             h.remove()
     return out
+
+
+# --- CMU's weights ----------------------------------------------------------------------------
+
+
+def load_caffemodel(
+    path: str | Path, device: str | torch.device = "cpu", config: Body25Config | None = None
+) -> Body25Net:
+    """A BODY_25 ``.caffemodel`` (CMU's pose_iter_584000.caffemodel) -> Body25Net, eval mode.
+
+    Read by OpenCV's dnn Caffe importer with our prototxt for ``config`` (default the paper
+    network = CMU's pose_deploy.prototxt): each Convolution carries weight (C_out, C_in, k, k)
+    and bias (C_out,), each PReLU its slopes (C,). Every layer must be in the file, and nothing else.
+    """
+    from .caffe import caffemodel_layer_names, read_caffemodel
+    from .weights import _check_and_load
+
+    config = config or Body25Config.paper()
+    data = Path(path).read_bytes()
+    modules = caffe_modules(_meta_net(config))
+    want = {n: 2 if isinstance(m, nn.Conv2d) else 1 for n, m in modules.items()}
+    present = caffemodel_layer_names(data)  # checked before OpenCV, which stops at a bare PReLU
+    missing = [n for n in want if n not in present]
+    unexpected = [n for n in present if n not in want]
+    if missing or unexpected:
+        raise ValueError(
+            f"{path} does not match the BODY_25 network's layers: missing {missing[:10]}"
+            f"{' ...' if len(missing) > 10 else ''}, unexpected {unexpected[:10]}; "
+            "is it another network's file (pose_iter_440000.caffemodel is the COCO one: cmu-coco)?"
+        )
+    blobs = read_caffemodel(data, config)
+    model = Body25Net(config)
+    keys = {name.rsplit(".", 1)[-1]: name for name, m in model.named_modules() if name}
+    tensors: dict[str, Tensor] = {}
+    for name, arrays in blobs.items():
+        tensors[f"{keys[name]}.weight"] = torch.from_numpy(
+            arrays[0].reshape(modules[name].weight.shape).copy()
+        )
+        if want[name] == 2:
+            tensors[f"{keys[name]}.bias"] = torch.from_numpy(arrays[1].reshape(-1).copy())
+    _check_and_load(model, tensors, source=str(path))
+    return model.to(device).eval()

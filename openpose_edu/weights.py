@@ -99,6 +99,16 @@ REGISTRY: dict[str, WeightSpec] = {
             description="CMU's original COCO network (pose_deploy_linevec.prototxt), Caffe weights",
         ),
         WeightSpec(
+            name="cmu-body25",
+            filename="pose_iter_584000.caffemodel",
+            urls=("http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",),
+            md5="78287b57cf85fa89c03f1393d368e5b7",  # OpenPose CMakeLists.txt download_model("BODY_25")
+            licence=_CMU_LICENCE,
+            attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",
+            loader="openpose_edu.body25:load_caffemodel",
+            description="CMU BODY_25 (2019, PAF-first; body_25/pose_deploy.prototxt), Caffe weights",
+        ),
+        WeightSpec(
             name="cmu-coco-pth",
             filename="body_pose_model.pth",
             urls=(

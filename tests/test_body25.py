@@ -220,3 +220,62 @@ def test_small_member_json_trains_with_train_py(tmp_path: Path) -> None:
     )
     assert isinstance(res.model, Body25Net) and len(res.history[-1]["L"]) == 4
     assert np.isfinite(res.history[-1]["total"])
+
+
+# --- CMU's weights: the registry entry and the loader (on test-made files) ----------------------
+
+
+def test_registry_names_cmus_body25_file() -> None:
+    from openpose_edu.weights import REGISTRY
+
+    spec = REGISTRY["cmu-body25"]
+    assert spec.filename == "pose_iter_584000.caffemodel"
+    assert spec.md5 == "78287b57cf85fa89c03f1393d368e5b7"  # CMU's CMakeLists.txt (BODY25_FACTS.md)
+    assert spec.urls[0].endswith("pose/body_25/pose_iter_584000.caffemodel")
+    assert "non-commercial" in spec.licence and spec.loader == "openpose_edu.body25:load_caffemodel"
+
+
+def test_test_made_caffemodel_loads_identical_tensors(tmp_path: Path) -> None:
+    cfg = Body25Config.small(0.125, skeleton="BODY25")
+    net = he_normal_(Body25Net(cfg), 3).eval()
+    path = tmp_path / "tiny.caffemodel"
+    path.write_bytes(caffemodel_bytes(model_blobs(net)))
+    loaded = body25.load_caffemodel(path, config=cfg)
+    for (k, a), (k2, b) in zip(net.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert k == k2
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_caffemodel_missing_layers_are_named(tmp_path: Path) -> None:
+    cfg = Body25Config.small(0.125)
+    blobs = model_blobs(Body25Net(cfg))
+    del blobs["Mconv7_stage1_L1"], blobs["Mprelu1_stage0_L2_0"]
+    path = tmp_path / "partial.caffemodel"
+    path.write_bytes(caffemodel_bytes(blobs))
+    with pytest.raises(ValueError, match="Mconv7_stage1_L1"):
+        body25.load_caffemodel(path, config=cfg)
+
+
+def test_load_model_fetches_cmu_body25_from_a_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry path end to end: mirror -> MD5 check -> body25.load_caffemodel (small test file)."""
+    import dataclasses
+    import functools
+
+    from openpose_edu import weights
+
+    cfg = Body25Config.small(0.125, skeleton="BODY25")
+    net = he_normal_(Body25Net(cfg), 4).eval()
+    (tmp_path / "pose_iter_584000.caffemodel").write_bytes(caffemodel_bytes(model_blobs(net)))
+    digest = weights.file_digest(tmp_path / "pose_iter_584000.caffemodel", "md5")
+    spec = dataclasses.replace(weights.REGISTRY["cmu-body25"], md5=digest, loader="test_body25:_small_loader")
+    monkeypatch.setitem(weights.REGISTRY, "cmu-body25", spec)
+    monkeypatch.setenv("OPENPOSE_EDU_MIRROR", str(tmp_path))
+    monkeypatch.setenv("OPENPOSE_EDU_CACHE", str(tmp_path / "cache"))
+    global _small_loader
+    _small_loader = functools.partial(body25.load_caffemodel, config=cfg)
+    model = weights.load_model("cmu-body25", progress=False)
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(model(x).L[-1], net(x).L[-1])
+
+
+_small_loader = None  # set by the test above: the registry's loader with a small config
