@@ -48,6 +48,7 @@ def _perfect_maps(people: np.ndarray, skel: sk.Skeleton, H: int, W: int) -> tupl
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     S = np.zeros((skel.n_heatmaps, H, W), np.float32)
     L = np.zeros((skel.n_pafs, H, W), np.float32)
+    count = np.zeros((skel.n_limbs, H, W), np.float32)
     for person in people:
         for j, (x, y) in enumerate(person):
             S[j] = np.maximum(S[j], np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 2.0**2)))
@@ -59,7 +60,11 @@ def _perfect_maps(people: np.ndarray, skel: sk.Skeleton, H: int, W: int) -> tupl
             along = (xx - a[0]) * u[0] + (yy - a[1]) * u[1]
             across = np.abs((xx - a[0]) * u[1] - (yy - a[1]) * u[0])
             on = (along >= 0) & (along <= n) & (across <= 2.5)
-            L[limb.paf_x][on], L[limb.paf_y][on] = u[0], u[1]
+            L[limb.paf_x][on] += u[0]
+            L[limb.paf_y][on] += u[1]
+            count[limb.index][on] += 1
+    for limb in skel.limbs:  # overlapping limbs of one type average (Eq. 9)
+        L[[limb.paf_x, limb.paf_y]] /= np.maximum(count[limb.index], 1)
     S[-1] = 1 - S[:-1].max(0)
     return S, L
 
