@@ -224,6 +224,47 @@ def cuda_benchmark(net: OpenPoseNet, sizes: list[tuple[int, int]], repeats: int)
             print(f"best: {batch / best:.1f} images/s")
 
 
+def two_papers_benchmark(sizes: list[tuple[int, int]], repeats: int) -> None:
+    """COCO network (2017) beside BODY_25 (2019): torch and OpenCV dnn, same weights, same rounds."""
+    from openpose_edu.body25 import Body25Config, Body25Net, conv_macs
+    from openpose_edu.caffe import opencv_forward
+
+    nets = {
+        "coco-2017": (OpenPoseConfig.paper(), he_normal_(OpenPoseNet(OpenPoseConfig.paper())).eval()),
+        "body25-2019": (Body25Config.paper(), he_normal_(Body25Net(Body25Config.paper())).eval()),
+    }
+    print(
+        "network        size        GMACs   torch med (min) s   OpenCV med (min) s   torch/OpenCV   max|diff|"
+    )
+    for H, W in sizes:
+        x = torch.randn(1, 3, H, W, generator=torch.Generator().manual_seed(0))
+        variants: dict[str, Callable[[], object]] = {}
+        cvs = {}
+        for name, (cfg, net) in nets.items():
+            cvs[name] = opencv_net(cfg, caffemodel_bytes(model_blobs(net)))
+
+            def run_torch(net: nn.Module = net, x: torch.Tensor = x) -> object:
+                with torch.inference_mode():
+                    return net(x)
+
+            def run_cv(cv: cv2.dnn.Net = cvs[name], cfg: object = cfg, x: torch.Tensor = x) -> object:
+                return opencv_forward(cv, x, cfg)
+
+            variants[f"{name}/torch"], variants[f"{name}/opencv"] = run_torch, run_cv
+        times, outs = run_rounds(variants, repeats, lambda: None)
+        for name, (_, net) in nets.items():
+            with torch.device("meta"):
+                macs = sum(conv_macs(type(net)(net.config), (H, W)).values()) / 1e9
+            t, c = times[f"{name}/torch"], times[f"{name}/opencv"]
+            d = max_diff(flat(outs[f"{name}/torch"]), flat(outs[f"{name}/opencv"]))
+            print(
+                f"{name:<14} {H}x{W:<8} {macs:6.1f}   {statistics.median(t):6.3f} ({min(t):6.3f})     "
+                f"{statistics.median(c):6.3f} ({min(c):6.3f})       "
+                f"{statistics.median(t) / statistics.median(c):5.2f}"
+                f"        {d:.1e}"
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", nargs="+", default=["368x368", "368x656"], help="HxW input sizes")
@@ -232,6 +273,7 @@ def main() -> None:
     p.add_argument("--weights", default=None, help="registered weights name (default: random He-normal)")
     p.add_argument("--jit", action="store_true", help="add a torch.jit.freeze + optimize_for_inference row")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--two-papers", action="store_true", help="COCO (2017) beside BODY_25 (2019) rows only")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -248,6 +290,9 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, OpenCV {cv2.__version__}, CPU capability {cap}, bf16 {bf16_supported()}"
     )
+    if args.two_papers:
+        two_papers_benchmark(sizes, args.repeats)
+        return
     if args.device == "cuda":
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA device available")

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .skeleton import LIMBS, N_PAFS, N_PARTS, REDUNDANT_LIMBS, Limb
+from .skeleton import COCO18, N_PARTS, Limb, Skeleton
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ def _local_maxima(m: np.ndarray, idx: np.ndarray, neighbours: int) -> np.ndarray
     return np.unique(np.concatenate([inner[keep], edge[keep_edge]]))
 
 
-def find_peaks(S: object, params: ParsingParams | None = None) -> Peaks:
+def find_peaks(S: object, params: ParsingParams | None = None, skeleton: Skeleton = COCO18) -> Peaks:
     """Candidate parts: local maxima of each confidence map above ``peak_threshold``.
 
     Paper Sec. 2.4 / Fig. 2b ("non-maximum suppression" on S). S: (19 or 18, H, W) float at
@@ -294,7 +294,7 @@ def find_peaks(S: object, params: ParsingParams | None = None) -> Peaks:
     above-threshold pixels only, no loops over pixels. Returns ``Peaks`` in image pixels.
     """
     params = params or ParsingParams()
-    raw = _as_maps(S, N_PARTS, "S")[:N_PARTS]  # (18, H, W)
+    raw = _as_maps(S, skeleton.n_parts, "S")[: skeleton.n_parts]  # (18, H, W) for COCO18
     if params.smooth_sigma:
         idx = _smooth_near_parts(raw, params.smooth_sigma, params.peak_threshold, params.peak_neighbours)
     else:
@@ -347,7 +347,11 @@ def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams
 
 
 def score_all_limbs(
-    peaks: Peaks, L: object, params: ParsingParams | None = None, limbs: Sequence[Limb | int] = LIMBS
+    peaks: Peaks,
+    L: object,
+    params: ParsingParams | None = None,
+    limbs: Sequence[Limb | int] | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> list[LimbScores]:
     """``score_limbs`` for several limb types in one vectorized pass (what ``parse`` uses).
 
@@ -355,8 +359,9 @@ def score_all_limbs(
     done once for all 19 limbs; the result is cut back into one ``LimbScores`` per limb.
     """
     params = params or ParsingParams()
-    limbs = [LIMBS[k] if isinstance(k, (int, np.integer)) else k for k in limbs]
-    paf = _as_maps(L, N_PAFS, "L")
+    limbs = skeleton.limbs if limbs is None else limbs  # default: every limb type of the skeleton
+    limbs = [skeleton.limbs[k] if isinstance(k, (int, np.integer)) else k for k in limbs]
+    paf = _as_maps(L, skeleton.n_pafs, "L")
     ids = [(peaks.of_part(limb.a), peaks.of_part(limb.b)) for limb in limbs]
     # Pair p is (limb k, a_i, b_j), i-major within each limb: the demo's loop order.
     ia = np.concatenate([np.repeat(a, len(b)) for a, b in ids] + [np.zeros(0, np.int64)])  # (P,)
@@ -579,7 +584,10 @@ class People:
 
 
 def group_people(
-    peaks: Peaks, connections: Sequence[Connections], params: ParsingParams | None = None
+    peaks: Peaks,
+    connections: Sequence[Connections],
+    params: ParsingParams | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> People:
     """Merge connections that share a candidate into people; drop weak or tiny ones.
 
@@ -614,9 +622,9 @@ def group_people(
         for a, b, s in zip(conns.a.tolist(), conns.b.tolist(), conns.score.tolist()):
             ra, rb = int(owner[a]), int(owner[b])
             if ra < 0 and rb < 0:
-                if limb.index in REDUNDANT_LIMBS:
+                if limb.index in skeleton.redundant:
                     continue
-                row = np.full(N_PARTS, -1, dtype=np.int64)
+                row = np.full(skeleton.n_parts, -1, dtype=np.int64)
                 row[limb.a], row[limb.b] = a, b
                 owner[a] = owner[b] = len(rows)
                 rows.append(row)
@@ -648,10 +656,10 @@ def group_people(
         for r in range(len(rows))
         if alive[r] and counts[r] >= params.min_parts and totals[r] / counts[r] >= params.min_mean_score
     ]
-    ids = np.array([rows[r] for r in keep_rows], dtype=np.int64).reshape(-1, N_PARTS)  # (P, 18)
+    ids = np.array([rows[r] for r in keep_rows], dtype=np.int64).reshape(-1, skeleton.n_parts)  # (P, 18)
     present = ids >= 0
     safe = np.where(present, ids, 0)
-    keypoints = np.zeros((len(ids), N_PARTS, 3), dtype=np.float32)
+    keypoints = np.zeros((len(ids), skeleton.n_parts, 3), dtype=np.float32)
     if len(peaks):
         keypoints[..., :2] = np.where(present[..., None], peaks.xy[safe], 0)
         keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
@@ -663,20 +671,21 @@ def group_people(
     )
 
 
-def parse(S: object, L: object, params: ParsingParams | None = None) -> People:
+def parse(S: object, L: object, params: ParsingParams | None = None, skeleton: Skeleton = COCO18) -> People:
     """Maps to people: find_peaks -> score_limbs -> match_limbs -> group_people (Sec. 2.4).
 
     S: (19, H, W), L: (38, H, W) for one image at image resolution (numpy or torch).
-    Returns ``People`` whose ``.steps`` holds every intermediate result.
+    Returns ``People`` whose ``.steps`` holds every intermediate result. ``skeleton``: what the
+    maps' channels mean (skeleton.COCO18, or skeleton.BODY25: S (26, H, W), L (52, H, W)).
     """
     params = params or ParsingParams()
-    S_np = _as_maps(S, N_PARTS, "S")
-    L_np = _as_maps(L, N_PAFS, "L")
+    S_np = _as_maps(S, skeleton.n_parts, "S")
+    L_np = _as_maps(L, skeleton.n_pafs, "L")
     if S_np.shape[1:] != L_np.shape[1:]:
         raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
-    peaks = find_peaks(S_np, params)
-    limbs = score_all_limbs(peaks, L_np, params)
+    peaks = find_peaks(S_np, params, skeleton=skeleton)
+    limbs = score_all_limbs(peaks, L_np, params, skeleton=skeleton)
     connections = [match_limbs(s) for s in limbs]
-    people = group_people(peaks, connections, params)
+    people = group_people(peaks, connections, params, skeleton=skeleton)
     people.steps = ParseSteps(peaks=peaks, limbs=limbs, connections=connections)
     return people

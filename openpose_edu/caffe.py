@@ -77,6 +77,10 @@ def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
     (conv of L1, its ReLU, conv of L2, its ReLU, ...), then ``concat_stage{t+1}`` = [L, S, F].
     The last layer, ``concat_stage{T+1}``, is the original's 57-channel ``net_output`` [S | L].
     """
+    if getattr(config, "architecture", None) == "body25":  # the 2019 network (body25.py)
+        from . import body25
+
+        return body25.caffe_net_layers(config)
     net = _meta_net(config)
     layers: list[CaffeLayer] = []
     bottom = "image"
@@ -107,6 +111,10 @@ def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
     OpenCV names an output by the layer that computes it. F is the ReLU of conv4_4_CPM
     (``relu4_4_CPM``): asking for ``conv4_4_CPM`` would give the values before the ReLU.
     """
+    if getattr(config, "architecture", None) == "body25":
+        from . import body25
+
+        return body25.output_blobs(config)
     net = _meta_net(config)
     F = [n for n, m in net.cpm.named_children() if isinstance(m, nn.ReLU)][-1]
     S = [list(caffe_layers(st.L2))[-1] for st in net.stages]
@@ -143,6 +151,10 @@ def to_prototxt(config: OpenPoseConfig | None = None) -> str:
     Input blob ``image`` (1, 3, H, W), H and W set at run time as in CMU's file.
     """
     config = config or OpenPoseConfig.paper()
+    if getattr(config, "architecture", None) == "body25":  # CMU's body_25/pose_deploy.prototxt
+        from . import body25
+
+        return body25.to_prototxt(config)
     head = 'input: "image"\ninput_dim: 1\ninput_dim: 3\n'
     head += "input_dim: 1 # This value will be defined at runtime\n" * 2
     return head + "".join(_render(layer) for layer in caffe_net_layers(config))
@@ -245,8 +257,16 @@ def caffemodel_layer_names(source: str | Path | bytes) -> list[str]:
 
 
 def model_blobs(model: OpenPoseNet) -> dict[str, list[np.ndarray]]:
-    """{Caffe layer name: [weight (C_out, C_in, k, k), bias (C_out,)]} of a torch model, float32."""
-    return {
+    """{Caffe layer name: [weight (C_out, C_in, k, k), bias (C_out,)]} of a torch model, float32.
+
+    PReLU layers (BODY_25) carry one blob, their slopes (C,).
+    """
+    prelus = {
+        name.rsplit(".", 1)[-1]: [m.weight.detach().float().cpu().numpy()]
+        for name, m in model.named_modules()
+        if isinstance(m, nn.PReLU)
+    }
+    return prelus | {
         name: [m.weight.detach().float().cpu().numpy(), m.bias.detach().float().cpu().numpy()]
         for name, m in caffe_layers(model).items()
     }
@@ -300,7 +320,7 @@ def read_caffemodel(
     net = opencv_net(config, path)
     out: dict[str, list[np.ndarray]] = {}
     for layer in caffe_net_layers(config):
-        if layer.type != "Convolution":
+        if layer.type not in ("Convolution", "PReLU"):
             continue
         blobs = list(net.getLayer(layer.name).blobs)
         out[layer.name] = [np.asarray(b, dtype=np.float32) for b in blobs]

@@ -24,7 +24,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from .skeleton import N_PARTS
+from .skeleton import COCO18, N_PARTS, Skeleton
 
 OPENPOSE_JSON_VERSION = 1.3
 # The other per-person fields of OpenPose 1.3+, written empty so strict readers find them.
@@ -251,22 +251,23 @@ def write_image(path: str | Path, image: np.ndarray, color: str = "RGB") -> Path
     return path
 
 
-def _check_keypoints(keypoints: Any) -> np.ndarray:
+def _check_keypoints(keypoints: Any, n_parts: int = N_PARTS) -> np.ndarray:
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim == 2:
         kp = kp[None]
-    if kp.ndim != 3 or kp.shape[1:] != (N_PARTS, 3):
-        raise ValueError(f"expected keypoints of shape (P, {N_PARTS}, 3) [x, y, score], got {kp.shape}")
+    if kp.ndim != 3 or kp.shape[1:] != (n_parts, 3):
+        raise ValueError(f"expected keypoints of shape (P, {n_parts}, 3) [x, y, score], got {kp.shape}")
     return kp
 
 
-def openpose_json(keypoints: Any) -> dict:
+def openpose_json(keypoints: Any, skeleton: Skeleton = COCO18) -> dict:
     """People (P, 18, 3) [x, y, score] -> OpenPose's JSON dict (``version`` 1.3, ``people``).
 
     Each person's ``pose_keypoints_2d`` is the 54 numbers x0, y0, c0, x1, ... in
-    skeleton.PART_NAMES order (missing parts 0, 0, 0); no people -> an empty list.
+    skeleton.PART_NAMES order (missing parts 0, 0, 0); no people -> an empty list. With
+    ``skeleton=BODY25``: (P, 25, 3) -> 75 numbers per person, as OpenPose's default model writes.
     """
-    kp = _check_keypoints(keypoints).copy()
+    kp = _check_keypoints(keypoints, skeleton.n_parts).copy()
     # A part with a non-finite coordinate or score is missing (0, 0, 0): JSON has no NaN.
     kp[~np.isfinite(kp).all(axis=2)] = 0.0
     people = []
@@ -280,16 +281,16 @@ def openpose_json(keypoints: Any) -> dict:
     return {"version": OPENPOSE_JSON_VERSION, "people": people}
 
 
-def write_openpose_json(path: str | Path, keypoints: Any) -> Path:
-    """Write people (P, 18, 3) as an OpenPose ``*_keypoints.json`` file."""
+def write_openpose_json(path: str | Path, keypoints: Any, skeleton: Skeleton = COCO18) -> Path:
+    """Write people (P, 18, 3) (BODY25: (P, 25, 3)) as an OpenPose ``*_keypoints.json`` file."""
     path = Path(path)
-    text = json.dumps(openpose_json(keypoints), allow_nan=False)
+    text = json.dumps(openpose_json(keypoints, skeleton), allow_nan=False)
     with atomic_write(path, "w") as f:
         f.write(text)
     return path
 
 
-def read_openpose_json(path: str | Path) -> np.ndarray:
+def read_openpose_json(path: str | Path, skeleton: Skeleton = COCO18) -> np.ndarray:
     """Read an OpenPose JSON file (COCO-18 body) -> keypoints (P, 18, 3) float32 [x, y, score].
 
     Raises ValueError (naming the file) when it is not OpenPose JSON or holds another body
@@ -302,14 +303,16 @@ def read_openpose_json(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: not a JSON file ({e})") from e
     if not isinstance(data, dict) or not isinstance(data.get("people"), list):
         raise ValueError(f"{path}: not OpenPose JSON: expected an object with a 'people' list")
-    out = np.zeros((len(data["people"]), N_PARTS, 3), dtype=np.float32)
+    n_parts = skeleton.n_parts  # 18 (COCO18) or 25 (BODY25)
+    out = np.zeros((len(data["people"]), n_parts, 3), dtype=np.float32)
     for p, person in enumerate(data["people"]):
         values = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
-        if not isinstance(values, list) or len(values) != 3 * N_PARTS:
+        if not isinstance(values, list) or len(values) != 3 * n_parts:
             n = len(values) if isinstance(values, list) else None
             raise ValueError(
-                f"{path}: person {p} has pose_keypoints_2d of length {n}; expected {3 * N_PARTS} "
-                "(the COCO-18 model; BODY_25 files have 75)"
+                f"{path}: person {p} has pose_keypoints_2d of length {n}; expected {3 * n_parts} "
+                f"(the {skeleton.name} skeleton; COCO-18 files have 54 numbers, BODY_25 files 75: "
+                "pass skeleton=)"
             )
-        out[p] = np.asarray(values, dtype=np.float32).reshape(N_PARTS, 3)
+        out[p] = np.asarray(values, dtype=np.float32).reshape(n_parts, 3)
     return out

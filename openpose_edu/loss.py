@@ -106,10 +106,8 @@ def openpose_loss(
     Used by train.py; shown in notebooks 06 and 08.
     """
     S_list, L_list = list(output.S), list(output.L)
-    if not S_list or len(S_list) != len(L_list):
-        raise ValueError(
-            f"output needs the same number (>= 1) of S and L stages, got {len(S_list)} and {len(L_list)}"
-        )
+    if not S_list or not L_list:  # a Body25Net (2019) has fewer S than L stages: both lists count
+        raise ValueError(f"output needs >= 1 S and >= 1 L stages, got {len(S_list)} and {len(L_list)}")
     if S_star.ndim != 4 or S_star.shape[1] != N_HEATMAPS:
         raise ValueError(f"S_star must be (N, {N_HEATMAPS}, h, w), got {tuple(S_star.shape)}")
     if L_star.ndim != 4 or L_star.shape[1] != N_PAFS:

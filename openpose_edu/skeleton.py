@@ -170,3 +170,118 @@ def part_index(name: str) -> int:
     if name not in PART_INDEX:
         raise ValueError(f"no part named {name!r}; parts are {list(PART_NAMES)}")
     return PART_INDEX[name]
+
+
+# ----------------------------------------------------------------------------- skeletons as data
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """One body skeleton as data: what a model's maps mean (COCO18 or BODY25).
+
+    parts: part names, heatmap channel j = part j, the background last (channel n_parts).
+    limbs: the limb types in the order the parser visits them, each with its two PAF channels.
+    redundant: indices of limbs that complete a person but never start one (ear-shoulder).
+    flip: left/right mirror of every part. colors: one RGB colour per limb index.
+    from_coco: COCO-17 index of each part, None for parts COCO lacks; ``mean_of_coco`` gives
+    the COCO pairs whose mean makes a missing part (Neck = mean of the shoulders).
+    """
+
+    name: str
+    parts: tuple[str, ...]
+    limbs: tuple[Limb, ...]
+    redundant: frozenset[int]
+    flip: tuple[int, ...]
+    colors: tuple[tuple[int, int, int], ...]
+    from_coco: tuple[int | None, ...]
+    mean_of_coco: dict[int, tuple[int, int]]
+
+    @property
+    def n_parts(self) -> int:
+        return len(self.parts)
+
+    @property
+    def background(self) -> int:
+        return self.n_parts
+
+    @property
+    def n_heatmaps(self) -> int:
+        return self.n_parts + 1
+
+    @property
+    def n_limbs(self) -> int:
+        return len(self.limbs)
+
+    @property
+    def n_pafs(self) -> int:
+        return 2 * len(self.limbs)
+
+    @property
+    def drawn_limbs(self) -> tuple[Limb, ...]:
+        return tuple(limb for limb in self.limbs if limb.index not in self.redundant)
+
+    def limb_name(self, limb: Limb) -> str:
+        return f"{self.parts[limb.a]}-{self.parts[limb.b]}"
+
+    def part_index(self, name: str) -> int:
+        if name not in self.parts:
+            raise ValueError(f"no part named {name!r} in {self.name}; parts are {list(self.parts)}")
+        return self.parts.index(name)
+
+
+def _flip_of(names: tuple[str, ...]) -> tuple[int, ...]:
+    """Mirror of each part: the part whose name swaps a leading R and L (others map to themselves)."""
+    index = {n: i for i, n in enumerate(names)}
+    return tuple(
+        index[{"R": "L", "L": "R"}[n[0]] + n[1:]] if n[0] in "RL" else i for i, n in enumerate(names)
+    )
+
+
+def _hue_wheel(n: int) -> tuple[tuple[int, int, int], ...]:
+    """n colours around the hue circle (the look of OpenPose's renderer), RGB 0-255."""
+    import colorsys
+
+    return tuple(tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(i / n, 1.0, 1.0)) for i in range(n))  # type: ignore[misc]
+
+
+COCO18 = Skeleton(
+    name="COCO18",
+    parts=PART_NAMES,
+    limbs=LIMBS,
+    redundant=REDUNDANT_LIMBS,
+    flip=FLIP_PARTS,
+    colors=COLORS,
+    from_coco=OPENPOSE_FROM_COCO,
+    mean_of_coco={1: NECK_FROM_COCO},
+)
+
+# BODY_25 (CMU's poseParameters.cpp, ../shared/design/BODY25_FACTS.md): COCO-18's parts with
+# MidHip (8) inserted and six foot points added; 26 limbs, PAF channels from POSE_MAP_INDEX.
+BODY25_PART_NAMES: tuple[str, ...] = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
+    "MidHip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+    "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)  # fmt: skip
+_BODY25_PAIRS: tuple[tuple[int, int], ...] = (
+    (1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+    (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (2, 17), (5, 18), (14, 19),
+    (19, 20), (14, 21), (11, 22), (22, 23), (11, 24),
+)  # fmt: skip
+_BODY25_PAF_X: tuple[int, ...] = (
+    0, 14, 22, 16, 18, 24, 26, 6, 2, 4, 8, 10, 12, 30, 32, 36, 34, 38, 20, 28, 40, 42, 44, 46, 48, 50,
+)  # fmt: skip
+BODY25 = Skeleton(
+    name="BODY25",
+    parts=BODY25_PART_NAMES,
+    limbs=tuple(
+        Limb(index=k, a=a, b=b, paf_x=x, paf_y=x + 1)
+        for k, ((a, b), x) in enumerate(zip(_BODY25_PAIRS, _BODY25_PAF_X, strict=True))
+    ),
+    redundant=frozenset({18, 19}),  # (2, 17) RShoulder-REar and (5, 18) LShoulder-LEar
+    flip=_flip_of(BODY25_PART_NAMES),
+    colors=_hue_wheel(len(_BODY25_PAIRS)),
+    # COCO-17 has no MidHip (mean of the hips) and no feet.
+    from_coco=(0, None, 6, 8, 10, 5, 7, 9, None, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3, *(None,) * 6),
+    mean_of_coco={1: NECK_FROM_COCO, 8: (11, 12)},
+)
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO18, BODY25)}

@@ -174,7 +174,12 @@ def init_weights(net: OpenPoseNet, seed: int = 0) -> OpenPoseNet:
     which is what S* is almost everywhere. Returns ``net`` (modified in place).
     """
     gen = torch.Generator().manual_seed(seed)
-    outputs = {id(stage.L1[-1]) for stage in net.stages} | {id(stage.L2[-1]) for stage in net.stages}
+    if hasattr(net, "output_layers"):  # body25.Body25Net: (heatmap outputs, PAF outputs)
+        heat_outputs, paf_outputs = net.output_layers()
+    else:
+        heat_outputs = [stage.L2[-1] for stage in net.stages]
+        paf_outputs = [stage.L1[-1] for stage in net.stages]
+    outputs = {id(m) for m in [*heat_outputs, *paf_outputs]}
     with torch.no_grad():
         for m in net.modules():
             if not isinstance(m, nn.Conv2d):
@@ -186,8 +191,8 @@ def init_weights(net: OpenPoseNet, seed: int = 0) -> OpenPoseNet:
                 fan_in = m.weight[0].numel()
                 m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * math.sqrt(2.0 / fan_in))
                 m.bias.zero_()
-        for stage in net.stages:
-            stage.L2[-1].bias[-1] = 1.0  # background channel (skeleton.BACKGROUND is the last)
+        for m in heat_outputs:
+            m.bias[-1] = 1.0  # background channel (skeleton.BACKGROUND is the last)
     return net
 
 
@@ -464,7 +469,7 @@ def train(
         history = [r for r in extra.get("history", []) if r.get("step", 0) <= start]
         opt_state = extra.get("optimizer")
     elif source is None:
-        net = init_weights(OpenPoseNet(model_config or bundled_config()), seed=cfg.seed)
+        net = init_weights(build_model(model_config or bundled_config()), seed=cfg.seed)
     net.to(device).train()
 
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -581,8 +586,9 @@ def _log_tensorboard(writer: Any, rec: dict) -> None:
     """Per-stage, per-branch losses (f_S^t, f_L^t), their total, lr and throughput."""
     step = rec["step"]
     writer.add_scalar("loss/total", rec["total"], step)
-    for t, (fs, fl) in enumerate(zip(rec["S"], rec["L"]), start=1):
+    for t, fs in enumerate(rec["S"], start=1):  # a Body25Net has fewer S than L stages
         writer.add_scalar(f"loss_S/stage{t}", fs, step)
+    for t, fl in enumerate(rec["L"], start=1):
         writer.add_scalar(f"loss_L/stage{t}", fl, step)
     writer.add_scalar("lr", rec["lr"], step)
     writer.add_scalar("images_per_s", rec["images_per_s"], step)
@@ -677,8 +683,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def model_config_from_arg(arg: str) -> OpenPoseConfig:
-    """'bundled' | 'paper' | path to a JSON dict of OpenPoseConfig fields -> OpenPoseConfig."""
+def build_model(config: Any) -> nn.Module:
+    """The network of a config: ``OpenPoseNet`` (2017) or ``body25.Body25Net`` (2019, PAF-first)."""
+    if getattr(config, "architecture", None) == "body25":
+        from .body25 import Body25Net
+
+        return Body25Net(config)
+    return OpenPoseNet(config)
+
+
+def model_config_from_arg(arg: str) -> Any:
+    """'bundled' | 'paper' | 'body25' | a JSON dict of OpenPoseConfig (or Body25Config) fields -> config.
+
+    A JSON dict with ``"architecture": "body25"`` is a ``body25.Body25Config`` (the 2019 network).
+    """
+    if arg == "body25":
+        from .body25 import Body25Config
+
+        return Body25Config.paper()
     if arg == "bundled":
         return bundled_config()
     if arg == "paper":
@@ -688,7 +710,12 @@ def model_config_from_arg(arg: str) -> OpenPoseConfig:
         raise ValueError(
             f"--model must be 'bundled', 'paper' or a JSON file of OpenPoseConfig fields, got {arg!r}"
         )
-    return OpenPoseConfig.from_dict(json.loads(path.read_text()))
+    d = json.loads(path.read_text())
+    if d.get("architecture") == "body25":
+        from .body25 import Body25Config
+
+        return Body25Config.from_dict(d)
+    return OpenPoseConfig.from_dict(d)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -134,6 +134,16 @@ REGISTRY: dict[str, WeightSpec] = {
             description="CMU's original COCO network (pose_deploy_linevec.prototxt), Caffe weights",
         ),
         WeightSpec(
+            name="cmu-body25",
+            filename="pose_iter_584000.caffemodel",
+            urls=("http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",),
+            md5="78287b57cf85fa89c03f1393d368e5b7",  # OpenPose CMakeLists.txt download_model("BODY_25")
+            licence=_CMU_LICENCE,
+            attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",
+            loader="openpose_edu.body25:load_caffemodel",
+            description="CMU BODY_25 (2019, PAF-first; body_25/pose_deploy.prototxt), Caffe weights",
+        ),
+        WeightSpec(
             name="cmu-coco-pth",
             filename="body_pose_model.pth",
             urls=(
@@ -567,13 +577,20 @@ def load_checkpoint(
             f"{path}: an openpose_edu checkpoint without {' and '.join(repr(k) for k in missing)}; "
             "it was not written by save_checkpoint or was edited; use last.pt or step_XXXXXX.pt of a run"
         )
+    body25 = payload["config"].get("architecture") == "body25"  # the 2019 network (body25.py)
     try:
-        config = OpenPoseConfig.from_dict(payload["config"])
+        if body25:
+            from .body25 import Body25Config, Body25Net
+
+            config = Body25Config.from_dict(payload["config"])
+        else:
+            config = OpenPoseConfig.from_dict(payload["config"])
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{path}: the checkpoint's config is not a valid OpenPoseConfig ({e})") from None
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
     base = card or ModelCard(name=Path(path).name, trained_on="synthetic scenes (openpose_edu.synthetic)")
-    model = OpenPoseNet(config, card=card_from_checkpoint(extra, base))
+    net_class = Body25Net if body25 else OpenPoseNet
+    model = net_class(config, card=card_from_checkpoint(extra, base))
     _check_and_load(model, payload["state_dict"], source=str(path))
     return model.to(device).eval(), extra
 
