@@ -131,6 +131,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m openpose_edu`` and the ``openpose-edu`` script."""
+    from . import video  # videos and folders of frames (--video): their own path, video.py
+
+    if video.wants_video(list(sys.argv[1:] if argv is None else argv)):
+        return video.main(list(sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
     files, errors = find_images(args.inputs)
     if not files:
