@@ -17,7 +17,6 @@ import cv2
 import nbformat
 import numpy as np
 import pytest
-
 from test_browser import CHROMIUM, _free_port, _jupyter_env, _serve  # noqa: E402
 
 pytestmark = [
