@@ -76,7 +76,7 @@ function render({ model, el }) {
     picture.src = url;
     const now = performance.now();
     times.push(now);
-    while (times.length && now - times[0] > 3000) times.shift();
+    while (times.length && now - times[0] > 10000) times.shift();
     const fps = times.length > 1 ? (times.length - 1) * 1000 / (now - times[0]) : 0;
     model.set("fps", fps); model.save_changes();
     info.textContent = `${fps.toFixed(1)} frames/s, ${msg.people} people, kernel ${msg.ms.toFixed(0)} ms`;
