@@ -210,16 +210,17 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     stage = w.IntSlider(value=n_stages, min=1, max=n_stages, description="stage t")
     kind = w.ToggleButtons(options=[("S (parts)", "S"), ("L (limbs)", "L")], value="S", description="map")
     part = w.Dropdown(
-        options=[("all parts", None)] + [(n, i) for i, n in enumerate(PART_NAMES)], description="part"
+        options=[("all parts", -1)] + [(n, i) for i, n in enumerate(PART_NAMES)], description="part"
     )
     limb = w.Dropdown(
-        options=[("all limbs", None)] + [(lb.name, lb.index) for lb in LIMBS], description="limb"
+        options=[("all limbs", -1)] + [(lb.name, lb.index) for lb in LIMBS], description="limb"
     )
 
     def on_msg(_widget: Any, content: dict, buffers: list) -> None:
         if content.get("type") != "frame" or not buffers:
             return
-        view = MapView(kind.value, part.value if kind.value == "S" else limb.value, stage.value)
+        index = part.value if kind.value == "S" else limb.value  # -1: all parts / all limbs
+        view = MapView(kind.value, None if index < 0 else index, stage.value)
         start = time.perf_counter()
         try:
             result = process_frame(model, bytes(buffers[0]), view)
