@@ -212,9 +212,7 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     part = w.Dropdown(
         options=[("all parts", -1)] + [(n, i) for i, n in enumerate(PART_NAMES)], description="part"
     )
-    limb = w.Dropdown(
-        options=[("all limbs", -1)] + [(lb.name, lb.index) for lb in LIMBS], description="limb"
-    )
+    limb = w.Dropdown(options=[("all limbs", -1)] + [(lb.name, lb.index) for lb in LIMBS], description="limb")
 
     def on_msg(_widget: Any, content: dict, buffers: list) -> None:
         if content.get("type") != "frame" or not buffers:
