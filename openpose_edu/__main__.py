@@ -279,6 +279,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m openpose_edu`` and the ``openpose-edu`` script."""
+    from . import video  # videos and folders of frames (--video): their own path, video.py
+
+    if video.wants_video(list(sys.argv[1:] if argv is None else argv)):
+        return video.main(list(sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
     if argv is None:  # the real command line (not a test calling main): SIGTERM unwinds like Ctrl-C
         signal.signal(signal.SIGTERM, _terminate)
