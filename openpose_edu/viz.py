@@ -540,9 +540,10 @@ def skeleton_legend(ax: Axes, fontsize: float = 6.5, limbs: Sequence[Limb] = DRA
     kp = np.concatenate([_LEGEND_POSE, np.ones((N_PARTS, 1), np.float32)], axis=1)
     plot_skeleton(ax, kp[None], limbs=limbs, linewidth=2.0, markersize=4.0)
     for j, (x, y) in enumerate(_LEGEND_POSE):
-        if j >= 14:  # eyes and ears sit close together: their names go above the head
-            x, y, ha = x + (-6 if j % 2 == 0 else 6), y - (7 if j >= 16 else 3), "center"
-            ha = "right" if j % 2 == 0 else "left"
+        if j >= 14:  # eyes and ears sit close together: their names fan out above the head
+            side = -1 if j % 2 == 0 else 1
+            x, y = x + side * (4 if j < 16 else 8), y - (4 if j < 16 else 10)
+            ha = "right" if side < 0 else "left"
         elif j in (0, 1):
             x, ha = x + 4, "left"
         else:

@@ -685,7 +685,7 @@ def workshop(
     c = ui.controls  # type: ignore[attr-defined]
     upload = w.FileUpload(accept="image/*", multiple=False, description="upload an image",
                           layout=w.Layout(width="auto"))  # fmt: skip
-    people_picture = w.Image(format="png", layout=w.Layout(height="auto"))
+    people_picture = w.Image(format="png", layout=w.Layout(height="auto", align_self="flex-start"))
     status = w.HTML()
     legend = w.Image(
         value=_legend_png(dpr=display.dpr), format="png", layout=w.Layout(width="200px", height="auto")
