@@ -63,13 +63,23 @@ def _busy_html(text: str) -> str:
 
 
 def _picture(display: viz.Display) -> ipywidgets.Image:
-    """An Image shown ``display.width_px`` CSS pixels wide (never wider than its column), height
-    following the aspect: a PNG of ``display.pixels`` pixels is then shown at its true sharpness."""
+    """An Image shown ``display.width_px`` CSS pixels wide, height following the aspect (``_show``):
+    a PNG of ``display.pixels`` pixels is then shown at its true sharpness, never stretched."""
     import ipywidgets as w
 
-    return w.Image(
-        format="png", layout=w.Layout(width=f"{display.width_px}px", max_width="100%", height="auto")
-    )
+    return w.Image(format="png", layout=w.Layout(width=f"{display.width_px}px", align_self="flex-start"))
+
+
+def _show(picture: ipywidgets.Image, png: bytes, width_px: float) -> None:
+    """Put ``png`` into ``picture``, shown ``width_px`` CSS pixels wide and as high as its aspect says.
+
+    An explicit height (read from the PNG header) keeps flex boxes from stretching the picture.
+    """
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    height = f"{round(width_px * h / max(w, 1))}px"
+    if picture.layout.height != height:
+        picture.layout.height = height
+    picture.value = png
 
 
 def _widget_box_class():
@@ -333,10 +343,11 @@ class StageExplorer:
                 n = self.n_stages(model.value)
                 if stage.max != n:
                     stage.max = n
-                picture.value = self.png(
+                png = self.png(
                     model=model.value, image=image.value, stage=stage.value, part=part.value,
                     limb=limb.value, view=view.value,
                 )  # fmt: skip
+                _show(picture, png, self.display.width_px)
             finally:
                 busy.value = ""
 
@@ -698,8 +709,8 @@ def workshop(
         key = dict(model=c["model"].value, image=c["image"].value)
         people = explorer.people(stage=c["stage"].value, **key)
         png, width = people_png(explorer.images[key["image"]], people.keypoints, people_px, display.dpr)
-        people_picture.value = png
         people_picture.layout.width = f"{width}px"
+        _show(people_picture, png, width)
         status.value = (
             f"<b>{people_text(len(people))}</b> found at stage {c['stage'].value} in "
             f"<i>{html.escape(key['image'])}</i>"
@@ -749,7 +760,11 @@ def _render_widget(
     picture = _picture(display)
 
     def update(_change: Any = None) -> None:
-        picture.value = viz.figure_to_png(figure_fn(**{k: c.value for k, c in controls.items()}))
+        _show(
+            picture,
+            viz.figure_to_png(figure_fn(**{k: c.value for k, c in controls.items()})),
+            display.width_px,
+        )
 
     for control in controls.values():
         control.observe(update, names="value")
