@@ -62,7 +62,7 @@ def main() -> None:
     r, c = statistics.median(redraw), statistics.median(recompute)
     d = explorer.display
     print(f"model: {name}, image {args.size}x{args.size}, torch threads {torch.get_num_threads()}")
-    print(f"picture: shown {d.width_px} CSS px wide at device pixel ratio {d.dpr:g}: PNG {d.pixels} px wide")
+    print(f"picture: shown {d.width_px} CSS px wide at device pixel ratio {d.dpr:g}: JPEG {d.pixels} px wide")
     print(f"forward passes during {args.moves} slider moves: {explorer.forward_calls} (the first view only)")
     print(f"redraw per slider move (median of {len(redraw)}):      {1e3 * r:8.1f} ms")
     print(f"recompute network + redraw (median of {len(recompute)}): {1e3 * c:8.1f} ms")
