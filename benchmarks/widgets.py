@@ -22,7 +22,7 @@ import cv2
 import torch
 from skimage.data import astronaut
 
-from openpose_edu import viz, widgets
+from openpose_edu import widgets
 from openpose_edu.model import OpenPoseConfig, OpenPoseNet
 
 
@@ -56,7 +56,7 @@ def main() -> None:
         t0 = time.perf_counter()
         out = widgets.network_maps(model, image)  # what a widget without the cache would redo
         out.stage(1 + i % T)
-        viz.figure_to_png(explorer.redraw(stage=1 + i % T))
+        explorer.jpeg(stage=1 + i % T)
         recompute.append(time.perf_counter() - t0)
 
     r, c = statistics.median(redraw), statistics.median(recompute)

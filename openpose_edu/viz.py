@@ -201,12 +201,10 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
 
 def _hue_rgb(vec: np.ndarray, value: np.ndarray) -> np.ndarray:
     """HSV -> RGB with hue = direction of ``vec`` (2, h, w), full saturation: float32 (h, w, 3)."""
-    from matplotlib.colors import hsv_to_rgb
-
     # Image y points down, so atan2(y, x) turns clockwise on screen; the legend wheel does too.
-    hue = (np.arctan2(vec[1], vec[0]) / (2 * np.pi)) % 1.0
-    hsv = np.stack([hue, np.ones_like(hue), value], axis=-1)
-    return hsv_to_rgb(hsv).astype(np.float32)
+    hue = np.degrees(np.arctan2(vec[1], vec[0])).astype(np.float32) % 360.0  # OpenCV: H in 0..360
+    hsv = np.stack([hue, np.ones_like(hue), np.asarray(value, np.float32)], axis=-1)
+    return np.clip(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), 0.0, 1.0)
 
 
 def paf_to_rgb(
