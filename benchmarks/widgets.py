@@ -22,7 +22,7 @@ import cv2
 import torch
 from skimage.data import astronaut
 
-from openpose_edu import viz, widgets
+from openpose_edu import widgets
 from openpose_edu.model import OpenPoseConfig, OpenPoseNet
 
 
@@ -56,11 +56,13 @@ def main() -> None:
         t0 = time.perf_counter()
         out = widgets.network_maps(model, image)  # what a widget without the cache would redo
         out.stage(1 + i % T)
-        viz.figure_to_png(explorer.redraw(stage=1 + i % T))
+        explorer.jpeg(stage=1 + i % T)
         recompute.append(time.perf_counter() - t0)
 
     r, c = statistics.median(redraw), statistics.median(recompute)
+    d = explorer.display
     print(f"model: {name}, image {args.size}x{args.size}, torch threads {torch.get_num_threads()}")
+    print(f"picture: shown {d.width_px} CSS px wide at device pixel ratio {d.dpr:g}: JPEG {d.pixels} px wide")
     print(f"forward passes during {args.moves} slider moves: {explorer.forward_calls} (the first view only)")
     print(f"redraw per slider move (median of {len(redraw)}):      {1e3 * r:8.1f} ms")
     print(f"recompute network + redraw (median of {len(recompute)}): {1e3 * c:8.1f} ms")

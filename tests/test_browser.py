@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -113,6 +114,28 @@ def _browser(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
 
 
+SHOTS = os.environ.get("OPENPOSE_EDU_SCREENSHOTS")  # a folder to keep the screenshots in (to look at)
+
+
+def _shot(page, tmp: Path, name: str) -> Path:
+    folder = Path(SHOTS) if SHOTS else tmp
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _assert_sharp(page, selector: str) -> None:
+    """Every picture matched is shown at most as wide as it is (never stretched by the browser)."""
+    sizes = page.eval_on_selector_all(
+        selector, "els => els.map(e => [e.naturalWidth, e.getBoundingClientRect().width])"
+    )
+    assert sizes, f"no picture matches {selector}"
+    for natural, shown in sizes:
+        if shown > 0:
+            assert natural >= shown, f"a picture of {natural} px is stretched to {shown} px"
+
+
 def _move_slider_and_compare(page, picture_selector: str, timeout_ms: float) -> None:
     picture = page.locator(picture_selector).first
     picture.wait_for(state="visible", timeout=timeout_ms)
@@ -155,7 +178,12 @@ def test_jupyterlab_stage_slider_redraws(tmp_path: Path) -> None:
                 page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=30_000)
                 page.wait_for_function("() => window.jupyterapp !== undefined", timeout=10_000)
                 page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                page.locator(".widget-image").first.wait_for(state="visible", timeout=40_000)
+                page.wait_for_timeout(500)
+                _assert_sharp(page, ".widget-image")
+                _shot(page, tmp_path, "jupyterlab_stage_explorer")
                 _move_slider_and_compare(page, ".widget-image", 40_000)
+                _shot(page, tmp_path, "jupyterlab_stage_explorer_moved")
             finally:
                 browser.close()
 
@@ -175,6 +203,36 @@ def test_voila_workshop_stage_slider_redraws(tmp_path: Path) -> None:
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{base}/?token={token}", timeout=60_000)
+                _move_slider_and_compare(page, ".widget-image", 60_000)
+                _assert_sharp(page, ".widget-image")
+                _shot(page, tmp_path, "voila_app")
+                # Upload a photo: the app must show it (not scene 0) with its people count.
+                photo = tmp_path / "my_photo.png"
+                import cv2
+                from skimage.data import astronaut
+
+                cv2.imwrite(str(photo), astronaut()[::2, ::2, ::-1])
+                before = page.locator(".widget-image").first.screenshot()
+                # ipywidgets' FileUpload opens the file chooser from its button (no input in the page).
+                with page.expect_file_chooser() as chooser:
+                    page.locator(".widget-upload").first.click()
+                chooser.value.set_files(str(photo))
+                status = page.get_by_text("found at stage").first
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.widget-html')].some(e => "
+                    "e.innerText.includes('upload: my_photo.png') && e.innerText.includes('found at stage'))",
+                    timeout=90_000,
+                )
+                text = status.inner_text()
+                assert re.search(r"\d+ (person|people) found at stage \d+ in upload: my_photo.png", text), (
+                    text
+                )
+                select = page.locator(".widget-dropdown select").nth(1)
+                assert select.input_value() == "upload: my_photo.png"
+                page.wait_for_timeout(500)
+                assert page.locator(".widget-image").first.screenshot() != before
+                _assert_sharp(page, ".widget-image")
+                _shot(page, tmp_path, "voila_app_after_upload")
                 _move_slider_and_compare(page, ".widget-image", 60_000)
             finally:
                 browser.close()

@@ -150,8 +150,9 @@ def test_stage_grid_and_plot_helpers_draw():
     L = [torch.rand(1, N_PAFS, 6, 8) - 0.5 for _ in range(T)]
     image = np.zeros((48, 64, 3), np.uint8)
     fig = viz.stage_grid(S, L, part=0, limb=1, image=image)
-    assert len(fig.axes) == 2 * T
-    assert [ax.get_title() for ax in fig.axes[:T]] == ["S^1", "S^2", "S^3"]
+    assert len(fig.axes) == 2 * T + 1  # and the colorbar (the colour wheel is an inset)
+    assert [fig.axes[0].get_title(), fig.axes[T].get_title()] == ["$S^{1}$", "$L^{1}$"]
+    assert len(viz.stage_grid(S, L, image=image, differences=True).axes) == 3 * T + 1
     png = viz.figure_to_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     ax = Figure().subplots()
@@ -189,4 +190,82 @@ def test_paf_to_rgba_is_transparent_off_the_limbs():
     rgba = viz.paf_to_rgba(L, 0, alpha=0.5)
     assert rgba.shape == (3, 3, 4)
     assert rgba[1, 1, 3] == pytest.approx(0.5) and rgba[0, 0, 3] == 0
-    np.testing.assert_array_equal(rgba[..., :3], viz.paf_to_rgb(L, 0))
+    np.testing.assert_allclose(rgba[1, 1, :3], viz.paf_to_rgb(L, 0)[1, 1])
+    L[LIMBS[0].paf_x, 1, 1] = 0.2  # opacity grows with |L|, no cut-off
+    assert viz.paf_to_rgba(L, 0, alpha=0.5)[1, 1, 3] == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------- drawing rules (fixed scales)
+
+
+def _photo(h: int = 48, w: int = 64) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(6, 8), (48, 64), (23, 31)])
+def test_zero_paf_leaves_the_photo_unchanged(shape):
+    image = _photo()
+    L = np.zeros((N_PAFS, *shape), np.float32)
+    np.testing.assert_array_equal(viz.overlay_paf(image, L, None, stride=8), image)
+    np.testing.assert_array_equal(viz.overlay_paf(image, L, 3, stride=8), image)
+    np.testing.assert_array_equal(viz.overlay_heatmap(image, np.zeros((19, *shape)), None, stride=8), image)
+
+
+def test_weak_uniform_paf_changes_the_photo_by_little():
+    """|L| = 0.05 everywhere: no pixel moves by more than alpha * 0.05 * 255 + 0.5 = 10.7 grey levels."""
+    image = _photo()
+    L = np.zeros((N_PAFS, 6, 8), np.float32)
+    L[LIMBS[4].paf_x] = 0.03
+    L[LIMBS[4].paf_y] = 0.04  # length 0.05
+    out = viz.overlay_paf(image, L, None, stride=8, alpha=0.8)
+    change = np.abs(out.astype(int) - image.astype(int))
+    assert change.max() <= 11
+    assert change.max() >= 1  # but it is drawn: opacity grows with |L|, no cut-off
+    strong = np.abs(viz.overlay_paf(image, L * 20, None, stride=8).astype(int) - image.astype(int))
+    assert strong.max() > 100  # a unit field is clearly visible
+
+
+def test_s_colour_scale_is_fixed_between_frames():
+    """The same value of S has the same colour whatever the frame's maximum (scale 0..1)."""
+    image = np.full((16, 16, 3), 100, np.uint8)
+    a = np.zeros((19, 16, 16), np.float32)
+    b = np.zeros((19, 16, 16), np.float32)
+    a[0, 4, 4] = b[0, 4, 4] = 0.3
+    a[0, 10, 10] = 0.35  # frame a's maximum
+    b[0, 10, 10] = 1.0  # frame b's maximum
+    pa, pb = viz.overlay_heatmap(image, a), viz.overlay_heatmap(image, b)
+    np.testing.assert_array_equal(pa[4, 4], pb[4, 4])
+    assert (pa[10, 10] != pb[10, 10]).any()
+    # And a paf's brightness does not depend on the frame's maximum either.
+    L = np.zeros((N_PAFS, 16, 16), np.float32)
+    L[LIMBS[0].paf_x, 4, 4] = 0.3
+    L2 = L.copy()
+    L2[LIMBS[0].paf_x, 10, 10] = 1.0
+    np.testing.assert_array_equal(viz.paf_to_rgb(L, 0)[4, 4], viz.paf_to_rgb(L2, 0)[4, 4])
+
+
+def test_map_to_image_any_size():
+    m = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert viz.map_to_image(m, (20, 30, 3), stride=8).shape == (20, 30)  # stride grid, cropped
+    assert viz.map_to_image(m, (20, 30, 3)).shape == (20, 30)  # stretched
+    assert viz.map_to_image(np.zeros((38, 5, 7)), (40, 50)).shape == (38, 40, 50)
+    # A stride-8 cell's value sits at its centre pixel (j 8 + 3.5).
+    up = viz.map_to_image(m, (24, 32), stride=8)
+    assert up[11:13, 19:21].mean() == pytest.approx(m[1, 2], abs=1e-5)
+    with pytest.raises(ValueError, match="map"):
+        viz.map_to_image(np.zeros(5), (4, 4))
+
+
+def test_display_sizes_and_legends_draw():
+    from matplotlib.figure import Figure
+
+    d = viz.Display(width_px=600, dpr=2.0)
+    assert d.pixels == 1200 and d.figsize(0.5) == (6.0, 3.0) and d.dpi == 200
+    with pytest.raises(ValueError, match="dpr"):
+        viz.Display(dpr=10)
+    ax = Figure().subplots()
+    viz.skeleton_legend(ax)
+    assert {t.get_text() for t in ax.texts} == set(viz.PART_NAMES)
+    ax2 = Figure().subplots()
+    viz.plot_color_wheel(ax2)
+    assert {t.get_text() for t in ax2.texts} == {"→", "↓", "←", "↑"}

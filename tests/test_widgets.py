@@ -8,7 +8,7 @@ import torch
 
 from openpose_edu import widgets
 from openpose_edu.model import ModelCard, OpenPoseConfig, OpenPoseNet
-from openpose_edu.skeleton import LIMBS, N_PARTS
+from openpose_edu.skeleton import LIMBS
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_stage_explorer_runs_the_network_once_per_image(small_net, images):
     stage, part, limb, image = (box.controls[k] for k in ("stage", "part", "limb", "image"))
     assert (stage.min, stage.max, stage.value) == (1, 3, 3)
     first = box.picture.value
-    assert first[:4] == b"\x89PNG"
+    assert first[:3] == b"\xff\xd8\xff"  # JPEG: photos encode 20 times faster than as PNG
     stage.value = 1
     assert box.picture.value != first  # stage 1's maps differ from stage 3's
     for t in (2, 3, 1, 2):
@@ -61,15 +61,49 @@ def test_stage_explorer_runs_the_network_once_per_image(small_net, images):
 
 
 def test_stage_explorer_shows_the_requested_maps(small_net, images):
+    from openpose_edu import viz
+
     ex = widgets.StageExplorer(small_net, images["noise"])
     fig = ex.figure(stage=2, part=3, limb=5)
-    ax_s, ax_l = fig.axes
-    assert ax_s.get_title() == "S^2: RElbow" and ax_l.get_title() == f"L^2: {LIMBS[5].name}"
+    ax_s, ax_l = fig.axes[:2]
+    assert ax_s.get_title() == "$S^{2}$: RElbow" and ax_l.get_title() == f"$L^{{2}}$: {LIMBS[5].name}"
     S, L = ex.maps().stage_maps(2)
-    shown = ax_s.get_images()[-1].get_array()
-    np.testing.assert_allclose(np.asarray(shown), S[3])
-    all_parts = ex.figure(stage=1).axes[0].get_images()[-1].get_array()
-    np.testing.assert_allclose(np.asarray(all_parts), ex.maps().S_stages[0][:N_PARTS].max(0))
+    shown = np.asarray(ax_s.get_images()[-1].get_array())
+    np.testing.assert_array_equal(shown, viz.overlay_heatmap(images["noise"], S, 3, stride=1))
+    shown_l = np.asarray(ax_l.get_images()[-1].get_array())
+    np.testing.assert_array_equal(shown_l, viz.overlay_paf(images["noise"], L, 5, stride=1))
+    # The change view: S^t - S^{t-1}; no change would leave the faded photo.
+    change = ex.figure(stage=2, view="change")
+    assert change.axes[0].get_title().startswith("$S^{2} - S^{1}$")
+    arrows = ex.figure(stage=2, view="arrows")
+    assert arrows.axes[1].collections[-1].get_visible()  # the quiver
+    with pytest.raises(ValueError, match="view"):
+        ex.figure(view="sideways")
+
+
+@pytest.mark.parametrize("width_px, dpr", [(960, 2.0), (600, 1.0), (700, 1.5)])
+def test_widget_png_is_rendered_at_its_displayed_width_times_dpr(small_net, images, width_px, dpr):
+    import cv2
+
+    from openpose_edu import viz
+
+    ex = widgets.StageExplorer(small_net, images, display=viz.Display(width_px=width_px, dpr=dpr))
+    box = ex.widget()
+    png = cv2.imdecode(np.frombuffer(box.picture.value, np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape[1] == round(width_px * dpr)
+    assert box.picture.layout.width == f"{width_px}px"  # shown at that width: never stretched
+    assert box.picture.layout.height == f"{round(width_px * png.shape[0] / png.shape[1])}px"  # nor squashed
+    box.controls["view"].value = "change"
+    png = cv2.imdecode(np.frombuffer(box.picture.value, np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape[1] == round(width_px * dpr)
+    # Without a kernel the cell shows the picture, not "VBox(children=...)".
+    bundle = box._repr_mimebundle_()
+    assert "image/jpeg" in bundle and "VBox" not in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_people_text_grammar():
+    assert [widgets.people_text(n) for n in (0, 1, 2)] == ["0 people", "1 person", "2 people"]
 
 
 def test_stage_explorer_rejects_bad_input(small_net, images):
@@ -114,7 +148,7 @@ def test_ground_truth_playground_shows_groundtruth_maps(scene):
     torch.testing.assert_close(S, ref[0])
     assert L.shape == (38, 16, 16)
     fig = pg.figure(sigma=5.0, part=1)
-    assert "sigma=5" in fig.axes[0].get_title() and "Neck" in fig.axes[0].get_title()
+    assert "= 5 px" in fig.axes[0].get_title() and "Neck" in fig.axes[0].get_title()
     box = pg.widget()
     first = box.picture.value
     box.controls["sigma"].value = 12.0
@@ -141,7 +175,7 @@ def test_assembly_stepper_replays_the_parse(scene):
     assert sum("accepted" in line for line in lines) == len(conns)
     fig = st.figure(limb=limb, step=1)
     assert fig.axes[0].get_title() == f"{LIMBS[limb].name}: decision 1 of {len(conns.ranked)}"
-    assert fig.axes[1].get_title() == f"{len(people)} people"
+    assert fig.axes[1].get_title() == f"{widgets.people_text(len(people))} found"
     assert st.parse() is people  # cached
     stricter = st.parse(peak_threshold=0.99)
     assert len(stricter.steps.peaks) < len(people.steps.peaks)
@@ -149,6 +183,14 @@ def test_assembly_stepper_replays_the_parse(scene):
     before = box.picture.value
     box.controls["step"].value = 1
     assert box.picture.value != before
+    assert "<b>1. candidates" in box.decisions.value  # the decision text, the current one bold
+    # Each slider spans where its threshold acts: at its maximum nobody is left.
+    ranges = st.threshold_ranges()
+    for name, (lo, hi) in ranges.items():
+        assert box.controls[name].min == lo and box.controls[name].max >= hi > lo
+    assert len(st.parse(min_mean_score=ranges["min_mean_score"][1] + 1e-3)) == 0
+    assert len(st.parse(min_mean_score=ranges["min_mean_score"][0])) > 0
+    assert len(st.parse(peak_threshold=ranges["peak_threshold"][1] + 1e-3).steps.peaks) == 0
     with pytest.raises(ValueError, match="one grid"):
         widgets.AssemblyStepper(scene.image, S[:, ::2], L)
 
@@ -191,6 +233,8 @@ def test_workshop_app_parses_each_stage_and_takes_uploads(small_net, images):
     file = {"name": "red.png", "type": "image/png", "size": len(png), "content": memoryview(png)}
     c["upload"].value = (dict(file, last_modified=when),)
     assert c["image"].value == "upload: red.png"
+    assert "upload: red.png" in app.status.value and "found at stage" in app.status.value
+    assert ("upload: red.png",) == tuple(k[1] for k in app.explorer._cache if k[1].startswith("upload"))
     up = app.explorer.images["upload: red.png"]
     assert up.shape == (368, 184, 3) and (up[..., 0] == 255).all() and (up[..., 2] == 0).all()
     with pytest.raises(ValueError, match="not an image"):
@@ -208,7 +252,9 @@ def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images,
         seen.append(params)
         return real_parse(S, L, params)
 
-    monkeypatch.setattr(assembly, "parse", spy)
+    from openpose_edu import inference
+
+    monkeypatch.setattr(inference, "parse", spy)  # what poses_from_maps calls
     own = assembly.ParsingParams(n_samples=30, paf_threshold=0.01)
     monkeypatch.setattr(small_net, "card", ModelCard(parsing=own))
     ex = widgets.StageExplorer({"small": small_net}, {"noise": images["noise"]})
