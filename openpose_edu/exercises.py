@@ -170,7 +170,9 @@ def _gaussian_ref(x: float, y: float, grid_size: tuple[int, int], sigma: float) 
     return groundtruth.confidence_maps(kp, grid_size, sigma=sigma)[0, 0].numpy()
 
 
-def _gauss(x: float, y: float, grid_size: tuple[int, int], sigma: float, spread: float, swap: bool = False) -> np.ndarray:
+def _gauss(
+    x: float, y: float, grid_size: tuple[int, int], sigma: float, spread: float, swap: bool = False
+) -> np.ndarray:
     xs, ys = _grid(*grid_size)
     if swap:
         x, y = y, x
@@ -217,8 +219,18 @@ def check_gaussian(fn: Callable[..., Any], verbose: bool = True) -> Result:
 def _people_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(4)
     yield {"points": np.zeros((0, 2)), "labelled": np.zeros(0, bool), "grid_size": (3, 4), "sigma": 7.0}
-    yield {"points": np.array([[12.0, 12.0], [12.0, 12.0]]), "labelled": np.array([True, True]), "grid_size": (4, 4), "sigma": 7.0}
-    yield {"points": np.array([[5.0, 9.0], [20.0, 9.0]]), "labelled": np.array([True, False]), "grid_size": (4, 4), "sigma": 7.0}
+    yield {
+        "points": np.array([[12.0, 12.0], [12.0, 12.0]]),
+        "labelled": np.array([True, True]),
+        "grid_size": (4, 4),
+        "sigma": 7.0,
+    }
+    yield {
+        "points": np.array([[5.0, 9.0], [20.0, 9.0]]),
+        "labelled": np.array([True, False]),
+        "grid_size": (4, 4),
+        "sigma": 7.0,
+    }
     for _ in range(20):
         h, w = (int(v) for v in rng.integers(3, 7, size=2))
         p = int(rng.integers(1, 4))
@@ -227,10 +239,14 @@ def _people_cases() -> Iterator[dict[str, Any]]:
         yield {"points": pts, "labelled": rng.random(p) < 0.8, "grid_size": (h, w), "sigma": 7.0}
 
 
-def _people_ref(points: np.ndarray, labelled: np.ndarray, grid_size: tuple[int, int], sigma: float) -> np.ndarray:
+def _people_ref(
+    points: np.ndarray, labelled: np.ndarray, grid_size: tuple[int, int], sigma: float
+) -> np.ndarray:
     if len(points) == 0:
         return np.zeros(grid_size)
-    return groundtruth.confidence_maps(_one_part_people(points, labelled), grid_size, sigma=sigma)[0, 0].numpy()
+    return groundtruth.confidence_maps(_one_part_people(points, labelled), grid_size, sigma=sigma)[
+        0, 0
+    ].numpy()
 
 
 def _people_stack(points, labelled, grid_size, sigma, spread=None):  # noqa: ANN001, ANN202
@@ -245,23 +261,27 @@ MAX_OVER_PEOPLE = Exercise(
     [
         (
             "you sum the people; Eq. 7 takes the max, so two people close together keep two peaks",
-            lambda points, labelled, grid_size, sigma: _people_stack(points, labelled, grid_size, sigma).sum(0)
-            if labelled.any()
-            else np.zeros(grid_size),
+            lambda points, labelled, grid_size, sigma: (
+                _people_stack(points, labelled, grid_size, sigma).sum(0)
+                if labelled.any()
+                else np.zeros(grid_size)
+            ),
         ),
         (
             "you also draw the unlabelled parts (v = 0): skip a person whose part is not labelled",
-            lambda points, labelled, grid_size, sigma: _people_stack(
-                points, np.ones_like(labelled), grid_size, sigma
-            ).max(0)
-            if len(points)
-            else np.zeros(grid_size),
+            lambda points, labelled, grid_size, sigma: (
+                _people_stack(points, np.ones_like(labelled), grid_size, sigma).max(0)
+                if len(points)
+                else np.zeros(grid_size)
+            ),
         ),
         (
             "you average the people; Eq. 7 takes the max",
-            lambda points, labelled, grid_size, sigma: _people_stack(points, labelled, grid_size, sigma).mean(0)
-            if labelled.any()
-            else np.zeros(grid_size),
+            lambda points, labelled, grid_size, sigma: (
+                _people_stack(points, labelled, grid_size, sigma).mean(0)
+                if labelled.any()
+                else np.zeros(grid_size)
+            ),
         ),
     ],
     "draw one Gaussian (your Eq. 6) per labelled person and take the max over people; nobody -> zeros (h, w)",
@@ -290,7 +310,10 @@ BACKGROUND = Exercise(
     _background_cases,
     lambda parts: np.clip(1 - parts.max(0), 0, None),
     [
-        ("you sum the parts; the background is 1 - the max over parts", lambda parts: np.clip(1 - parts.sum(0), 0, None)),
+        (
+            "you sum the parts; the background is 1 - the max over parts",
+            lambda parts: np.clip(1 - parts.sum(0), 0, None),
+        ),
         ("you return the max over parts itself; the background is 1 minus it", lambda parts: parts.max(0)),
         ("you average the parts; the background is 1 - the max over parts", lambda parts: 1 - parts.mean(0)),
     ],
@@ -375,7 +398,11 @@ LIMB_FIELD = Exercise(
         (
             "the grid cells sit at input pixel 3.5 + 8 g, not at 8 g",
             lambda a, b, grid_size, limb_width: _field(
-                a, b, grid_size, limb_width, grid=(8.0 * np.arange(grid_size[1]), 8.0 * np.arange(grid_size[0]))
+                a,
+                b,
+                grid_size,
+                limb_width,
+                grid=(8.0 * np.arange(grid_size[1]), 8.0 * np.arange(grid_size[0])),
             )[0],
         ),
     ],
@@ -391,7 +418,12 @@ def check_limb_field(fn: Callable[..., Any], verbose: bool = True) -> Result:
 def _avg_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(7)
     yield {"A": np.zeros((0, 2)), "B": np.zeros((0, 2)), "grid_size": (4, 4), "limb_width": 8.0}
-    yield {"A": np.array([[4.0, 4.0], [4.0, 4.0]]), "B": np.array([[36.0, 4.0], [4.0, 36.0]]), "grid_size": (5, 5), "limb_width": 8.0}
+    yield {
+        "A": np.array([[4.0, 4.0], [4.0, 4.0]]),
+        "B": np.array([[36.0, 4.0], [4.0, 36.0]]),
+        "grid_size": (5, 5),
+        "limb_width": 8.0,
+    }
     for _ in range(14):
         h, w = (int(v) for v in rng.integers(4, 8, size=2))
         p = int(rng.integers(1, 4))
@@ -421,9 +453,18 @@ PAF_AVERAGE = Exercise(
     _avg_cases,
     _paf_ref,
     [
-        ("you sum the people's vectors; Eq. 9 divides the sum by n_c(p), the number of people covering p", lambda **c: _avg_variant(**c, how="sum")),
-        ("the later person overwrites the earlier one (the released code); Eq. 9 averages them", lambda **c: _avg_variant(**c, how="last")),
-        ("you divide by the number of people P; Eq. 9 divides by n_c(p), the people whose limb covers p", lambda **c: _avg_variant(**c, how="mean")),
+        (
+            "you sum the people's vectors; Eq. 9 divides the sum by n_c(p), the number of people covering p",
+            lambda **c: _avg_variant(**c, how="sum"),
+        ),
+        (
+            "the later person overwrites the earlier one (the released code); Eq. 9 averages them",
+            lambda **c: _avg_variant(**c, how="last"),
+        ),
+        (
+            "you divide by the number of people P; Eq. 9 divides by n_c(p), the people whose limb covers p",
+            lambda **c: _avg_variant(**c, how="mean"),
+        ),
     ],
     "L*_c(p) = sum_k L*_{c,k}(p) / n_c(p), with n_c(p) counted per cell (and 0 where nobody covers p)",
 )
@@ -439,7 +480,10 @@ PAF_CHANNELS = Exercise(
     lambda: iter([{"limb": k} for k in range(len(LIMBS))]),
     lambda limb: (LIMBS[limb].paf_x, LIMBS[limb].paf_y),
     [
-        ("channels are not 2 k, 2 k + 1: look the limb up in skeleton.LIMBS (paf_x, paf_y)", lambda limb: (2 * limb, 2 * limb + 1)),
+        (
+            "channels are not 2 k, 2 k + 1: look the limb up in skeleton.LIMBS (paf_x, paf_y)",
+            lambda limb: (2 * limb, 2 * limb + 1),
+        ),
         ("x and y are swapped: paf_y = paf_x + 1", lambda limb: (LIMBS[limb].paf_y, LIMBS[limb].paf_x)),
     ],
     "return (paf_x, paf_y) of skeleton.LIMBS[limb]",
@@ -498,10 +542,19 @@ PEAKS = Exercise(
     _peaks_cases,
     _peaks_ref,
     [
-        ("a pixel is a peak when it is >= its neighbours (a plateau keeps its pixels), not strictly >", lambda **c: _peaks_variant(**c, strict=True)),
+        (
+            "a pixel is a peak when it is >= its neighbours (a plateau keeps its pixels), not strictly >",
+            lambda **c: _peaks_variant(**c, strict=True),
+        ),
         ("x and y are swapped: return [x, y] = [column, row]", lambda **c: _peaks_variant(**c, swap=True)),
-        ("you skip the border: outside the map counts as 0, so a border pixel can be a peak", lambda **c: _peaks_variant(**c, border=False)),
-        ("you compare with 8 neighbours; this exercise (the demo) uses 4: left, right, up, down", lambda **c: _peaks_variant(**c, diag=True)),
+        (
+            "you skip the border: outside the map counts as 0, so a border pixel can be a peak",
+            lambda **c: _peaks_variant(**c, border=False),
+        ),
+        (
+            "you compare with 8 neighbours; this exercise (the demo) uses 4: left, right, up, down",
+            lambda **c: _peaks_variant(**c, diag=True),
+        ),
     ],
     "keep pixels > threshold and >= their 4 neighbours (outside = 0); return (K, 2) [x, y] sorted by row, then column",
     atol=0,
@@ -559,9 +612,18 @@ LINE_INTEGRAL = Exercise(
     _integral_cases,
     _integral_ref,
     [
-        ("your samples leave out the end points: np.linspace(a, b, n) includes both candidates (Eq. 11, u = 0 and 1)", lambda **c: _integral_variant(**c, ends=False)),
-        ("the direction is not normalised: Eq. 10 projects L on (d_b - d_a) / ||d_b - d_a||", lambda **c: _integral_variant(**c, normalise=False)),
-        ("x and y are swapped: index the field as paf[:, y, x]", lambda **c: _integral_variant(**c, swap=True)),
+        (
+            "your samples leave out the end points: np.linspace(a, b, n) includes both candidates (Eq. 11, u = 0 and 1)",
+            lambda **c: _integral_variant(**c, ends=False),
+        ),
+        (
+            "the direction is not normalised: Eq. 10 projects L on (d_b - d_a) / ||d_b - d_a||",
+            lambda **c: _integral_variant(**c, normalise=False),
+        ),
+        (
+            "x and y are swapped: index the field as paf[:, y, x]",
+            lambda **c: _integral_variant(**c, swap=True),
+        ),
     ],
     "sample n points p(u) = a + u (b - a), u in linspace(0, 1, n), round to the nearest pixel, average L(p).unit(b - a); a == b gives 0",
 )
@@ -602,7 +664,12 @@ def _matching_variant(score, valid, use_valid=True, mark_b=True, rows=False):  #
                 out.append((i, int(js[0])))
                 used_b.add(int(js[0]))
         return out
-    pairs = [(score[i, j], i, j) for i in range(score.shape[0]) for j in range(score.shape[1]) if valid[i, j] or not use_valid]
+    pairs = [
+        (score[i, j], i, j)
+        for i in range(score.shape[0])
+        for j in range(score.shape[1])
+        if valid[i, j] or not use_valid
+    ]
     for _, i, j in sorted(pairs, key=lambda p: -p[0]):
         if i in used_a or (mark_b and j in used_b):
             continue
@@ -617,9 +684,18 @@ GREEDY_MATCHING = Exercise(
     _matching_cases,
     _matching_ref,
     [
-        ("you also take pairs that are not valid: skip every (i, j) with valid[i, j] False", lambda **c: _matching_variant(**c, use_valid=False)),
-        ("a candidate b was used twice: mark both ends of a chosen pair as taken", lambda **c: _matching_variant(**c, mark_b=False)),
-        ("you go row by row; greedy matching takes the best pair of the whole table first (sort all pairs by score)", lambda **c: _matching_variant(**c, rows=True)),
+        (
+            "you also take pairs that are not valid: skip every (i, j) with valid[i, j] False",
+            lambda **c: _matching_variant(**c, use_valid=False),
+        ),
+        (
+            "a candidate b was used twice: mark both ends of a chosen pair as taken",
+            lambda **c: _matching_variant(**c, mark_b=False),
+        ),
+        (
+            "you go row by row; greedy matching takes the best pair of the whole table first (sort all pairs by score)",
+            lambda **c: _matching_variant(**c, rows=True),
+        ),
     ],
     "sort the valid pairs by decreasing score; take a pair when neither end is taken yet; return [(i, j), ...] in that order",
     atol=0,
@@ -643,7 +719,11 @@ def _l2_cases() -> Iterator[dict[str, Any]]:
         W = (torch.rand(N, 1, h, w, generator=g) < 0.7).float()
         if k == 0:
             W = torch.zeros(N, 1, h, w)  # everything masked
-        yield {"prediction": torch.rand(N, C, h, w, generator=g), "target": torch.rand(N, C, h, w, generator=g), "W": W}
+        yield {
+            "prediction": torch.rand(N, C, h, w, generator=g),
+            "target": torch.rand(N, C, h, w, generator=g),
+            "W": W,
+        }
 
 
 MASKED_L2 = Exercise(
@@ -651,9 +731,18 @@ MASKED_L2 = Exercise(
     _l2_cases,
     lambda prediction, target, W: float(loss.masked_l2(prediction, target, W, reduction="sum")),
     [
-        ("you forgot the mask: multiply each squared error by W(p) (0 where a person is not labelled)", lambda prediction, target, W: float(((prediction - target) ** 2).sum())),
-        ("the error is not squared: Eq. 3 sums W(p) ||S - S*||^2", lambda prediction, target, W: float((W * (prediction - target).abs()).sum())),
-        ("you take the mean; Eq. 3 is a plain sum over p (and channels, and images)", lambda prediction, target, W: float((W * (prediction - target) ** 2).mean())),
+        (
+            "you forgot the mask: multiply each squared error by W(p) (0 where a person is not labelled)",
+            lambda prediction, target, W: float(((prediction - target) ** 2).sum()),
+        ),
+        (
+            "the error is not squared: Eq. 3 sums W(p) ||S - S*||^2",
+            lambda prediction, target, W: float((W * (prediction - target).abs()).sum()),
+        ),
+        (
+            "you take the mean; Eq. 3 is a plain sum over p (and channels, and images)",
+            lambda prediction, target, W: float((W * (prediction - target) ** 2).mean()),
+        ),
     ],
     "f = sum over images, channels and cells of W(p) * (prediction - target)^2 (W broadcasts over channels)",
 )
@@ -692,9 +781,22 @@ LOSS_OVER_STAGES = Exercise(
     _stages_cases,
     _stages_ref,
     [
-        ("you score only the last stage: Eq. 5 sums f_S^t + f_L^t over every stage t (intermediate supervision)", lambda S_stages, L_stages, S_star, L_star, W: _l2(S_stages[-1], S_star, W) + _l2(L_stages[-1], L_star, W)),
-        ("you left out the PAF branch: each stage adds f_S^t (Eq. 3) and f_L^t (Eq. 4)", lambda S_stages, L_stages, S_star, L_star, W: sum(_l2(s, S_star, W) for s in S_stages)),
-        ("you average over stages; Eq. 5 sums them", lambda S_stages, L_stages, S_star, L_star, W: sum(_l2(s, S_star, W) + _l2(l, L_star, W) for s, l in zip(S_stages, L_stages)) / len(S_stages)),
+        (
+            "you score only the last stage: Eq. 5 sums f_S^t + f_L^t over every stage t (intermediate supervision)",
+            lambda S_stages, L_stages, S_star, L_star, W: (
+                _l2(S_stages[-1], S_star, W) + _l2(L_stages[-1], L_star, W)
+            ),
+        ),
+        (
+            "you left out the PAF branch: each stage adds f_S^t (Eq. 3) and f_L^t (Eq. 4)",
+            lambda S_stages, L_stages, S_star, L_star, W: sum(_l2(s, S_star, W) for s in S_stages),
+        ),
+        (
+            "you average over stages; Eq. 5 sums them",
+            lambda S_stages, L_stages, S_star, L_star, W: (
+                sum(_l2(s, S_star, W) + _l2(l, L_star, W) for s, l in zip(S_stages, L_stages)) / len(S_stages)
+            ),
+        ),
     ],
     "f = sum over t of masked_l2(S^t, S*, W) + masked_l2(L^t, L*, W)",
 )
@@ -720,8 +822,14 @@ CONV_PARAMETERS = Exercise(
     _conv_cases,
     lambda c_in, c_out, k: sum(p.numel() for p in torch.nn.Conv2d(c_in, c_out, k).parameters()),
     [
-        ("you forgot the bias: one more number per output channel", lambda c_in, c_out, k: c_in * c_out * k * k),
-        ("a k x k kernel has k * k weights per (input, output) pair, not k", lambda c_in, c_out, k: c_in * c_out * k + c_out),
+        (
+            "you forgot the bias: one more number per output channel",
+            lambda c_in, c_out, k: c_in * c_out * k * k,
+        ),
+        (
+            "a k x k kernel has k * k weights per (input, output) pair, not k",
+            lambda c_in, c_out, k: c_in * c_out * k + c_out,
+        ),
     ],
     "weights c_in * c_out * k * k, plus one bias per output channel",
     atol=0,
@@ -752,12 +860,23 @@ def measured_receptive_field(kernels: list[int]) -> int:
 
 RECEPTIVE_FIELD = Exercise(
     "receptive_field",
-    lambda: iter([{"kernels": k} for k in ([3], [3, 3], [7, 7, 7, 7, 7, 1, 1], [5, 5, 5, 5, 5, 1, 1], [1], [3, 5, 7])]),
+    lambda: iter(
+        [{"kernels": k} for k in ([3], [3, 3], [7, 7, 7, 7, 7, 1, 1], [5, 5, 5, 5, 5, 1, 1], [1], [3, 5, 7])]
+    ),
     measured_receptive_field,
     [
-        ("you add the kernel sizes; each k x k layer adds k - 1 cells: 1 + sum (k - 1)", lambda kernels: sum(kernels)),
-        ("you multiply the kernel sizes; stride-1 layers add their reach: 1 + sum (k - 1)", lambda kernels: int(np.prod(kernels))),
-        ("that is the largest kernel alone; the layers add up: 1 + sum (k - 1)", lambda kernels: max(kernels)),
+        (
+            "you add the kernel sizes; each k x k layer adds k - 1 cells: 1 + sum (k - 1)",
+            lambda kernels: sum(kernels),
+        ),
+        (
+            "you multiply the kernel sizes; stride-1 layers add their reach: 1 + sum (k - 1)",
+            lambda kernels: int(np.prod(kernels)),
+        ),
+        (
+            "that is the largest kernel alone; the layers add up: 1 + sum (k - 1)",
+            lambda kernels: max(kernels),
+        ),
     ],
     "stride-1 layers: receptive field = 1 + sum over layers of (k - 1), in grid cells",
     atol=0,

@@ -11,7 +11,9 @@ def gaussian(x: float, y: float, grid_size: tuple[int, int], sigma: float) -> np
     return np.exp(-d2 / sigma**2)
 
 
-def max_over_people(points: np.ndarray, labelled: np.ndarray, grid_size: tuple[int, int], sigma: float) -> np.ndarray:
+def max_over_people(
+    points: np.ndarray, labelled: np.ndarray, grid_size: tuple[int, int], sigma: float
+) -> np.ndarray:
     """Eq. 7: max over the labelled people's Gaussians. (h, w)."""
     out = np.zeros(grid_size)
     for (x, y), ok in zip(points, labelled):

@@ -7,7 +7,9 @@ def peaks(heatmap: np.ndarray, threshold: float) -> np.ndarray:
     """Pixels > threshold and >= their 4 neighbours (outside the map = 0). (K, 2) [x, y]."""
     p = np.pad(heatmap, 1)
     c = p[1:-1, 1:-1]
-    keep = (c > threshold) & (c >= p[:-2, 1:-1]) & (c >= p[2:, 1:-1]) & (c >= p[1:-1, :-2]) & (c >= p[1:-1, 2:])
+    keep = (
+        (c > threshold) & (c >= p[:-2, 1:-1]) & (c >= p[2:, 1:-1]) & (c >= p[1:-1, :-2]) & (c >= p[1:-1, 2:])
+    )
     y, x = np.nonzero(keep)
     return np.column_stack([x, y])
 
