@@ -97,7 +97,8 @@ def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Res
         try:
             got = fn(**case)
         except NotImplementedError as err:
-            msg = f"{exercise.name}: not implemented yet: {err or 'replace the raise NotImplementedError with your code'}"
+            todo = str(err) or "replace the raise NotImplementedError with your code"
+            msg = f"{exercise.name}: not implemented yet: {todo}"
             if verbose:
                 print(msg)
             return Result(exercise.name, False, 0, "not implemented", message=msg)
@@ -406,7 +407,10 @@ LIMB_FIELD = Exercise(
             )[0],
         ),
     ],
-    "on = (0 <= v.(p - a) <= l) & (|v_perp.(p - a)| <= limb_width), v the unit vector a -> b; a zero-length limb gives zeros",
+    (
+        "on = (0 <= v.(p - a) <= l) & (|v_perp.(p - a)| <= limb_width), v the "
+        "unit vector a -> b; a zero-length limb gives zeros"
+    ),
 )
 
 
@@ -437,7 +441,6 @@ def _avg_variant(A, B, grid_size, limb_width, how):  # noqa: ANN001, ANN202
     if not fields:
         return np.zeros((2, *grid_size))
     v = np.stack([f for f, _ in fields])
-    on = np.stack([o for _, o in fields])
     if how == "sum":
         return v.sum(0)
     if how == "last":
@@ -556,7 +559,10 @@ PEAKS = Exercise(
             lambda **c: _peaks_variant(**c, diag=True),
         ),
     ],
-    "keep pixels > threshold and >= their 4 neighbours (outside = 0); return (K, 2) [x, y] sorted by row, then column",
+    (
+        "keep pixels > threshold and >= their 4 neighbours (outside = 0); "
+        "return (K, 2) [x, y] sorted by row, then column"
+    ),
     atol=0,
 )
 
@@ -613,7 +619,10 @@ LINE_INTEGRAL = Exercise(
     _integral_ref,
     [
         (
-            "your samples leave out the end points: np.linspace(a, b, n) includes both candidates (Eq. 11, u = 0 and 1)",
+            (
+                "your samples leave out the end points: np.linspace(a, b, n) "
+                "includes both candidates (Eq. 11, u = 0 and 1)"
+            ),
             lambda **c: _integral_variant(**c, ends=False),
         ),
         (
@@ -625,7 +634,10 @@ LINE_INTEGRAL = Exercise(
             lambda **c: _integral_variant(**c, swap=True),
         ),
     ],
-    "sample n points p(u) = a + u (b - a), u in linspace(0, 1, n), round to the nearest pixel, average L(p).unit(b - a); a == b gives 0",
+    (
+        "sample n points p(u) = a + u (b - a), u in linspace(0, 1, n), round to the "
+        "nearest pixel, average L(p).unit(b - a); a == b gives 0"
+    ),
 )
 
 
@@ -693,11 +705,17 @@ GREEDY_MATCHING = Exercise(
             lambda **c: _matching_variant(**c, mark_b=False),
         ),
         (
-            "you go row by row; greedy matching takes the best pair of the whole table first (sort all pairs by score)",
+            (
+                "you go row by row; greedy matching takes the best pair of the "
+                "whole table first (sort all pairs by score)"
+            ),
             lambda **c: _matching_variant(**c, rows=True),
         ),
     ],
-    "sort the valid pairs by decreasing score; take a pair when neither end is taken yet; return [(i, j), ...] in that order",
+    (
+        "sort the valid pairs by decreasing score; take a pair when neither "
+        "end is taken yet; return [(i, j), ...] in that order"
+    ),
     atol=0,
 )
 
@@ -782,7 +800,10 @@ LOSS_OVER_STAGES = Exercise(
     _stages_ref,
     [
         (
-            "you score only the last stage: Eq. 5 sums f_S^t + f_L^t over every stage t (intermediate supervision)",
+            (
+                "you score only the last stage: Eq. 5 sums f_S^t + f_L^t "
+                "over every stage t (intermediate supervision)"
+            ),
             lambda S_stages, L_stages, S_star, L_star, W: (
                 _l2(S_stages[-1], S_star, W) + _l2(L_stages[-1], L_star, W)
             ),

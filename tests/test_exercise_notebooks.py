@@ -2,13 +2,19 @@
 
 import contextlib
 import io
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
-NOTEBOOKS = ["02_the_network", "03_confidence_maps", "04_part_affinity_fields", "05_stage_refinement", "06_loss_and_masks", "07_assembly"]
+NOTEBOOKS = [
+    "02_the_network",
+    "03_confidence_maps",
+    "04_part_affinity_fields",
+    "05_stage_refinement",
+    "06_loss_and_masks",
+    "07_assembly",
+]
 ROOT = Path(__file__).resolve().parents[1]
 
 
