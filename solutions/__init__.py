@@ -1,0 +1,1 @@
+"""Reference solutions of the notebooks' exercises (openpose_edu.exercises checks them)."""

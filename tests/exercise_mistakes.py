@@ -1,0 +1,139 @@
+"""Typical wrong solutions of the exercises, each with a word its checker's hint must contain."""
+
+import numpy as np
+
+from openpose_edu.skeleton import LIMBS
+from solutions import nb03, nb04, nb06, nb07
+
+
+def _g(x, y, grid_size, spread, swap=False):  # noqa: ANN001, ANN202
+    h, w = grid_size
+    xs, ys = 3.5 + 8 * np.arange(w), 3.5 + 8 * np.arange(h)
+    if swap:
+        x, y = y, x
+    return np.exp(-((xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2) / spread)
+
+
+def _people(points, labelled, grid_size, sigma, reduce, all_people=False):  # noqa: ANN001, ANN202
+    maps = [nb03.gaussian(x, y, grid_size, sigma) for (x, y), ok in zip(points, labelled) if ok or all_people]
+    return reduce(np.stack(maps), axis=0) if maps else np.zeros(grid_size)
+
+
+def _paf_sum(A, B, grid_size, limb_width):  # noqa: ANN001, ANN202
+    return sum(
+        (nb04.limb_field(a, b, grid_size, limb_width) for a, b in zip(A, B)), np.zeros((2, *grid_size))
+    )
+
+
+def _paf_last(A, B, grid_size, limb_width):  # noqa: ANN001, ANN202
+    out = np.zeros((2, *grid_size))
+    for a, b in zip(A, B):
+        f = nb04.limb_field(a, b, grid_size, limb_width)
+        out = np.where((f != 0).any(0), f, out)
+    return out
+
+
+def _integral(paf, a, b, n_samples, ends=True, normalise=True):  # noqa: ANN001, ANN202
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b - a
+    if not d.any():
+        return 0.0
+    u = d / np.hypot(*d) if normalise else d
+    t = np.linspace(0, 1, n_samples) if ends else np.linspace(0, 1, n_samples + 2)[1:-1]
+    p = np.rint(a + t[:, None] * d).astype(int)
+    return float(np.mean(paf[0, p[:, 1], p[:, 0]] * u[0] + paf[1, p[:, 1], p[:, 0]] * u[1]))
+
+
+def _match_rows(score, valid):  # noqa: ANN001, ANN202
+    out, used = [], set()
+    for i in range(score.shape[0]):
+        for j in np.argsort(-score[i], kind="stable"):
+            if valid[i, j] and j not in used:
+                out.append((i, int(j)))
+                used.add(int(j))
+                break
+    return out
+
+
+def _match_all(score, valid):  # noqa: ANN001, ANN202
+    return nb07.greedy_matching(score, np.ones_like(valid))
+
+
+def _peaks_strict(heatmap, threshold):  # noqa: ANN001, ANN202
+    p = np.pad(heatmap, 1)
+    c = p[1:-1, 1:-1]
+    keep = (c > threshold) & (c > p[:-2, 1:-1]) & (c > p[2:, 1:-1]) & (c > p[1:-1, :-2]) & (c > p[1:-1, 2:])
+    y, x = np.nonzero(keep)
+    return np.column_stack([x, y])
+
+
+# exercise name -> [(wrong function, word the hint must contain), ...]
+MISTAKES = {
+    "conv_parameters": [
+        (lambda c_in, c_out, k: c_in * c_out * k * k, "bias"),
+        (lambda c_in, c_out, k: c_in * c_out * k + c_out, "k * k"),
+    ],
+    "gaussian": [
+        (lambda x, y, grid_size, sigma: _g(x, y, grid_size, 2 * sigma**2), "2 sigma^2"),
+        (lambda x, y, grid_size, sigma: _g(x, y, grid_size, sigma**2, swap=True), "swapped"),
+    ],
+    "max_over_people": [
+        (
+            lambda points, labelled, grid_size, sigma: _people(points, labelled, grid_size, sigma, np.sum),
+            "sum",
+        ),
+        (
+            lambda points, labelled, grid_size, sigma: _people(
+                points, labelled, grid_size, sigma, np.max, True
+            ),
+            "unlabelled",
+        ),
+    ],
+    "background": [
+        (lambda parts: np.clip(1 - parts.sum(0), 0, None), "sum"),
+        (lambda parts: parts.max(0), "minus"),
+    ],
+    "limb_field": [
+        (
+            lambda a, b, grid_size, limb_width: (
+                nb04.limb_field(a, b, grid_size, limb_width) * np.hypot(*(np.asarray(b) - a))
+            ),
+            "normalised",
+        ),
+        (lambda a, b, grid_size, limb_width: nb04.limb_field(a, b, grid_size, limb_width)[::-1], "swapped"),
+    ],
+    "paf_average": [(_paf_sum, "sum"), (_paf_last, "overwrites")],
+    "paf_channels": [
+        (lambda limb: (2 * limb, 2 * limb + 1), "2 k"),
+        (lambda limb: (LIMBS[limb].paf_y, LIMBS[limb].paf_x), "swapped"),
+    ],
+    "receptive_field": [
+        (lambda kernels: sum(kernels), "add the kernel"),
+        (lambda kernels: max(kernels), "largest"),
+    ],
+    "masked_l2": [
+        (lambda prediction, target, W: float(((prediction - target) ** 2).sum()), "mask"),
+        (lambda prediction, target, W: float((W * (prediction - target) ** 2).mean()), "mean"),
+    ],
+    "loss_over_stages": [
+        (
+            lambda S_stages, L_stages, S_star, L_star, W: nb06.loss_over_stages(
+                S_stages[-1:], L_stages[-1:], S_star, L_star, W
+            ),
+            "last stage",
+        ),
+        (
+            lambda S_stages, L_stages, S_star, L_star, W: sum(nb06.masked_l2(s, S_star, W) for s in S_stages),
+            "PAF branch",
+        ),
+    ],
+    "peaks": [
+        (_peaks_strict, "plateau"),
+        (lambda heatmap, threshold: nb07.peaks(heatmap, threshold)[:, ::-1], "swapped"),
+    ],
+    "line_integral": [
+        (lambda paf, a, b, n_samples: _integral(paf, a, b, n_samples, ends=False), "end points"),
+        (lambda paf, a, b, n_samples: _integral(paf, a, b, n_samples, normalise=False), "normalised"),
+    ],
+    "greedy_matching": [(_match_all, "not valid"), (_match_rows, "row by row")],
+}

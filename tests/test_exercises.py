@@ -1,0 +1,62 @@
+"""Every exercise: the reference solution passes, typical wrong solutions fail with their hint."""
+
+import pytest
+from exercise_mistakes import MISTAKES
+
+from openpose_edu import exercises
+from solutions import nb02, nb03, nb04, nb05, nb06, nb07
+
+SOLUTIONS = {
+    "conv_parameters": nb02.conv_parameters,
+    "gaussian": nb03.gaussian,
+    "max_over_people": nb03.max_over_people,
+    "background": nb03.background,
+    "limb_field": nb04.limb_field,
+    "paf_average": nb04.paf_average,
+    "paf_channels": nb04.paf_channels,
+    "receptive_field": nb05.receptive_field,
+    "masked_l2": nb06.masked_l2,
+    "loss_over_stages": nb06.loss_over_stages,
+    "peaks": nb07.peaks,
+    "line_integral": nb07.line_integral,
+    "greedy_matching": nb07.greedy_matching,
+}
+
+
+def test_at_least_twelve_exercises_each_with_a_solution_and_two_mistakes() -> None:
+    assert len(exercises.EXERCISES) >= 12
+    assert set(SOLUTIONS) == set(exercises.EXERCISES) == set(MISTAKES)
+    assert all(len(m) >= 2 for m in MISTAKES.values())
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_reference_solution_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = getattr(exercises, f"check_{name}")(SOLUTIONS[name])
+    assert result.passed and result.n_cases > 0
+    assert f"passed on {result.n_cases} cases" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, k", [(n, k) for n, m in sorted(MISTAKES.items()) for k in range(len(m))])
+def test_wrong_solution_fails_with_its_hint(name: str, k: int) -> None:
+    wrong, word = MISTAKES[name][k]
+    result = getattr(exercises, f"check_{name}")(wrong, verbose=False)
+    assert not result.passed and result.status == "failed"
+    assert result.hint is not None and word in result.hint, result.message
+
+
+def test_stub_reports_not_implemented_without_raising(capsys: pytest.CaptureFixture[str]) -> None:
+    def stub(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError
+
+    result = exercises.check_gaussian(stub)
+    assert result.status == "not implemented" and not result.passed
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_a_crash_is_reported_not_raised() -> None:
+    result = exercises.check_background(lambda parts: parts.nosuch, verbose=False)
+    assert result.status == "failed" and "AttributeError" in result.message
+
+
+def test_receptive_field_is_measured_on_real_layers() -> None:
+    assert exercises.measured_receptive_field([7, 7, 7, 7, 7, 1, 1]) == 31
