@@ -36,7 +36,7 @@ from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
 from .io import check_device, check_image, check_model, check_scales, check_stage
-from .model import InputSpec, PoseModel
+from .model import InputSpec, NetworkOutput, PoseModel
 from .skeleton import N_HEATMAPS, N_PAFS
 
 
@@ -92,6 +92,19 @@ def model_device(model: Any) -> torch.device:
         for t in model.buffers():
             return t.device
     return torch.device("cpu")
+
+
+def network_output(model: Any, image: np.ndarray, color: str = "RGB", scale: float = 1.0) -> NetworkOutput:
+    """Image -> the network's raw output at its own stride: F and every stage's S^t, L^t (Eq. 1-2).
+
+    ``preprocess`` (exactly as ``infer_maps`` feeds the network) then one forward pass without
+    gradients: for looking at the maps cell by cell, or comparing them with S*, L* on the
+    network's grid (the loss, notebooks 03-06). Tensors (1, C, h/s, w/s) on the model's device,
+    where (h, w) is the image resized to the model's input height.
+    """
+    x, _ = preprocess(image, model.input_spec, scale=scale, color=color, device=model_device(model))
+    with torch.no_grad():
+        return model(x)
 
 
 def run_network(
