@@ -122,12 +122,15 @@ def check_stage(stage: Any) -> int | None:
 
 
 def check_model(model: Any) -> Any:
-    """Refuse an object that is not a pose model (needs ``input_spec``, ``stride`` and to be callable)."""
-    missing = [a for a in ("input_spec", "stride") if not hasattr(model, a)]
-    if missing or not callable(model):
+    """Refuse an object that is not a ``model.PoseModel`` (input_spec, stride, n_stages, card, forward)."""
+    from .model import PoseModel  # the declared interface (model.py)
+
+    if not isinstance(model, PoseModel):
+        wanted = ("input_spec", "stride", "n_stages", "card", "forward")
+        missing = [a for a in wanted if not hasattr(model, a)]
         raise TypeError(
             f"expected a pose model (an OpenPoseNet, a loaded tf-pose graph, or a registry name for "
-            f"weights.load_model), got {type(model).__name__} without {missing or ['__call__']}"
+            f"weights.load_model), got {type(model).__name__} without {missing}"
         )
     return model
 

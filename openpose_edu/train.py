@@ -630,7 +630,9 @@ def export_weights(
     if box_size is not None:
         net.config = replace(net.config, input=replace(net.config.input, box_size=int(box_size)))
     widths = {k: v for k, v in extra.get("train_config", {}).items() if k in ("sigma", "limb_width")}
+    data = "COCO" if extra.get("train_config", {}).get("coco_annotations") else "synthetic scenes"
     info = {
+        "trained_on": data,  # the model card's trained_on (weights.card_from_checkpoint)
         "step": extra.get("step"),
         "data_seed": extra.get("data_seed"),
         **widths,
