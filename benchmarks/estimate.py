@@ -34,14 +34,18 @@ def photo(hw: tuple[int, int]):
 
 def peak_rss_mb(hw: tuple[int, int], threads: int) -> float:
     """Peak RSS (MB) of a fresh process that makes the photo and runs estimate once."""
-    code = (
-        "import sys, json, resource, torch; torch.set_num_threads(%d);"
-        "sys.path.insert(0, 'benchmarks'); import estimate as b; import openpose_edu;"
-        "m = openpose_edu.load_model(b.MODEL); img = b.photo(%r);"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        "p = openpose_edu.estimate(img, model=m);"
-        "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base, len(p)]))"
-    ) % (threads, tuple(hw))
+    code = "\n".join(
+        [
+            "import sys, json, resource, torch",
+            f"torch.set_num_threads({threads})",
+            "sys.path.insert(0, 'benchmarks')",
+            "import estimate as b, openpose_edu",
+            f"m = openpose_edu.load_model(b.MODEL); img = b.photo({tuple(hw)!r})",
+            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            "p = openpose_edu.estimate(img, model=m)",
+            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base, len(p)]))",
+        ]
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     peak, _, _ = json.loads(out.stdout.strip().splitlines()[-1])
     return peak / 1024
@@ -60,7 +64,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = openpose_edu.load_model(MODEL)
     print(f"{MODEL} on {args.threads} CPU threads, median of {args.repeats}")
-    print(f"{'photo':>8} {'net input':>10} {'forward ms':>11} {'estimate ms':>12} {'ratio':>6} {'peak RSS MB':>12}")
+    header = ("photo", "net input", "forward ms", "estimate ms", "ratio", "peak RSS MB")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (8, 10, 11, 12, 6, 12))))
     for name, hw in SIZES.items():
         image = photo(hw)
         x, _ = inference.preprocess(image, model.input_spec)
@@ -79,7 +84,8 @@ def main() -> None:
         rss = peak_rss_mb(hw, args.threads)
         size = f"{x.shape[2]}x{x.shape[3]}"
         print(f"{name:>8} {size:>10} {f:11.1f} {e:12.1f} {e / f:6.2f} {rss:12.0f}")
-    print(f"(this process's own peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(this process's own peak RSS, three photos made and parsed: {own:.0f} MB)")
 
 
 if __name__ == "__main__":
