@@ -255,7 +255,7 @@ COCO18 = Skeleton(
     mean_of_coco={1: NECK_FROM_COCO},
 )
 
-# BODY_25 (CMU's poseParameters.cpp, ../shared/design/BODY25_FACTS.md): COCO-18's parts with
+# BODY_25 (CMU's poseParameters.cpp, docs/body25_facts.md): COCO-18's parts with
 # MidHip (8) inserted and six foot points added; 26 limbs, PAF channels from POSE_MAP_INDEX.
 BODY25_PART_NAMES: tuple[str, ...] = (
     "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",

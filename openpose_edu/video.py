@@ -5,7 +5,7 @@
 
 For a video ``clip.mp4`` (or a folder ``clip/`` of frame images, sorted by name) writes
 ``DIR/clip_000000000000_keypoints.json``, ... (one per frame, named as OpenPose's
-``--write_json`` names them), ``DIR/clip_rendered.mp4`` (the skeletons drawn, Fig. 1e per
+``--write_json`` names them), ``DIR/clip_rendered.mp4`` (the skeletons drawn, Fig. 2e per
 frame) and, with ``--maps``, ``DIR/clip_maps.mp4``: S^t_j (Eq. 1) or L^t_c (Eq. 2) of one
 part j or limb c at stage t over each frame.
 

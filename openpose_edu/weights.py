@@ -10,6 +10,8 @@ trained weights"):
   ``body_pose_model.pth``. Both load by Caffe layer name into ``OpenPoseNet(OpenPoseConfig.paper())``.
 * ``"tfpose-mobilenet-v2-small"``: tf-pose-estimation's small COCO network (a frozen
   TensorFlow graph), read by ``openpose_edu.tfgraph``.
+* ``"cmu-body25"``: CMU's BODY_25 network of the 2019 paper (``pose_iter_584000.caffemodel``),
+  read through OpenCV's Caffe importer into ``body25.Body25Net``.
 
 ``fetch(name)`` finds a file: first in the mirror directory ``$OPENPOSE_EDU_MIRROR``, then in
 the cache ``$OPENPOSE_EDU_CACHE`` (default ``~/.cache/openpose_edu``), then by download; the

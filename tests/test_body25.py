@@ -24,7 +24,7 @@ from openpose_edu.model import he_normal_
 REFERENCE = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "body_25_pose_deploy.prototxt"
 )
-# sha256 of CMU's body_25/pose_deploy.prototxt (openpose @5c5d9652, BODY25_FACTS.md): 42,330 bytes.
+# sha256 of CMU's body_25/pose_deploy.prototxt (openpose @5c5d9652, docs/body25_facts.md): 42,330 bytes.
 BODY25_PROTOTXT_SHA256 = "44d6ed3a5268d8d41ca59b3a040491277d876975c3234d82cf7ec0539b4b1f61"
 TOL = 1e-4
 
@@ -108,7 +108,7 @@ def test_parameter_counts_per_part_equal_the_prototxts() -> None:
         net = Body25Net()
     ours = parameter_counts(net)
     assert ours == _prototxt_parameter_counts(to_prototxt(Body25Config.paper()))
-    # BODY25_FACTS.md: backbone 5.87 M, CPM 1.47 M, PAF 0 2.02 M, PAF 1-3 3.68 M, heat 0 2.06 M, heat 1 3.69 M
+    # docs/body25_facts.md: backbone 5.87 M, CPM 1.47 M, PAF 0 2.02 M, PAF 1-3 3.68 M, heat 0 2.06 M, heat 1 3.69 M
     assert ours["vgg"] == 5_866_048 and ours["paf0"] == 2_025_844 and ours["heat1"] == 3_696_154
     assert sum(ours.values()) == 26_166_084
     if REFERENCE.is_file():
@@ -120,7 +120,7 @@ def test_macs_of_the_two_papers() -> None:
 
     with torch.device("meta"):
         b25, coco = Body25Net(), OpenPoseNet()
-    assert abs(sum(conv_macs(b25).values()) / 1e9 - 80.6) < 0.1  # BODY25_FACTS.md: about 80.6 GMACs
+    assert abs(sum(conv_macs(b25).values()) / 1e9 - 80.6) < 0.1  # docs/body25_facts.md: about 80.6 GMACs
     assert abs(sum(conv_macs(coco).values()) / 1e9 - 136) < 0.5
 
 
@@ -230,7 +230,7 @@ def test_registry_names_cmus_body25_file() -> None:
 
     spec = REGISTRY["cmu-body25"]
     assert spec.filename == "pose_iter_584000.caffemodel"
-    assert spec.md5 == "78287b57cf85fa89c03f1393d368e5b7"  # CMU's CMakeLists.txt (BODY25_FACTS.md)
+    assert spec.md5 == "78287b57cf85fa89c03f1393d368e5b7"  # CMU's CMakeLists.txt (docs/body25_facts.md)
     assert spec.urls[0].endswith("pose/body_25/pose_iter_584000.caffemodel")
     assert "non-commercial" in spec.licence and spec.loader == "openpose_edu.body25:load_caffemodel"
 

@@ -158,9 +158,9 @@ def test_multiscale_is_the_mean_of_the_scales() -> None:
     np.testing.assert_allclose(maps.L, -mean, rtol=1e-5)
     singles = [infer_maps(model, image, scales=(s,)).S for s in scales]
     np.testing.assert_allclose(maps.S, np.mean(singles, axis=0), rtol=1e-5)
-    # The maps sit on the network grid of scale 1 (height box_size = 64), not the image's 40 x 60.
-    assert maps.scales == scales and maps.S.shape == (19, 64, 96) and maps.L.shape == (38, 64, 96)
-    assert maps.image_size == (40, 60) and maps.grid_size == (64, 96)
+    # An image smaller than the network input (box_size 64) is parsed at its own size.
+    assert maps.scales == scales and maps.S.shape == (19, 40, 60) and maps.L.shape == (38, 40, 60)
+    assert maps.image_size == (40, 60) and maps.grid_size == (40, 60)
 
 
 def test_stage_choice_and_all_stages() -> None:
@@ -190,7 +190,7 @@ def test_a_real_small_network_end_to_end() -> None:
     net = OpenPoseNet(OpenPoseConfig.small(width=0.125, n_stages=3, input=InputSpec(box_size=96))).eval()
     image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     maps = infer_maps(net, image, all_stages=True)
-    assert maps.S.shape == (19, 96, 134) and maps.L.shape == (38, 96, 134) and maps.S.dtype == np.float32
+    assert maps.S.shape == (19, 50, 70) and maps.L.shape == (38, 50, 70) and maps.S.dtype == np.float32
     np.testing.assert_allclose(infer_maps(net, image, stage=2).S, maps.S_stages[1], atol=1e-5)
     poses = estimate(image, model=net, stage=2)
     assert isinstance(poses, Poses) and isinstance(poses.maps, Maps)

@@ -133,8 +133,10 @@ def test_maps_are_bounded_whatever_the_image_size() -> None:
     assert inference.network_grid((100, 150), spec) == (100, 150)  # smaller images keep their size
     with pytest.raises(ValueError, match="MAX_INPUT_SIDE"):
         inference.infer_maps(model, np.zeros((1, 5000, 3), np.uint8))
-    with pytest.raises(ValueError, match="MAX_INPUT_SIDE"):
+    with pytest.raises(ValueError, match="scale"):
         inference.infer_maps(model, np.zeros((256, 256, 3), np.uint8), scales=(100,))
+    with pytest.raises(ValueError, match="MAX_INPUT_SIDE"):  # 4 x 368 rows by 4 x 36800 columns
+        inference.infer_maps(model, np.zeros((10, 1000, 3), np.uint8), scales=(4.0,))
     with pytest.raises(ValueError, match="finite"):
         inference.infer_maps(model, np.zeros((256, 256, 3), np.uint8), scales=(float("inf"),))
     with pytest.raises(TypeError, match="sequence"):

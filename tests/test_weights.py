@@ -98,7 +98,7 @@ def test_real_mirror_file_matches_the_registry(mirror_dir: Path, tmp_path: Path,
 
 def test_unknown_name_lists_the_registered_ones() -> None:
     with pytest.raises(ValueError, match="cmu-coco-pth"):
-        fetch("cmu-body25")
+        fetch("cmu-body-135")
 
 
 def test_load_model_default_is_the_bundled_checkpoint(tmp_path: Path, monkeypatch) -> None:
