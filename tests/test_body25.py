@@ -108,7 +108,7 @@ def test_parameter_counts_per_part_equal_the_prototxts() -> None:
         net = Body25Net()
     ours = parameter_counts(net)
     assert ours == _prototxt_parameter_counts(to_prototxt(Body25Config.paper()))
-    # docs/body25_facts.md: backbone 5.87 M, CPM 1.47 M, PAF 0 2.02 M, PAF 1-3 3.68 M, heat 0 2.06 M, heat 1 3.69 M
+    # docs/body25_facts.md: vgg 5.87 M, CPM 1.47 M, PAF 0 2.02 M, PAF 1-3 3.68 M, heat 0 2.06 M, 1: 3.69 M
     assert ours["vgg"] == 5_866_048 and ours["paf0"] == 2_025_844 and ours["heat1"] == 3_696_154
     assert sum(ours.values()) == 26_166_084
     if REFERENCE.is_file():
