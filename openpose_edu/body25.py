@@ -38,14 +38,14 @@ notebook 11 beside the 2017 network.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .model import InputSpec, ModelCard, NetworkOutput
+from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict
 
 ARCHITECTURE = "body25"  # the config dict's "architecture" tag (checkpoints tell the families apart)
 
@@ -136,18 +136,7 @@ class Body25Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> Body25Config:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown Body25Config fields {sorted(unknown)}; known: {sorted(known)}")
-        d = dict(d)
-        if "vgg" in d:
-            d["vgg"] = tuple(tuple(b) for b in d["vgg"])
-        if "cpm" in d:
-            d["cpm"] = tuple(d["cpm"])
-        if "input" in d and isinstance(d["input"], dict):
-            d["input"] = InputSpec(**d["input"])
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 def _conv(name: str, c_in: int, c_out: int, k: int, act: str | None) -> list[tuple[str, nn.Module]]:

@@ -132,18 +132,24 @@ class OpenPoseConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> OpenPoseConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown OpenPoseConfig fields {sorted(unknown)}; known: {sorted(known)}")
-        d = dict(d)
-        if "vgg" in d:
-            d["vgg"] = tuple(tuple(b) for b in d["vgg"])
-        if "cpm" in d:
-            d["cpm"] = tuple(d["cpm"])
-        if "input" in d and isinstance(d["input"], dict):
-            d["input"] = InputSpec(**d["input"])
-        return cls(**d)
+        return config_from_dict(cls, d)
+
+
+def config_from_dict(cls: Any, d: dict) -> Any:
+    """A network config dataclass from its ``to_dict`` (lists back to tuples, the InputSpec
+    rebuilt); unknown field names are refused by name. Shared by OpenPoseConfig and Body25Config."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+    d = dict(d)
+    if "vgg" in d:
+        d["vgg"] = tuple(tuple(b) for b in d["vgg"])
+    if "cpm" in d:
+        d["cpm"] = tuple(d["cpm"])
+    if "input" in d and isinstance(d["input"], dict):
+        d["input"] = InputSpec(**d["input"])
+    return cls(**d)
 
 
 @dataclass(frozen=True)
