@@ -24,6 +24,7 @@ Explained in notebooks 01 (the pipeline) and 09 (real photos, multi-scale, stage
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,7 +32,6 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as nnf
 from torch import Tensor
 
 from .assembly import ParsingParams, People, parse
@@ -192,15 +192,37 @@ def check_input_size(image_size: tuple[int, int], spec: InputSpec, scale: float)
 def to_grid(maps: Tensor, padding: Padding, stride: int, grid: tuple[int, int]) -> Tensor:
     """Network-resolution maps -> the parsing grid: bicubic x stride, crop the padding, resize.
 
-    maps: (N, C, h/s, w/s) of one scale; returns (N, C, grid_h, grid_w) float32. At scale 1 the
-    grid is the resized image itself and the last resize does nothing.
+    The demo's ``cv2.resize(..., INTER_CUBIC)`` (a = -0.75, half-pixel centres, borders
+    replicated; torch's bicubic gives the same numbers within 1e-6), one plane at a time, each
+    written once into the output: a 368 x 496 stage is 40 MB, and writing it more than once
+    (a padded copy, then a cropped one) cost more than the resize itself. The planes are
+    shared between ``torch.get_num_threads()`` threads (OpenCV releases the GIL).
+    maps: (N, C, h/s, w/s) of one scale, on any device (only these small maps move to the
+    CPU); returns (N, C, grid_h, grid_w) float32 on the CPU. At scale 1 the grid is the
+    resized image itself and the last resize does nothing.
     """
-    up = nnf.interpolate(maps.float(), scale_factor=stride, mode="bicubic", align_corners=False)
+    low = maps.detach().float().cpu().numpy()  # (N, C, h/s, w/s)
+    N, C, hl, wl = low.shape
     h, w = padding.resized_size
-    up = up[:, :, :h, :w]  # drop the padding (bottom, right)
-    if (h, w) == tuple(grid):
-        return up
-    return nnf.interpolate(up, size=tuple(grid), mode="bicubic", align_corners=False)
+    gh, gw = int(grid[0]), int(grid[1])
+    out = np.empty((N, C, gh, gw), np.float32)
+
+    def planes(ks: range) -> None:
+        for k in ks:
+            n, c = divmod(k, C)
+            up = cv2.resize(low[n, c], (wl * stride, hl * stride), interpolation=cv2.INTER_CUBIC)[:h, :w]
+            if (h, w) == (gh, gw):
+                out[n, c] = up
+            else:
+                cv2.resize(up, (gw, gh), dst=out[n, c], interpolation=cv2.INTER_CUBIC)
+
+    n_threads = max(1, min(torch.get_num_threads(), N * C))
+    if n_threads == 1:
+        planes(range(N * C))
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(planes, [range(i, N * C, n_threads) for i in range(n_threads)]))
+    return torch.from_numpy(out)
 
 
 @dataclass
@@ -281,13 +303,17 @@ def infer_maps(
     for s in scales:  # every scale checked before any runs
         check_input_size(image.shape[:2], spec, s)
     grid = network_grid(image.shape[:2], spec)
-    total: list[Tensor] = []
+    total: list[np.ndarray] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
         stacked, last_stage = run_network(model, x, stage, all_stages)
-        per_stage = [to_grid(m, padding, model.stride, grid)[0] for m in stacked]  # each (57, h, w)
-        total = per_stage if not total else [t + m for t, m in zip(total, per_stage)]
-    mean = [(t / len(scales)).cpu().numpy() for t in total]  # the mean over scales, (57, h, w) each
+        per_stage = [to_grid(m, padding, model.stride, grid)[0].numpy() for m in stacked]  # (57, h, w) each
+        if not total:
+            total = per_stage
+        else:
+            for t, m in zip(total, per_stage):
+                t += m  # in place: no new 40 MB arrays per scale
+    mean = total if len(scales) == 1 else [t / len(scales) for t in total]  # the mean over scales
     last = mean[-1]
     return Maps(
         S=np.ascontiguousarray(last[:N_HEATMAPS]),
