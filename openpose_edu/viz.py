@@ -521,6 +521,83 @@ def plot_skeleton(
     return artists
 
 
+@dataclass(frozen=True)
+class PartChanges:
+    """Parts found in one parse and not in another (e.g. stage 1 against stage T).
+
+    Each array is (n, 3) [x, y, part] in image pixels: ``added`` found only in ``after``,
+    ``removed`` found only in ``before`` (no part of the same type within ``radius``).
+    """
+
+    added: np.ndarray
+    removed: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.removed)
+
+
+def _found_parts(keypoints: ArrayLike) -> np.ndarray:
+    """(P, J, 3) keypoints -> (n, 3) [x, y, part] of every part found (score > 0)."""
+    kp = _numpy(keypoints) if isinstance(keypoints, torch.Tensor) else np.asarray(keypoints, np.float32)
+    if kp.size == 0:
+        return np.zeros((0, 3), np.float32)
+    kp = kp.reshape(-1, kp.shape[-2], 3)
+    p, j = np.nonzero(kp[..., 2] > 0)
+    return np.column_stack([kp[p, j, 0], kp[p, j, 1], j]).astype(np.float32)
+
+
+def part_changes(before: ArrayLike, after: ArrayLike, radius: float = 4.0) -> PartChanges:
+    """Which parts appear or vanish between two parses of the same image (the refinement, Fig. 4).
+
+    before, after: (P, J, 3) [x, y, score] keypoints in image pixels (any number of people;
+    J = 18 or 25). A part of ``after`` is *added* when ``before`` has no part of the same type
+    within ``radius`` pixels, and the other way round for *removed*. All pairs at once.
+    """
+    a, b = _found_parts(before), _found_parts(after)
+
+    def unmatched(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d = np.hypot(x[:, None, 0] - y[None, :, 0], x[:, None, 1] - y[None, :, 1])  # (n, m)
+        d[x[:, None, 2] != y[None, :, 2]] = np.inf  # only parts of the same type match
+        return x[(d > radius).all(axis=1)]
+
+    return PartChanges(added=unmatched(b, a), removed=unmatched(a, b))
+
+
+def part_names(points: np.ndarray) -> list[str]:
+    """The part names of (n, 3) [x, y, part] rows (``PartChanges.added`` / ``.removed``)."""
+    return [PART_NAMES[int(j)] if int(j) < N_PARTS else f"part {int(j)}" for j in points[:, 2]]
+
+
+def mark_part_changes(ax: Axes, changes: PartChanges, size: float = 14.0, names: bool = False) -> list:
+    """Ring the parts of ``part_changes`` on ``ax``: green added, red removed, with a legend.
+
+    ``names``: also write each part's name beside its ring (readable when few parts changed).
+    """
+    artists = []
+    for points, color, word in ((changes.added, "lime", "added"), (changes.removed, "red", "removed")):
+        if not len(points):
+            continue
+        artists.append(
+            ax.scatter(
+                points[:, 0],
+                points[:, 1],
+                s=size**2,
+                facecolors="none",
+                edgecolors=color,
+                linewidths=2.0,
+                zorder=4,
+                label=f"{word}: {len(points)} parts",
+            )  # fmt: skip
+        )
+        if names:
+            box = dict(boxstyle="round,pad=0.15", fc="black", ec=color, alpha=0.7)
+            for (x, y, _), name in zip(points, part_names(points)):
+                artists.append(ax.text(x + size / 2 + 2, y, name, color="white", fontsize=7, bbox=box))
+    if artists:
+        ax.legend(loc="lower left", fontsize=8, framealpha=0.85)
+    return artists
+
+
 # A standing person facing the viewer (so its right side is on the picture's left), in a
 # 100 x 100 box: the legend of part and limb colours.
 _LEGEND_POSE = np.array(
