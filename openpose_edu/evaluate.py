@@ -388,6 +388,7 @@ def predict(
     params: Any = None,
     scales: Sequence[float] = (1.0,),
     progress: bool = False,
+    maps: Sequence[Any] | None = None,
 ) -> dict[int, tuple[list, list]]:
     """Detected people per stage: {t: ([keypoints (P, 18, 3)], [scores (P,)])} over ``images``.
 
@@ -395,6 +396,7 @@ def predict(
     stage t's S^t, L^t are then parsed by ``inference.poses_from_maps``, exactly as
     ``estimate(..., stage=t)`` would (keypoints in image pixels). Stages are 1..T.
     params: None takes the model's own thresholds (``inference.parsing_params_of``).
+    maps: the images' ``Maps`` (all_stages=True) when already computed: then nothing runs again.
     """
     from tqdm.auto import tqdm
 
@@ -403,10 +405,15 @@ def predict(
     params = parsing_params_of(model, params)
     out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
     last = max(stages)
-    for image in tqdm(images, disable=not progress, desc="evaluate"):
-        maps = infer_maps(model, image, scales=scales, color=color, all_stages=True, stage=last)
+    if maps is not None and len(maps) != len(images):
+        raise ValueError(f"got {len(maps)} maps for {len(images)} images")
+    for i, image in enumerate(tqdm(images, disable=not progress, desc="evaluate")):
+        if maps is not None:
+            m = maps[i]
+        else:
+            m = infer_maps(model, image, scales=scales, color=color, all_stages=True, stage=last)
         for t in stages:
-            poses = poses_from_maps(maps, params, stage=t)
+            poses = poses_from_maps(m, params, stage=t)
             out[t][0].append(np.asarray(poses.keypoints))
             out[t][1].append(np.asarray(poses.scores))
     return out

@@ -109,12 +109,13 @@ def network_output(model: Any, image: np.ndarray, color: str = "RGB", scale: flo
 
 def run_network(
     model: Any, x: Tensor, stage: int | None = None, all_stages: bool = False
-) -> tuple[list[Tensor], int]:
+) -> tuple[list[Tensor], NetworkOutput]:
     """Run the network once: the stacked maps [S^t | L^t] (N, 19 + 38, h, w) of the stages asked for.
 
     Paper Eq. 1-2. ``stage`` t (1-based) stops the network after stage t; ``all_stages``
     returns every stage up to it, else only the last. Returns a list of (N, 57, h, w) tensors,
-    stage 1 first, and the number t of the last stage. No gradients are kept.
+    stage 1 first, and the ``NetworkOutput`` itself (its ``n_stages`` is the last stage t).
+    No gradients are kept.
     """
     with torch.no_grad():
         out = model(x, n_stages=stage)
@@ -129,7 +130,7 @@ def run_network(
                 f"got {S.shape[1]} and {L.shape[1]}"
             )
         stacked.append(torch.cat([S, L], dim=1).float())
-    return stacked, len(out.S)
+    return stacked, out
 
 
 def resize_maps(maps: Tensor, padding: Padding, stride: int = 8) -> Tensor:
@@ -243,6 +244,9 @@ class Maps:
     # Every stage's maps (S^1.., L^1..) when asked for (all_stages=True), else None.
     S_stages: list[np.ndarray] | None = field(default=None, repr=False)
     L_stages: list[np.ndarray] | None = field(default=None, repr=False)
+    # The network's own output at its stride (F, every stage's S^t, L^t) when one scale ran:
+    # what the loss compares with S*, L* (notebook 05), without a second forward pass.
+    network: NetworkOutput | None = field(default=None, repr=False)
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -306,7 +310,7 @@ def infer_maps(
     total: list[np.ndarray] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
-        stacked, last_stage = run_network(model, x, stage, all_stages)
+        stacked, output = run_network(model, x, stage, all_stages)
         per_stage = [to_grid(m, padding, model.stride, grid)[0].numpy() for m in stacked]  # (57, h, w) each
         if not total:
             total = per_stage
@@ -318,11 +322,12 @@ def infer_maps(
     return Maps(
         S=np.ascontiguousarray(last[:N_HEATMAPS]),
         L=np.ascontiguousarray(last[N_HEATMAPS:]),
-        stage=last_stage,
+        stage=output.n_stages,
         scales=scales,
         image_size=(int(image.shape[0]), int(image.shape[1])),
         S_stages=[np.ascontiguousarray(m[:N_HEATMAPS]) for m in mean] if all_stages else None,
         L_stages=[np.ascontiguousarray(m[N_HEATMAPS:]) for m in mean] if all_stages else None,
+        network=output if len(scales) == 1 else None,
     )
 
 
