@@ -5,7 +5,8 @@
 Without --model it uses a random network of the paper's family (OpenPoseConfig.small(0.5));
 with --model it loads a registered model (e.g. bundled, tfpose-mobilenet-v2-small). The image is
 skimage's astronaut (public domain) resized to --size. Both timings come from this run, on this
-machine: "redraw" is what StageExplorer does on a slider move (swap the arrays, render the PNG),
+machine: "redraw" is what StageExplorer does on a slider move (swap the arrays, render the JPEG;
+"first visit" when that stage's overlays are computed, later moves paste the kept pictures),
 "recompute" is the forward pass a naive widget would repeat for the same view plus that redraw.
 """
 
@@ -45,7 +46,12 @@ def main() -> None:
     stage = box.controls["stage"]
     T = stage.max
 
-    redraw = []
+    first = []  # the first visit of each stage: the overlays are computed
+    for _ in range(T):
+        t0 = time.perf_counter()
+        stage.value = 1 + (stage.value % T)
+        first.append(time.perf_counter() - t0)
+    redraw = []  # later moves over the same stages: the explorer keeps the last 32 views' pictures
     for _ in range(args.moves):
         t0 = time.perf_counter()
         stage.value = 1 + (stage.value % T)  # one slider step: the observer re-renders
@@ -55,19 +61,21 @@ def main() -> None:
     for i in range(max(5, args.moves // 5)):
         t0 = time.perf_counter()
         out = widgets.network_maps(model, image)  # what a widget without the cache would redo
-        out.stage(1 + i % T)
+        out.stage_maps(1 + i % T)
         explorer.jpeg(stage=1 + i % T)
         recompute.append(time.perf_counter() - t0)
 
-    r, c = statistics.median(redraw), statistics.median(recompute)
+    r, c, f = statistics.median(redraw), statistics.median(recompute), statistics.median(first)
     d = explorer.display
     print(f"model: {name}, image {args.size}x{args.size}, torch threads {torch.get_num_threads()}")
     print(f"picture: shown {d.width_px} CSS px wide at device pixel ratio {d.dpr:g}: JPEG {d.pixels} px wide")
     print(f"forward passes during {args.moves} slider moves: {explorer.forward_calls} (the first view only)")
+    print(f"first visit of a stage (median of {len(first)}):         {1e3 * f:8.1f} ms")
     print(f"redraw per slider move (median of {len(redraw)}):      {1e3 * r:8.1f} ms")
     print(f"recompute network + redraw (median of {len(recompute)}): {1e3 * c:8.1f} ms")
-    goal = "met" if r < 0.1 else "missed"
-    print(f"ratio recompute / redraw: {c / r:.1f}x; goal < 100 ms per redraw: {goal}")
+    goal = {True: "met", False: "missed"}
+    print(f"ratio recompute / redraw: {c / r:.1f}x; goal < 100 ms per redraw: {goal[r < 0.1]}")
+    print(f"goal < 100 ms on a first visit too: {goal[f < 0.1]}")
 
 
 if __name__ == "__main__":

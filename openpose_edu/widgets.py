@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -184,6 +185,8 @@ class StageExplorer:
         self.display = display or viz.Display()
         self._cache: dict[tuple[str, str], Maps] = {}
         self._people: dict[tuple, Any] = {}
+        # The two pictures of the last views drawn (a slider moved back is only pasted again).
+        self._pictures: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._fig: Figure | None = None
         self._key: tuple[str, str] | None = None
         self.forward_calls = 0  # how often the network actually ran (the cache's witness)
@@ -279,35 +282,54 @@ class StageExplorer:
         if key != self._key:
             self._build(key)
         out = self.maps(*key)
-        photo, stride = self.images[key[1]], 1
         t = out.stage if stage is None else stage
-        S, L = out.stage_maps(t)
+        S_L = out.stage_maps(t)
         p, c = (None if part == ALL else part), (None if limb == ALL else limb)
         pname, lname = viz.part_label(p), viz.limb_label(c)
+        pictures = self._view_pictures(key, t, p, c, view)
+        self._hs.set_data(pictures[0])
+        self._hl.set_data(pictures[1])
         if view == "change":
-            S0, L0 = out.stage_maps(t - 1) if t > 1 else (np.zeros_like(S), np.zeros_like(L))
-            dS = viz.part_map(S, p) - viz.part_map(S0, p)
-            norm = lambda x: np.hypot(*viz.limb_field(x, c))  # noqa: E731
-            dL = norm(L) - norm(L0)
-            self._hs.set_data(viz.overlay_change(photo, dS, stride))
-            self._hl.set_data(viz.overlay_change(photo, dL, stride))
             prev = f"S^{{{t - 1}}}" if t > 1 else "0"
             self._ax_s.set_title(f"$S^{{{t}}} - {prev}$: {pname} (red grew, blue shrank)", fontsize=9)
             self._ax_l.set_title(f"$|L^{{{t}}}| - |{prev.replace('S', 'L')}|$: {lname}", fontsize=9)
         else:
-            self._hs.set_data(viz.overlay_heatmap(photo, S, p, stride))
             self._ax_s.set_title(f"$S^{{{t}}}$: {pname}", fontsize=9)
             self._ax_l.set_title(f"$L^{{{t}}}$: {lname}", fontsize=9)
             if view == "arrows":
-                self._hl.set_data(photo)
-                vec = viz.limb_field(L, c)[:, :: self._step, :: self._step]
+                vec = viz.limb_field(S_L[1], c)[:, :: self._step, :: self._step]
                 self._quiver.set_UVC(vec[0].ravel(), vec[1].ravel())
-            else:
-                self._hl.set_data(viz.overlay_paf(photo, L, c, stride))
         self._quiver.set_visible(view == "arrows")
         self._wheel.set_visible(view == "maps")
         assert self._fig is not None
         return self._fig
+
+    def _view_pictures(
+        self, key: tuple[str, str], t: int, p: int | None, c: int | None, view: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The two uint8 pictures (S panel, L panel) of one view, kept for the last 32 views."""
+        ck = (key, t, p, c, view)
+        if ck in self._pictures:
+            self._pictures.move_to_end(ck)
+            return self._pictures[ck]
+        out, photo, stride = self.maps(*key), self.images[key[1]], 1
+        S, L = out.stage_maps(t)
+        if view == "change":
+            S0, L0 = out.stage_maps(t - 1) if t > 1 else (np.zeros_like(S), np.zeros_like(L))
+            norm = lambda x: np.hypot(*viz.limb_field(x, c))  # noqa: E731
+            pictures = (
+                viz.overlay_change(photo, viz.part_map(S, p) - viz.part_map(S0, p), stride),
+                viz.overlay_change(photo, norm(L) - norm(L0), stride),
+            )
+        else:
+            pictures = (
+                viz.overlay_heatmap(photo, S, p, stride),
+                photo if view == "arrows" else viz.overlay_paf(photo, L, c, stride),
+            )
+        self._pictures[ck] = pictures
+        if len(self._pictures) > 32:
+            self._pictures.popitem(last=False)
+        return pictures
 
     def figure(self, **view: Any) -> Figure:
         """A static Figure of one view (default: first model and image, last stage, all parts/limbs)."""

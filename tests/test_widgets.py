@@ -261,3 +261,21 @@ def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images,
     ex.people(stage=2)
     ex.people(stage=2, params=assembly.ParsingParams())
     assert seen == [own, assembly.ParsingParams()]
+
+
+def test_stage_explorer_keeps_the_pictures_of_the_last_views(small_net, images):
+    """A slider moved back pastes the kept pictures: the same arrays, equal to fresh overlays."""
+    from openpose_edu import viz
+
+    ex = widgets.StageExplorer(small_net, images["noise"])
+    ex.redraw(stage=1, part=2)
+    ((view, kept),) = ex._pictures.items()
+    ex.redraw(stage=2, part=2)
+    ex.redraw(stage=1, part=2)
+    assert ex._view_pictures(*view) is kept  # not computed again
+    np.testing.assert_array_equal(np.asarray(ex._hs.get_array()), kept[0])
+    S, _ = ex.maps().stage_maps(1)
+    np.testing.assert_array_equal(kept[0], viz.overlay_heatmap(images["noise"], S, 2, stride=1))
+    for t in range(40):  # bounded: the oldest views are dropped
+        ex.redraw(stage=1 + t % 3, part=t % 18)
+    assert len(ex._pictures) <= 32
