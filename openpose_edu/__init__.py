@@ -28,6 +28,7 @@ _LAZY = {
 _SUBMODULES = {
     "assembly",
     "caffe",
+    "coco",
     "evaluate",
     "groundtruth",
     "inference",
