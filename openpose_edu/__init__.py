@@ -29,6 +29,7 @@ _SUBMODULES = {
     "assembly",
     "caffe",
     "coco",
+    "datasets",
     "evaluate",
     "groundtruth",
     "inference",

@@ -5,8 +5,8 @@ COCOeval, OpenPose-18 -> COCO-17, per-keypoint errors) are ``coco.py``'s; this m
 model (or the ground-truth maps) over a data set, stage by stage, and scores what it finds.
 
 Two data sets:
-* the held-out synthetic validation set: ``N_VAL`` scenes of ``synthetic.make_scene`` with seed
-  ``VAL_SEED`` (train.py refuses that seed, so these scenes are never trained on);
+* the held-out synthetic validation set (``datasets.validation_scenes``: ``N_VAL`` scenes of the
+  seed ``synthetic.VALIDATION_SEED``, which train.py refuses, so they are never trained on);
 * any COCO-format annotation file + image folder (for example COCO val2017 with the CMU weights).
 
 ``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
@@ -44,15 +44,13 @@ from .coco import (
     keypoint_stats,
     scenes_ground_truth,
 )
+from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
 from .inference import Padding, infer_maps, parsing_params_of, poses_from_maps, resize_maps
 from .io import atomic_write, scale_arg
 from .skeleton import N_HEATMAPS
-from .synthetic import VALIDATION_SEED, make_scene, validation_set
+from .synthetic import VALIDATION_SEED
 from .weights import load_model
 
-VAL_SEED = VALIDATION_SEED  # the held-out synthetic validation scenes' seed (train.py refuses it)
-N_VAL = 200  # validation scenes
-VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's input box
 # Scenes for choosing between checkpoints and parser thresholds (``tune_parsing``): never a
 # training seed of the bundled model, and not the validation seed, so the validation AP stays
 # a held-out number.
@@ -67,11 +65,6 @@ TUNING_GRID: dict[str, tuple] = {
 }
 
 # ----------------------------------------------------------------------------- models on data sets
-
-
-def validation_scenes(n: int = N_VAL, seed: int = VAL_SEED, size: tuple[int, int] = VAL_SIZE) -> list:
-    """The held-out synthetic validation set: ``synthetic.make_scene(seed, i, size)`` for i < n."""
-    return [make_scene(seed, i, size=size) for i in range(n)]
 
 
 def _stages_of(model: Any, stages: str | Sequence[int] | None) -> list[int]:
@@ -123,7 +116,7 @@ def evaluate_synthetic(
     n: int = N_VAL,
     stages: str | Sequence[int] | None = None,
     params: Any = None,
-    seed: int = VAL_SEED,
+    seed: int = VALIDATION_SEED,
     size: tuple[int, int] = VAL_SIZE,
     progress: bool = False,
     scales: Sequence[float] = (1.0,),
@@ -166,7 +159,7 @@ def tune_parsing(
     ``base``'s values (default ``ParsingParams()``). Returns [(ParsingParams, stats dict)],
     sorted by AP, highest first (ties keep the grid's order).
     """
-    if seed == VAL_SEED:
+    if seed == VALIDATION_SEED:
         raise ValueError("tune_parsing on the validation seed would leave no held-out AP; use another seed")
     grid = dict(TUNING_GRID if grid is None else grid)
     base = base or ParsingParams()
@@ -203,7 +196,7 @@ def format_tuning(results: list[tuple[Any, dict]], top: int = 10, grid: dict | N
 def evaluate_perfect_maps(
     n: int = N_VAL,
     params: Any = None,
-    seed: int = VAL_SEED,
+    seed: int = VALIDATION_SEED,
     size: tuple[int, int] = VAL_SIZE,
     variant: str = "paper",
     progress: bool = False,
@@ -227,7 +220,9 @@ def evaluate_perfect_maps(
     per_keypoint: the stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
     params = params or ParsingParams()
-    data = validation_set(n, size=size, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width)
+    data = validation_set(
+        n, size=size, seed=seed, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width
+    )
     scenes = [data.scene(i) for i in range(n)]
     gt = scenes_ground_truth(scenes)
     H, W = data.size
@@ -373,7 +368,7 @@ def _perfect_maps(args: argparse.Namespace, params: Any) -> dict:
     return evaluate_perfect_maps(
         n=args.n,
         params=params,
-        seed=VAL_SEED if args.seed is None else args.seed,
+        seed=VALIDATION_SEED if args.seed is None else args.seed,
         progress=True,
         variant=args.variant,
         stride=args.stride,
@@ -421,7 +416,7 @@ def _positive_int(text: str) -> int:
 def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> int:
     """--tune-parsing: the grid's best thresholds on the selection scenes, printed and as JSON."""
     seed = SELECTION_SEED if args.seed is None else args.seed
-    if seed == VAL_SEED:
+    if seed == VALIDATION_SEED:
         p.error("--tune-parsing on the validation seed would leave no held-out AP; use another --seed")
     model = load_model(args.model, device=args.device)
     stages = _stages_arg(args.stages)
@@ -472,7 +467,7 @@ def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params
         n=args.n,
         stages=stages,
         params=params,
-        seed=VAL_SEED if args.seed is None else args.seed,
+        seed=VALIDATION_SEED if args.seed is None else args.seed,
         progress=True,
         scales=args.scales,
         per_keypoint=args.per_keypoint,

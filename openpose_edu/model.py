@@ -19,7 +19,9 @@ the same dataclass; the bundled model is one of them. Explained in notebook 02.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -467,17 +469,32 @@ def caffe_layers(net: nn.Module) -> dict[str, nn.Conv2d]:
     return {name.rsplit(".", 1)[-1]: m for name, m in net.named_modules() if isinstance(m, nn.Conv2d)}
 
 
-def he_normal_(net: nn.Module, seed: int = 0, bias_std: float = 0.05) -> nn.Module:
-    """He-normal weights (std sqrt(2 / fan_in)) and small random biases, in place; returns ``net``.
+def he_normal_(
+    net: nn.Module,
+    seed: int = 0,
+    bias_std: float = 0.05,
+    outputs: Iterable[nn.Module] = (),
+    output_std: float = 0.01,
+) -> nn.Module:
+    """He-normal weights (std sqrt(2 / fan_in), He et al. 2015) of every conv, in place; returns ``net``.
 
-    Keeps activations O(1) through all stages, so random networks give maps of realistic size
-    (the OpenCV fidelity test and the forward benchmark compare such networks).
+    Keeps activations O(1) through the conv+ReLU stack of all stages, so random networks give
+    maps of realistic size (the OpenCV fidelity test and the forward benchmark compare such
+    networks) and a network trained from scratch starts well (``train.init_weights``).
+    bias_std: biases drawn from N(0, bias_std^2); 0 sets them to zero (and draws none).
+    outputs: convs with no ReLU after them (the map outputs) drawn with std ``output_std`` instead.
+    Convs are drawn in module order from one generator seeded by ``seed``.
     """
     g = torch.Generator().manual_seed(seed)
+    small = {id(m) for m in outputs}
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            if not isinstance(m, nn.Conv2d):
+                continue
+            std = output_std if id(m) in small else math.sqrt(2.0 / m.weight[0].numel())
+            m.weight.copy_(torch.randn(m.weight.shape, generator=g) * std)
+            if bias_std:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * bias_std)
+            else:
+                m.bias.zero_()
     return net

@@ -147,16 +147,17 @@ def test_tune_parsing_tries_every_combination_best_first() -> None:
 
 
 def test_tune_parsing_refuses_the_validation_seed_and_an_empty_grid() -> None:
-    from openpose_edu.evaluate import VAL_SEED, main, tune_parsing
+    from openpose_edu.evaluate import main, tune_parsing
     from openpose_edu.model import InputSpec, OpenPoseConfig, OpenPoseNet
+    from openpose_edu.synthetic import VALIDATION_SEED
 
     net = OpenPoseNet(OpenPoseConfig.small(width=0.0625, n_stages=1, input=InputSpec(box_size=64))).eval()
     with pytest.raises(ValueError, match="validation seed"):
-        tune_parsing(net, n=1, seed=VAL_SEED)
+        tune_parsing(net, n=1, seed=VALIDATION_SEED)
     with pytest.raises(ValueError, match="no combination"):
         tune_parsing(net, grid={"n_samples": ()}, n=1)
     with pytest.raises(SystemExit):
-        main(["--tune-parsing", "--seed", str(VAL_SEED)])
+        main(["--tune-parsing", "--seed", str(VALIDATION_SEED)])
 
 
 def test_parsing_flag_reaches_predict(monkeypatch) -> None:
