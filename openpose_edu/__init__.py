@@ -37,6 +37,7 @@ _SUBMODULES = {
     "loss",
     "model",
     "skeleton",
+    "surgery",
     "synthetic",
     "tfgraph",
     "train",

@@ -80,8 +80,8 @@ def bundled_config() -> OpenPoseConfig:
     scenes hold people down to 64 pixels tall, and on a stride-8 grid even perfect maps S*, L*
     of them score only AP 0.747 (0.831 at stride 4; see the model card).
     Runs 1-3 trained the stride-8 form, vgg ((16,), (32,), (64, 64), (96, 96)) with 3x3 stage
-    kernels; ``model.without_last_pool`` made it stride 4 (runs 4-5) and
-    ``model.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time;
+    kernels; ``surgery.without_last_pool`` made it stride 4 (runs 4-5) and
+    ``surgery.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time;
     run 8 trained it on toward PAFs one cell (4 px) wide, ``TrainConfig(limb_width=4)``.
     """
     return OpenPoseConfig.small(

@@ -275,7 +275,8 @@ def test_tensorboard_logs_every_stage(tmp_path) -> None:
 def test_bundled_config_is_the_paper_family() -> None:
     from dataclasses import replace
 
-    from openpose_edu.model import InputSpec, with_stage_kernel, without_last_pool
+    from openpose_edu.model import InputSpec
+    from openpose_edu.surgery import with_stage_kernel, without_last_pool
 
     cfg = bundled_config()
     paper = OpenPoseConfig.paper()
