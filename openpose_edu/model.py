@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -58,6 +59,18 @@ class InputSpec:
         if color != self.channel_order:
             x = x.flip(1)  # RGB <-> BGR
         return x * self.scale + self.offset
+
+    def batch(self, image: Any, color: str = "RGB", device: torch.device | str | None = None) -> Tensor:
+        """One image (H, W, 3), 0..255 in ``color`` order (a numpy array or tensor) -> network input.
+
+        Returns the batch of one (1, 3, H, W) float32 on ``device`` (default: the CPU), channels in
+        ``channel_order``, ``x * scale + offset`` (``normalize``). The image is not resized or
+        padded: ``inference.preprocess`` does that for images of any size.
+        """
+        raw = image if isinstance(image, Tensor) else torch.from_numpy(np.ascontiguousarray(image))
+        if raw.ndim != 3 or raw.shape[-1] != 3:
+            raise ValueError(f"expected one image of shape (H, W, 3), got {tuple(raw.shape)}")
+        return self.normalize(raw.to(device or "cpu").permute(2, 0, 1)[None], color=color)
 
 
 @dataclass(frozen=True)

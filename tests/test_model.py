@@ -136,3 +136,17 @@ def test_input_spec_normalize():
     torch.testing.assert_close(spec.normalize(rgb.flip(1), color="BGR"), x)
     with pytest.raises(ValueError, match="color"):
         spec.normalize(rgb, color="HSV")
+
+
+def test_batch_is_one_normalized_image():
+    """InputSpec.batch: (H, W, 3) -> (1, 3, H, W), what normalize gives the permuted image."""
+    import numpy as np
+
+    spec = InputSpec()
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    raw = torch.from_numpy(image).permute(2, 0, 1)[None]
+    assert torch.equal(spec.batch(image), spec.normalize(raw, color="RGB"))
+    assert torch.equal(spec.batch(image[..., ::-1], color="BGR"), spec.batch(image))
+    assert torch.equal(spec.batch(torch.from_numpy(image)), spec.batch(image))
+    with pytest.raises(ValueError, match="H, W, 3"):
+        spec.batch(image[..., 0])
