@@ -585,38 +585,11 @@ def make_scene(
     image = _background(rng, H, W, cfg)
     labels = np.zeros((H, W), dtype=np.int32)
     canvas = _Canvas(image, labels)
-
-    n = 0 if (max_people == 0 or rng.random() < cfg.p_empty) else int(rng.integers(1, max_people + 1))
-    n_unl = int(rng.integers(1, cfg.max_unlabelled + 1)) if rng.random() < cfg.p_unlabelled else 0
-    lo, hi = cfg.height_range
-    specs = []  # (height, labelled)
-    for k in range(n + n_unl):
-        frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-        if k >= n:  # unlabelled people are mostly small, like COCO's unannotated crowds
-            frac = math.exp(rng.uniform(math.log(lo * 0.6), math.log((lo + hi) / 2)))
-        specs.append((frac * H, k < n))
-    specs.sort(key=lambda s: s[0])  # small (far) people first, large (near) ones drawn over them
-
     people: list[Person] = []
     centers: list[np.ndarray] = []
-    for p, (height, labelled) in enumerate(specs):
+    for p, (height, labelled) in enumerate(_heights(rng, H, max_people, cfg)):
         pose = _sample_pose(rng, height, cfg)
-        angle = rng.uniform(-90, 90) if rng.random() < cfg.p_rotated else rng.normal(0.0, 12.0)
-        R = _rot(angle)
-        body = pose.joints @ R.T  # (18, 2) rotated about the neck
-        box_mid = 0.5 * (body.min(0) + body.max(0))
-        if centers and rng.random() < cfg.p_touching:
-            other = centers[int(rng.integers(len(centers)))]
-            center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
-        else:
-            center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
-        # The neck (the origin of ``body``) lands at ``offset``. Keep it inside the image: a person
-        # cut above the hips has no neck, and the COCO-18 tree falls apart into pieces (an arm,
-        # a leg) of fewer than 4 parts that no parser following the paper can group.
-        margin = cfg.neck_margin * np.array([W, H])
-        offset = np.clip(center - box_mid, margin, np.array([W, H]) - margin)
-        joints = body + offset
-        pose.head_center = R @ pose.head_center + offset
+        joints, angle, center = _place(rng, pose, height, centers, (H, W), cfg)
         colors = _person_colors(rng)
         _draw_person(canvas, pose, joints, angle, colors, 1 + p * N_SEGMENTS)
         centers.append(center)
@@ -641,8 +614,69 @@ def make_scene(
         )
         if person.labelled and person.n_visible < cfg.min_visible:
             person.labelled = False  # barely seen: unannotated (and masked), as in COCO
+    ignore = _ignore_mask(labels, people)
+    if noise:
+        image = _camera(rng, image, cfg)
 
-    ignore = np.zeros((H, W), dtype=bool)
+    kps = [person.keypoints for person in people if person.labelled]
+    keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
+    return Scene(image, keypoints, ignore, labels, people, int(seed), int(index))
+
+
+def _heights(rng: np.random.Generator, H: int, max_people: int, cfg: SceneConfig) -> list[tuple[float, bool]]:
+    """(height in pixels, labelled) of everybody to draw, smallest (farthest) first.
+
+    0..max_people labelled people and, in some scenes, 1..max_unlabelled unlabelled ones; heights
+    log-uniform in ``cfg.height_range`` of H (unlabelled people mostly small, like COCO's crowds).
+    """
+    n = 0 if (max_people == 0 or rng.random() < cfg.p_empty) else int(rng.integers(1, max_people + 1))
+    n_unl = int(rng.integers(1, cfg.max_unlabelled + 1)) if rng.random() < cfg.p_unlabelled else 0
+    lo, hi = cfg.height_range
+    specs = []  # (height, labelled)
+    for k in range(n + n_unl):
+        frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        if k >= n:  # unlabelled people are mostly small, like COCO's unannotated crowds
+            frac = math.exp(rng.uniform(math.log(lo * 0.6), math.log((lo + hi) / 2)))
+        specs.append((frac * H, k < n))
+    specs.sort(key=lambda s: s[0])  # small (far) people first, large (near) ones drawn over them
+    return specs
+
+
+def _place(
+    rng: np.random.Generator,
+    pose: _Pose,
+    height: float,
+    centers: list[np.ndarray],
+    size: tuple[int, int],
+    cfg: SceneConfig,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Rotate ``pose`` and put it in the image: (joints (18, 2) in pixels, angle in degrees, centre).
+
+    Some people stand against an earlier one (``cfg.p_touching``); the neck stays inside the
+    image. Moves ``pose.head_center`` with the body.
+    """
+    H, W = size
+    angle = rng.uniform(-90, 90) if rng.random() < cfg.p_rotated else rng.normal(0.0, 12.0)
+    R = _rot(angle)
+    body = pose.joints @ R.T  # (18, 2) rotated about the neck
+    box_mid = 0.5 * (body.min(0) + body.max(0))
+    if centers and rng.random() < cfg.p_touching:
+        other = centers[int(rng.integers(len(centers)))]
+        center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
+    else:
+        center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
+    # The neck (the origin of ``body``) lands at ``offset``. Keep it inside the image: a person
+    # cut above the hips has no neck, and the COCO-18 tree falls apart into pieces (an arm,
+    # a leg) of fewer than 4 parts that no parser following the paper can group.
+    margin = cfg.neck_margin * np.array([W, H])
+    offset = np.clip(center - box_mid, margin, np.array([W, H]) - margin)
+    pose.head_center = R @ pose.head_center + offset
+    return body + offset, angle, center
+
+
+def _ignore_mask(labels: np.ndarray, people: list[Person]) -> np.ndarray:
+    """(H, W) bool: the pixels the unlabelled people show, dilated by 2 (W(p) = 0 there, Eq. 3-4)."""
+    ignore = np.zeros(labels.shape, dtype=bool)
     unl = [p for p, person in enumerate(people) if not person.labelled]
     if unl:
         unlabelled = np.zeros(1 + len(people) * N_SEGMENTS, dtype=bool)  # label -> unlabelled?
@@ -650,21 +684,21 @@ def make_scene(
             unlabelled[1 + p * N_SEGMENTS : 1 + (p + 1) * N_SEGMENTS] = True
         mask = unlabelled[labels]
         ignore = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return ignore
 
-    if noise:
-        std = rng.uniform(*cfg.noise_std)
-        if rng.random() < cfg.p_blur:
-            image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
-        if std > 0:
-            # Gaussian noise through a 256-entry quantile table: random bytes are far cheaper
-            # than full-size float normals, and 256 levels are plenty for 0..255 pixels.
-            lut = np.round(_NORMAL_QUANTILES * std).astype(np.int16)
-            noise_px = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), lut)
-            image = cv2.add(image, noise_px, dtype=cv2.CV_8U)  # saturating: stays in 0..255
 
-    kps = [person.keypoints for person in people if person.labelled]
-    keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
-    return Scene(image, keypoints, ignore, labels, people, int(seed), int(index))
+def _camera(rng: np.random.Generator, image: np.ndarray, cfg: SceneConfig) -> np.ndarray:
+    """The camera's softness and noise: a slight blur (sometimes), then Gaussian pixel noise."""
+    std = rng.uniform(*cfg.noise_std)
+    if rng.random() < cfg.p_blur:
+        image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
+    if std > 0:
+        # Gaussian noise through a 256-entry quantile table: random bytes are far cheaper
+        # than full-size float normals, and 256 levels are plenty for 0..255 pixels.
+        lut = np.round(_NORMAL_QUANTILES * std).astype(np.int16)
+        noise_px = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), lut)
+        image = cv2.add(image, noise_px, dtype=cv2.CV_8U)  # saturating: stays in 0..255
+    return image
 
 
 def check_size(size: Sequence[int]) -> tuple[int, int]:
