@@ -27,10 +27,10 @@ _LAZY = {
 
 _SUBMODULES = {
     "assembly",
-    "caffe",
     "coco",
     "datasets",
     "evaluate",
+    "formats",
     "groundtruth",
     "inference",
     "io",
@@ -39,7 +39,6 @@ _SUBMODULES = {
     "skeleton",
     "surgery",
     "synthetic",
-    "tfgraph",
     "train",
     "viz",
     "weights",
