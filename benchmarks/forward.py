@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from openpose_edu.caffe import caffemodel_bytes, model_blobs, opencv_net, output_blobs
+from openpose_edu.formats.caffe import caffemodel_bytes, model_blobs, opencv_net, output_blobs
 from openpose_edu.model import NetworkOutput, OpenPoseConfig, OpenPoseNet, he_normal_
 
 
@@ -227,7 +227,7 @@ def cuda_benchmark(net: OpenPoseNet, sizes: list[tuple[int, int]], repeats: int)
 def two_papers_benchmark(sizes: list[tuple[int, int]], repeats: int) -> None:
     """COCO network (2017) beside BODY_25 (2019): torch and OpenCV dnn, same weights, same rounds."""
     from openpose_edu.body25 import Body25Config, Body25Net, conv_macs
-    from openpose_edu.caffe import opencv_forward
+    from openpose_edu.formats.caffe import opencv_forward
 
     nets = {
         "coco-2017": (OpenPoseConfig.paper(), he_normal_(OpenPoseNet(OpenPoseConfig.paper())).eval()),

@@ -2,8 +2,8 @@
 
 A batch of 16 crops of 368x368 (46x46 grid, stride 8) with 10 people each, the size of the
 original training batches. Our vectorized ``groundtruth.targets`` is timed beside the
-straightforward per-pixel Python loops below (the definitions, written as plainly as the
-paper and caffe_train state them), in the same run; the outputs are checked equal. The loop
+straightforward per-pixel Python loops of benchmarks/references.py (the definitions, written as
+plainly as the paper and caffe_train state them), in the same run; the outputs are checked equal. The loop
 is slow, so it runs on the first ``--loop-samples`` crops and its time is scaled to the batch
 (said so in the output). On a CUDA machine the vectorized code is timed there too.
 
@@ -15,167 +15,24 @@ The reference loops are also what tests/test_groundtruth.py checks the library a
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from openpose_edu import groundtruth as gt
-from openpose_edu.skeleton import LIMBS, N_HEATMAPS, N_PAFS, N_PARTS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# --------------------------------------------------------------------------------------------
-# Per-pixel loop references (one image: keypoints (P, 18, 3) numpy, x, y in input pixels)
-# --------------------------------------------------------------------------------------------
-
-
-def c_round(x: float) -> int:
-    """C's round(): halves away from zero."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
-def reference_confidence_maps(
-    kp: np.ndarray, grid_size: tuple[int, int], stride: int = 8, sigma: float = 7.0, variant: str = "paper"
-) -> np.ndarray:
-    """S* (19, h, w) float64, one grid cell and one person at a time (Eq. 6-7 / caffe_train)."""
-    h, w = grid_size
-    start = stride / 2 - 0.5
-    S = np.zeros((N_HEATMAPS, h, w))
-    for j in range(N_PARTS):
-        for gy in range(h):
-            for gx in range(w):
-                x, y = start + stride * gx, start + stride * gy
-                value = 0.0
-                for person in kp:
-                    if person[j, 2] <= 0:
-                        continue
-                    d2 = (x - person[j, 0]) ** 2 + (y - person[j, 1]) ** 2
-                    if variant == "paper":
-                        value = max(value, math.exp(-d2 / sigma**2))
-                    else:
-                        exponent = d2 / (2 * sigma**2)
-                        if exponent > gt.RELEASED_CUTOFF:
-                            continue
-                        value = min(value + math.exp(-exponent), 1.0)
-                S[j, gy, gx] = value
-    for gy in range(h):
-        for gx in range(w):
-            S[N_PARTS, gy, gx] = max(1.0 - max(S[j, gy, gx] for j in range(N_PARTS)), 0.0)
-    return S
-
-
-def reference_part_affinity_fields(
-    kp: np.ndarray,
-    grid_size: tuple[int, int],
-    stride: int = 8,
-    limb_width: float = gt.DEFAULT_LIMB_WIDTH,
-    variant: str = "paper",
-    tol: float = 0.0,
-) -> np.ndarray:
-    """L* (38, h, w) float64, one grid cell and one person at a time (Eq. 8-9 / caffe_train).
-
-    Cells within ``tol`` (input pixels; grid cells for "released") of a limb's edge may go
-    either way in float32: with tol > 0 they are NaN (compare the others only).
-    """
-    h, w = grid_size
-    L = np.zeros((N_PAFS, h, w))
-    for limb in LIMBS:
-        if variant == "paper":
-            # p on limb c of person k <=> 0 <= v.(p - x_a) <= l and |v_perp.(p - x_a)| <= sigma_l;
-            # the field is the mean of the covering people's unit vectors (Eq. 8-9).
-            for gy in range(h):
-                for gx in range(w):
-                    px, py = stride / 2 - 0.5 + stride * gx, stride / 2 - 0.5 + stride * gy
-                    sx = sy = 0.0
-                    n = 0
-                    either = False
-                    for person in kp:
-                        if person[limb.a, 2] <= 0 or person[limb.b, 2] <= 0:
-                            continue
-                        ax, ay = person[limb.a, 0], person[limb.a, 1]
-                        bx, by = person[limb.b, 0], person[limb.b, 1]
-                        length = math.hypot(bx - ax, by - ay)
-                        if length == 0:
-                            continue
-                        vx, vy = (bx - ax) / length, (by - ay) / length
-                        along = vx * (px - ax) + vy * (py - ay)
-                        across = abs(-vy * (px - ax) + vx * (py - ay))
-                        if 0 <= along <= length and across <= limb_width:
-                            sx, sy, n = sx + vx, sy + vy, n + 1
-                        if tol and min(abs(along), abs(along - length), abs(across - limb_width)) < tol:
-                            either = True
-                    if either:
-                        L[[limb.paf_x, limb.paf_y], gy, gx] = np.nan
-                    elif n:
-                        L[limb.paf_x, gy, gx] = sx / n
-                        L[limb.paf_y, gy, gx] = sy / n
-            continue
-        # caffe_train putVecMaps: grid units, bounding box + threshold, later people overwrite.
-        thre = limb_width / stride
-        either = np.zeros((h, w), bool)
-        for person in kp:
-            if person[limb.a, 2] <= 0 or person[limb.b, 2] <= 0:
-                continue
-            ax, ay = person[limb.a, 0] / stride, person[limb.a, 1] / stride
-            bx, by = person[limb.b, 0] / stride, person[limb.b, 1] / stride
-            norm = math.hypot(bx - ax, by - ay)
-            if norm == 0:
-                continue
-            vx, vy = (bx - ax) / norm, (by - ay) / norm
-            min_x, max_x = max(c_round(min(ax, bx) - thre), 0), min(c_round(max(ax, bx) + thre), w)
-            min_y, max_y = max(c_round(min(ay, by) - thre), 0), min(c_round(max(ay, by) + thre), h)
-            for gy in range(min_y, max_y):
-                for gx in range(min_x, max_x):
-                    dist = abs((gx - ax) * vy - (gy - ay) * vx)
-                    if dist <= thre:
-                        L[limb.paf_x, gy, gx] = vx
-                        L[limb.paf_y, gy, gx] = vy
-                    if tol and abs(dist - thre) < tol:
-                        either[gy, gx] = True  # NaN even if a later person overwrites: rare
-        L[[limb.paf_x, limb.paf_y]] = np.where(either, np.nan, L[[limb.paf_x, limb.paf_y]])
-    return L
-
-
-def reference_loss_mask(ignore: np.ndarray, grid_size: tuple[int, int], stride: int = 8) -> np.ndarray:
-    """W (1, h, w) float64: 1 where at least half of the cell's pixels are annotated."""
-    h, w = grid_size
-    H, W = ignore.shape
-    out = np.zeros((1, h, w))
-    for gy in range(h):
-        for gx in range(w):
-            annotated = 0
-            for y in range(stride * gy, stride * gy + stride):
-                for x in range(stride * gx, stride * gx + stride):
-                    # Pixels beyond the image count as annotated (caffe_train pads with 255).
-                    annotated += 1 if (y >= H or x >= W or not ignore[y, x]) else 0
-            out[0, gy, gx] = 1.0 if annotated >= stride * stride / 2 else 0.0
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# A batch that looks like training data
-# --------------------------------------------------------------------------------------------
-
-
-def make_batch(n: int, people: int, crop: int = 368, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints (n, people, 18, 3) and ignore masks (n, crop, crop): people ~100 px tall."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0, crop, size=(n, people, 1, 2))
-    scale = rng.uniform(20, 50, size=(n, people, 1, 1))
-    xy = centres + scale * rng.normal(size=(n, people, N_PARTS, 2))
-    v = rng.choice([0, 1, 2], p=[0.15, 0.15, 0.7], size=(n, people, N_PARTS, 1)).astype(float)
-    kp = np.concatenate([xy, v], axis=-1)
-    ignore = np.zeros((n, crop, crop), bool)
-    for i in range(n):
-        for _ in range(2):  # two unannotated people per crop, as boxes
-            x, y = rng.uniform(0, crop, 2)
-            ignore[i] |= gt.ignore_from_regions((crop, crop), boxes=[(x, y, 40, 90)])
-    return kp, ignore
-
-
-# How close to a limb's edge a cell may fall either way (input px for "paper", cells for "released").
-EDGE_TOL = {"paper": 1e-3, "released": 1e-3 / 8}
+from benchmarks.references import (  # noqa: E402
+    EDGE_TOL,
+    make_batch,
+    reference_confidence_maps,
+    reference_loss_mask,
+    reference_part_affinity_fields,
+)
+from openpose_edu import groundtruth as gt  # noqa: E402
 
 
 def check_equal(what: str, ours: np.ndarray, loop: np.ndarray, atol: float = 1e-5) -> None:

@@ -27,7 +27,7 @@ import cv2
 import torch
 from skimage.data import astronaut
 
-from openpose_edu.tfgraph import TFPoseNet, load_tfgraph
+from openpose_edu.formats.tfgraph import TFPoseNet, load_tfgraph
 from openpose_edu.weights import fetch
 
 VARIANTS = {  # name -> (fast, jit)

@@ -27,7 +27,7 @@ import tempfile
 import torch
 from torch.utils.data import Dataset
 
-from openpose_edu.synthetic import SyntheticPoseDataset
+from openpose_edu.datasets import SyntheticPoseDataset
 from openpose_edu.train import TrainConfig, bundled_config, train
 
 

@@ -611,52 +611,21 @@ def group_people(
     LIMBS order. Returns ``People`` sorted by creation.
     """
     params = params or ParsingParams()
-    owner = np.full(len(peaks), -1, dtype=np.int64)  # candidate id -> person row, or -1
-    rows: list[np.ndarray] = []  # (18,) candidate ids per person
-    totals: list[float] = []
-    counts: list[int] = []
-    alive: list[bool] = []
-    part_score = peaks.score.astype(np.float64)
+    groups = _Groups(peaks.score.astype(np.float64), skeleton.n_parts)
     for conns in connections:
-        limb = conns.limb
+        redundant = conns.limb.index in skeleton.redundant
         for a, b, s in zip(conns.a.tolist(), conns.b.tolist(), conns.score.tolist()):
-            ra, rb = int(owner[a]), int(owner[b])
-            if ra < 0 and rb < 0:
-                if limb.index in skeleton.redundant:
-                    continue
-                row = np.full(skeleton.n_parts, -1, dtype=np.int64)
-                row[limb.a], row[limb.b] = a, b
-                owner[a] = owner[b] = len(rows)
-                rows.append(row)
-                totals.append(part_score[a] + part_score[b] + s)
-                counts.append(2)
-                alive.append(True)
-            elif ra >= 0 and rb >= 0:
-                if ra == rb:
-                    continue  # already one person
-                keep, gone = min(ra, rb), max(ra, rb)
-                if np.any((rows[keep] >= 0) & (rows[gone] >= 0)):
-                    continue  # two people: merging would give someone two parts of one type
-                taken = rows[gone] >= 0
-                rows[keep][taken] = rows[gone][taken]
-                owner[rows[gone][taken]] = keep
-                totals[keep] += totals[gone] + s
-                counts[keep] += counts[gone]
-                alive[gone] = False
-            else:
-                r, new, slot = (ra, b, limb.b) if ra >= 0 else (rb, a, limb.a)
-                if rows[r][slot] >= 0:
-                    continue  # slot taken by an earlier, better connection
-                rows[r][slot] = new
-                owner[new] = r
-                totals[r] += part_score[new] + s
-                counts[r] += 1
+            groups.connect(conns.limb, a, b, s, redundant)
     keep_rows = [
         r
-        for r in range(len(rows))
-        if alive[r] and counts[r] >= params.min_parts and totals[r] / counts[r] >= params.min_mean_score
+        for r in range(len(groups.rows))
+        if groups.alive[r]
+        and groups.counts[r] >= params.min_parts
+        and groups.totals[r] / groups.counts[r] >= params.min_mean_score
     ]
-    ids = np.array([rows[r] for r in keep_rows], dtype=np.int64).reshape(-1, skeleton.n_parts)  # (P, 18)
+    ids = np.array([groups.rows[r] for r in keep_rows], dtype=np.int64).reshape(
+        -1, skeleton.n_parts
+    )  # (P, 18)
     present = ids >= 0
     safe = np.where(present, ids, 0)
     keypoints = np.zeros((len(ids), skeleton.n_parts, 3), dtype=np.float32)
@@ -665,10 +634,61 @@ def group_people(
         keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
     return People(
         keypoints=keypoints,
-        scores=np.array([totals[r] for r in keep_rows], dtype=np.float32),
+        scores=np.array([groups.totals[r] for r in keep_rows], dtype=np.float32),
         n_parts=present.sum(axis=1).astype(np.int64),
         part_ids=ids,
     )
+
+
+class _Groups:
+    """``group_people``'s people while connections arrive: a row of candidate ids per person.
+
+    ``owner`` (candidate id -> person row, or -1) makes each connection O(1).
+    """
+
+    def __init__(self, part_score: np.ndarray, n_parts: int) -> None:
+        self.part_score, self.n_parts = part_score, n_parts
+        self.owner = np.full(len(part_score), -1, dtype=np.int64)
+        self.rows: list[np.ndarray] = []  # (n_parts,) candidate ids per person, -1 where none
+        self.totals: list[float] = []  # parts' S values + connections' scores
+        self.counts: list[int] = []  # parts per person
+        self.alive: list[bool] = []  # False once merged into another person
+
+    def connect(self, limb: Limb, a: int, b: int, s: float, redundant: bool) -> None:
+        """One connection a -> b of ``limb`` with score ``s``: a new person, a join or a merge."""
+        ra, rb = int(self.owner[a]), int(self.owner[b])
+        if ra < 0 and rb < 0:
+            if not redundant:  # the redundant limbs only complete people
+                self._new(limb, a, b, s)
+        elif ra >= 0 and rb >= 0:
+            if ra != rb:  # else: already one person
+                self._merge(min(ra, rb), max(ra, rb), s)
+        else:
+            r, new, slot = (ra, b, limb.b) if ra >= 0 else (rb, a, limb.a)
+            if self.rows[r][slot] < 0:  # else: slot taken by an earlier, better connection
+                self.rows[r][slot] = new
+                self.owner[new] = r
+                self.totals[r] += self.part_score[new] + s
+                self.counts[r] += 1
+
+    def _new(self, limb: Limb, a: int, b: int, s: float) -> None:
+        row = np.full(self.n_parts, -1, dtype=np.int64)
+        row[limb.a], row[limb.b] = a, b
+        self.owner[a] = self.owner[b] = len(self.rows)
+        self.rows.append(row)
+        self.totals.append(self.part_score[a] + self.part_score[b] + s)
+        self.counts.append(2)
+        self.alive.append(True)
+
+    def _merge(self, keep: int, gone: int, s: float) -> None:
+        if np.any((self.rows[keep] >= 0) & (self.rows[gone] >= 0)):
+            return  # two people: merging would give someone two parts of one type
+        taken = self.rows[gone] >= 0
+        self.rows[keep][taken] = self.rows[gone][taken]
+        self.owner[self.rows[gone][taken]] = keep
+        self.totals[keep] += self.totals[gone] + s
+        self.counts[keep] += self.counts[gone]
+        self.alive[gone] = False
 
 
 def parse(S: object, L: object, params: ParsingParams | None = None, skeleton: Skeleton = COCO18) -> People:

@@ -382,7 +382,7 @@ def _meta_net(config: Body25Config) -> Body25Net:
 
 def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[Any], str]:
     """A Sequential / ChainedBlock / RefinementStage -> Caffe layers (in-place activations), its top."""
-    from .caffe import CaffeLayer
+    from .formats.caffe import CaffeLayer
 
     layers: list[CaffeLayer] = []
     for name, m in seq.named_children():
@@ -418,7 +418,7 @@ def caffe_net_layers(config: Body25Config) -> list[Any]:
     ``concat_stage0_L1`` = [F, L^P]; heatmap stage h > 0 reads ``concat_stage{h}_L1`` =
     [F, S^h, L^P]; ``net_output`` = [S^H, L^P] (heatmaps first, as in the COCO network).
     """
-    from .caffe import CaffeLayer
+    from .formats.caffe import CaffeLayer
 
     net = _meta_net(config)
     layers, F = _layers_of(net.backbone, "image")
@@ -517,7 +517,7 @@ def load_caffemodel(
     network = CMU's pose_deploy.prototxt): each Convolution carries weight (C_out, C_in, k, k)
     and bias (C_out,), each PReLU its slopes (C,). Every layer must be in the file, and nothing else.
     """
-    from .caffe import caffemodel_layer_names, read_caffemodel
+    from .formats.caffe import caffemodel_layer_names, read_caffemodel
     from .weights import _check_and_load
 
     config = config or Body25Config.paper()

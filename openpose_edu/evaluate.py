@@ -1,24 +1,19 @@
-"""COCO keypoint AP (object keypoint similarity, OKS) of a model, with pycocotools.
+"""COCO keypoint AP of a model, per stage, and the parser thresholds that maximise it.
 
-The paper reports COCO keypoint AP (Sec. 3.2, Table 3-4): a detected person matches a labelled
-one when their OKS exceeds a threshold; AP is averaged over OKS thresholds 0.50:0.05:0.95.
-
-    OKS = sum_i exp(-d_i^2 / (2 s^2 k_i^2)) [v_i > 0] / sum_i [v_i > 0]
-
-with d_i the pixel distance of keypoint i, s^2 the person's area and k_i COCO's per-keypoint
-constants (pycocotools' ``kpt_oks_sigmas``, used as they are). OpenPose's 18 parts become COCO's
-17 keypoints by dropping the Neck (``openpose_to_coco``).
+The paper reports COCO keypoint AP (Sec. 3.2, Table 3-4). The COCO format and the scoring (OKS,
+COCOeval, OpenPose-18 -> COCO-17, per-keypoint errors) are ``coco.py``'s; this module runs a
+model (or the ground-truth maps) over a data set, stage by stage, and scores what it finds.
 
 Two data sets:
-* the held-out synthetic validation set: ``N_VAL`` scenes of ``synthetic.make_scene`` with seed
-  ``VAL_SEED`` (train.py refuses that seed, so these scenes are never trained on);
+* the held-out synthetic validation set (``datasets.validation_scenes``: ``N_VAL`` scenes of the
+  seed ``synthetic.VALIDATION_SEED``, which train.py refuses, so they are never trained on);
 * any COCO-format annotation file + image folder (for example COCO val2017 with the CMU weights).
 
 ``python -m openpose_edu.evaluate`` prints AP, AP50, AP75 and AR; ``--stages all`` parses the
 maps of every stage t = 1..T (refinement at work, notebook 05); ``--perfect-maps`` parses the
 ground-truth maps instead of a network's: the ceiling a perfect network would reach;
 ``--per-keypoint`` adds which parts are missed and how far off the found ones are
-(``keypoint_errors``). The parser's thresholds are the model's own when its file names them
+(``coco.keypoint_errors``). The parser's thresholds are the model's own when its file names them
 (``inference.parsing_params_of``), else the demo's; ``--parsing demo`` or a JSON object sets
 others, and ``--tune-parsing`` scores a grid of them on scenes of ``SELECTION_SEED``
 (``tune_parsing``), never on the validation scenes.
@@ -27,23 +22,35 @@ others, and ``--tune-parsing`` scores a grid of them on scenes of ``SELECTION_SE
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import itertools
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
+from .assembly import ParsingParams, parse
+from .coco import (
+    STAT_NAMES,
+    coco_ground_truth,
+    detections_coco,
+    format_keypoint_errors,
+    keypoint_stats,
+    scenes_ground_truth,
+)
+from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
+from .inference import Padding, infer_maps, parsing_params_of, poses_from_maps, resize_maps
 from .io import atomic_write, scale_arg
-from .skeleton import N_HEATMAPS, N_PARTS, OPENPOSE_FROM_COCO
+from .skeleton import N_HEATMAPS
 from .synthetic import VALIDATION_SEED
+from .weights import load_model
 
-VAL_SEED = VALIDATION_SEED  # the held-out synthetic validation scenes' seed (train.py refuses it)
-N_VAL = 200  # validation scenes
-VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's input box
 # Scenes for choosing between checkpoints and parser thresholds (``tune_parsing``): never a
 # training seed of the bundled model, and not the validation seed, so the validation AP stays
 # a held-out number.
@@ -57,311 +64,7 @@ TUNING_GRID: dict[str, tuple] = {
     "paf_threshold": (0.01, 0.02, 0.05),
 }
 
-# COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
-COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
-
-STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")  # COCOeval.stats order
-
-
-def openpose_to_coco(keypoints: np.ndarray) -> np.ndarray:
-    """OpenPose-18 keypoints (..., 18, 3) -> COCO-17 (..., 17, 3): reorder, drop the Neck.
-
-    The third value (visibility flag or score) is carried over unchanged.
-    """
-    keypoints = np.asarray(keypoints)
-    if keypoints.shape[-2:] != (N_PARTS, 3):
-        raise ValueError(f"expected OpenPose keypoints of shape (..., {N_PARTS}, 3), got {keypoints.shape}")
-    return keypoints[..., COCO_FROM_OPENPOSE, :]
-
-
-def ground_truth_coco(
-    images: Sequence[tuple[int, int]],
-    keypoints: Sequence[np.ndarray],
-    ignore: Sequence[np.ndarray | None] | None = None,
-) -> dict:
-    """A COCO keypoint ground-truth dict from OpenPose-18 keypoints of several images.
-
-    images: (H, W) per image; keypoints: (P, 18, 3) per image, [x, y, v] in pixels, v the COCO
-    flag (0 not labelled). Each labelled person gets the area of the box around its labelled
-    keypoints (synthetic people have no segmentation: this is CrowdPose's choice). ignore: an
-    optional (H, W) bool mask per image, True on people that are not labelled; each connected
-    region becomes an annotation with no keypoints, which COCOeval ignores, so detections there
-    are neither rewarded nor punished (as COCO's own unlabelled people are).
-    """
-    import cv2
-
-    if len(images) != len(keypoints):
-        raise ValueError(f"{len(images)} image sizes but {len(keypoints)} keypoint arrays")
-    out_images, annotations = [], []
-    for image_id, ((H, W), kps) in enumerate(zip(images, keypoints), start=1):
-        out_images.append({"id": image_id, "height": int(H), "width": int(W), "file_name": f"{image_id}.png"})
-        for person in openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, N_PARTS, 3)):
-            labelled = person[:, 2] > 0
-            if not labelled.any():
-                continue
-            x0, y0 = person[labelled, :2].min(0)
-            x1, y1 = person[labelled, :2].max(0)
-            w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-            flat = np.where(labelled[:, None], person, 0.0).reshape(-1)
-            annotations.append(
-                _annotation(len(annotations) + 1, image_id, flat, int(labelled.sum()), [x0, y0, w, h], w * h)
-            )
-        mask = None if ignore is None else ignore[image_id - 1]
-        if mask is not None and np.any(mask):
-            n, _, stats, _ = cv2.connectedComponentsWithStats(np.asarray(mask, np.uint8), connectivity=8)
-            for x, y, w, h, area in stats[1:n]:
-                annotations.append(
-                    _annotation(len(annotations) + 1, image_id, np.zeros(51), 0, [x, y, w, h], float(area))
-                )
-    return {
-        "images": out_images,
-        "annotations": annotations,
-        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
-    }
-
-
-def _annotation(ann_id: int, image_id: int, flat: np.ndarray, n: int, bbox: list, area: float) -> dict:
-    return {
-        "id": ann_id,
-        "image_id": image_id,
-        "category_id": 1,
-        "keypoints": [float(v) for v in flat],
-        "num_keypoints": n,
-        "bbox": [float(v) for v in bbox],
-        "area": float(area),
-        "iscrowd": 0,
-    }
-
-
-def detections_coco(
-    image_ids: Sequence[int], keypoints: Sequence[np.ndarray], scores: Sequence[np.ndarray]
-) -> list:
-    """COCO result list from detected OpenPose-18 people: keypoints (P, 18, 3) [x, y, score], scores (P,)."""
-    results = []
-    for image_id, kps, sc in zip(image_ids, keypoints, scores):
-        kps = openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, N_PARTS, 3))
-        for person, score in zip(kps, np.asarray(sc, np.float64).reshape(-1)):
-            found = person[:, 2] > 0
-            # COCO wants a visibility-like third value; unfound parts sit at (0, 0) with 0.
-            flat = np.where(found[:, None], np.concatenate([person[:, :2], np.ones((17, 1))], 1), 0.0)
-            results.append(
-                {
-                    "image_id": int(image_id),
-                    "category_id": 1,
-                    "keypoints": [float(v) for v in flat.reshape(-1)],
-                    "score": float(score),
-                }
-            )
-    return results
-
-
-def coco_keypoint_ap(
-    ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None = None
-) -> dict:
-    """COCO keypoint AP/AR (COCOeval, OKS with COCO's sigmas) as a dict of floats in 0..1.
-
-    ground_truth: a COCO dict or the path of a COCO annotation JSON; detections: the result
-    list of ``detections_coco``; image_ids: evaluate only these images (default: all images of
-    the ground truth). Returns {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm",
-    "ARl"} (-1 where COCO has nothing to average, e.g. no medium people). pycocotools' prints
-    are captured, not shown.
-    """
-    if not detections:
-        _coco_ground_truth(ground_truth)  # still refuse a missing file
-        return dict.fromkeys(STAT_NAMES, 0.0)
-    return _summary(_coco_eval(ground_truth, detections, image_ids))
-
-
-def _summary(ev: Any) -> dict:
-    """AP/AR of a COCOeval that has run ``evaluate()`` (``coco_keypoint_ap``'s dict)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev.accumulate()
-        ev.summarize()
-    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
-
-
-def keypoint_errors(
-    ground_truth: dict | str | Path,
-    detections: list,
-    image_ids: Iterable[int] | None = None,
-    oks: float = 0.5,
-) -> dict[str, dict[str, float]]:
-    """What the detections get wrong, per COCO keypoint: missed parts and pixel errors.
-
-    Each labelled person is paired with the detection COCOeval matched to it at OKS ``oks``
-    (the same matching AP uses). Per keypoint name (``skeleton.COCO_PART_NAMES``) returns
-    {"labelled": labelled parts of matched people, "missed": fraction of them the detection
-    lacks, "median_px" / "p90_px": distance of the found ones, "people": the share of labelled
-    people that were matched at all}. Reading it beside AP says whether a network loses AP by
-    missing parts (one side more than the other, a PAF it never learned) or by placing them.
-    """
-    from .skeleton import COCO_PART_NAMES
-
-    if not detections:  # nobody matched: nothing to measure
-        nan = float("nan")
-        return {
-            n: {"labelled": 0.0, "missed": nan, "median_px": nan, "p90_px": nan, "people": 0.0}
-            for n in COCO_PART_NAMES
-        }
-    return _errors(_coco_eval(ground_truth, detections, image_ids), oks)
-
-
-def _errors(ev: Any, oks: float = 0.5) -> dict[str, dict[str, float]]:
-    """``keypoint_errors`` of a COCOeval that has run ``evaluate()``."""
-    from .skeleton import COCO_PART_NAMES
-
-    t = int(np.argmin(np.abs(ev.params.iouThrs - oks)))
-    all_areas = ev.params.areaRng[0]
-    labelled, found, dist = np.zeros(17), np.zeros(17), [[] for _ in range(17)]
-    n_people = n_matched = 0
-    for e in ev.evalImgs:
-        if e is None or e["aRng"] != all_areas:
-            continue
-        for g, ignored, d in zip(e["gtIds"], e["gtIgnore"], e["gtMatches"][t]):
-            if ignored:
-                continue
-            n_people += 1
-            if not d:
-                continue
-            n_matched += 1
-            gk = np.asarray(ev.cocoGt.anns[g]["keypoints"], np.float64).reshape(17, 3)
-            dk = np.asarray(ev.cocoDt.anns[int(d)]["keypoints"], np.float64).reshape(17, 3)
-            lab, hit = gk[:, 2] > 0, (gk[:, 2] > 0) & (dk[:, 2] > 0)
-            labelled += lab
-            found += hit
-            for k in np.flatnonzero(hit):
-                dist[k].append(float(np.hypot(*(gk[k, :2] - dk[k, :2]))))
-    out = {}
-    for k, name in enumerate(COCO_PART_NAMES):
-        dk = np.asarray(dist[k]) if dist[k] else np.full(1, np.nan)
-        out[name] = {
-            "labelled": float(labelled[k]),
-            "missed": float(1 - found[k] / labelled[k]) if labelled[k] else float("nan"),
-            "median_px": float(np.median(dk)),
-            "p90_px": float(np.quantile(dk, 0.9)),
-            "people": n_matched / max(n_people, 1),
-        }
-    return out
-
-
-def format_keypoint_errors(errors: dict[str, dict[str, float]]) -> str:
-    """``keypoint_errors`` as a text table, one line per keypoint."""
-    first = next(iter(errors.values()), {"people": 0.0})
-    lines = [
-        f"people matched at OKS 0.5: {first['people']:.3f}",
-        "keypoint       labelled  missed  median px  p90 px",
-    ]
-    for name, e in errors.items():
-        lines.append(
-            f"{name:14s} {e['labelled']:8.0f} {e['missed']:7.3f} {e['median_px']:10.2f} {e['p90_px']:7.2f}"
-        )
-    return "\n".join(lines)
-
-
-def check_coco_annotations(ground_truth: dict | str | Path) -> dict:
-    """Read and check a COCO person_keypoints file (or dict): what pycocotools needs, with clear errors.
-
-    Refuses (ValueError naming the file, and the annotation id where there is one): a file that
-    is not JSON, no ``images`` / ``annotations`` lists, duplicate image ids, an annotation without
-    ``keypoints`` or with other than 17 * 3 numbers, or naming an image that is not listed.
-    Returns the dataset dict (a copy: pycocotools changes it).
-    """
-    name = "the annotation dict" if isinstance(ground_truth, dict) else str(ground_truth)
-    if isinstance(ground_truth, dict):
-        data = json.loads(json.dumps(ground_truth))
-    else:
-        path = Path(ground_truth)
-        if not path.is_file():
-            raise FileNotFoundError(f"COCO annotation file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: not a JSON file ({e}); expected COCO person_keypoints JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise ValueError(
-            f"{name}: not COCO annotations: expected an object with 'images' and 'annotations' lists"
-        )
-    if not isinstance(data.get("annotations"), list):
-        raise ValueError(f"{name}: not COCO annotations: no 'annotations' list")
-    ids: set = set()
-    for info in data["images"]:
-        image_id = info.get("id") if isinstance(info, dict) else None
-        if image_id is None:
-            raise ValueError(f"{name}: an entry of 'images' has no 'id': {str(info)[:80]}")
-        if image_id in ids:
-            raise ValueError(f"{name}: image id {image_id} is listed twice in 'images'; ids must be unique")
-        ids.add(image_id)
-    for k, ann in enumerate(data["annotations"]):
-        ann_id = ann.get("id", f"#{k}") if isinstance(ann, dict) else f"#{k}"
-        where = f"{name}: annotation {ann_id}"
-        if not isinstance(ann, dict):
-            raise ValueError(f"{where} is not an object")
-        if "keypoints" not in ann:
-            raise ValueError(f"{where} has no 'keypoints' field; expected 17 x (x, y, v) = 51 numbers")
-        kp = ann["keypoints"]
-        if not isinstance(kp, list) or len(kp) != 51 or not all(isinstance(v, (int, float)) for v in kp):
-            got = f"{len(kp)} values" if isinstance(kp, list) else type(kp).__name__
-            raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 numbers")
-        if ann.get("image_id") not in ids:
-            raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
-    data.setdefault("categories", [{"id": 1, "name": "person"}])
-    return data
-
-
-def _coco_ground_truth(ground_truth: dict | str | Path) -> Any:
-    from pycocotools.coco import COCO
-
-    data = check_coco_annotations(ground_truth)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = data
-        gt.createIndex()
-        return gt
-
-
-def _coco_eval(ground_truth: dict | str | Path, detections: list, image_ids: Iterable[int] | None) -> Any:
-    """A COCOeval (keypoints, OKS) that has run ``evaluate()``: per-image matches in ``evalImgs``."""
-    from pycocotools.cocoeval import COCOeval
-
-    gt = _coco_ground_truth(ground_truth)
-    ids = sorted(gt.getImgIds()) if image_ids is None else sorted(int(i) for i in image_ids)
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes(json.loads(json.dumps(detections)))
-        ev = COCOeval(gt, dt, iouType="keypoints")
-        ev.params.imgIds = ids
-        ev.evaluate()
-    return ev
-
-
-def _stats(ground_truth: dict | str | Path, detections: list, ids: list, per_keypoint: bool) -> dict:
-    """``coco_keypoint_ap``, plus ``keypoint_errors`` under "per_keypoint" when asked (one COCOeval)."""
-    if not detections:  # nothing for COCOeval to match: the public functions' empty answers
-        stats: dict[str, Any] = coco_keypoint_ap(ground_truth, [], ids)
-        errors = keypoint_errors(ground_truth, [], ids)
-    else:
-        ev = _coco_eval(ground_truth, detections, ids)
-        stats, errors = _summary(ev), _errors(ev) if per_keypoint else {}
-    return {**stats, "per_keypoint": errors} if per_keypoint else stats
-
-
 # ----------------------------------------------------------------------------- models on data sets
-
-
-def scenes_ground_truth(scenes: Sequence) -> dict:
-    """COCO ground truth of synthetic scenes (``ground_truth_coco``): scene i is image i + 1,
-    its labelled people the annotations, its unlabelled people's mask the ignore regions."""
-    return ground_truth_coco(
-        [s.image.shape[:2] for s in scenes],
-        [np.asarray(s.keypoints) for s in scenes],
-        [s.ignore for s in scenes],
-    )
-
-
-def validation_scenes(n: int = N_VAL, seed: int = VAL_SEED, size: tuple[int, int] = VAL_SIZE) -> list:
-    """The held-out synthetic validation set: ``synthetic.make_scene(seed, i, size)`` for i < n."""
-    from .synthetic import make_scene
-
-    return [make_scene(seed, i, size=size) for i in range(n)]
 
 
 def _stages_of(model: Any, stages: str | Sequence[int] | None) -> list[int]:
@@ -398,10 +101,6 @@ def predict(
     params: None takes the model's own thresholds (``inference.parsing_params_of``).
     maps: the images' ``Maps`` (all_stages=True) when already computed: then nothing runs again.
     """
-    from tqdm.auto import tqdm
-
-    from .inference import infer_maps, parsing_params_of, poses_from_maps
-
     params = parsing_params_of(model, params)
     out: dict[int, tuple[list, list]] = {t: ([], []) for t in stages}
     last = max(stages)
@@ -424,7 +123,7 @@ def evaluate_synthetic(
     n: int = N_VAL,
     stages: str | Sequence[int] | None = None,
     params: Any = None,
-    seed: int = VAL_SEED,
+    seed: int = VALIDATION_SEED,
     size: tuple[int, int] = VAL_SIZE,
     progress: bool = False,
     scales: Sequence[float] = (1.0,),
@@ -434,7 +133,7 @@ def evaluate_synthetic(
 
     stages: None (the last), "all" (1..T) or a list of stage numbers. scales: the maps are
     averaged over these input scales before parsing (``inference.infer_maps``). per_keypoint:
-    each stats dict also holds ``keypoint_errors`` under "per_keypoint".
+    each stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
@@ -442,7 +141,7 @@ def evaluate_synthetic(
     images = [s.image for s in scenes]
     found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
-    return {t: _stats(gt, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+    return {t: keypoint_stats(gt, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
 
 
 def tune_parsing(
@@ -467,15 +166,7 @@ def tune_parsing(
     ``base``'s values (default ``ParsingParams()``). Returns [(ParsingParams, stats dict)],
     sorted by AP, highest first (ties keep the grid's order).
     """
-    import itertools
-    from dataclasses import replace
-
-    from tqdm.auto import tqdm
-
-    from .assembly import ParsingParams
-    from .inference import infer_maps, poses_from_maps
-
-    if seed == VAL_SEED:
+    if seed == VALIDATION_SEED:
         raise ValueError("tune_parsing on the validation seed would leave no held-out AP; use another seed")
     grid = dict(TUNING_GRID if grid is None else grid)
     base = base or ParsingParams()
@@ -493,7 +184,9 @@ def tune_parsing(
             kps.append(np.asarray(poses.keypoints))
             scores.append(np.asarray(poses.scores))
     ids = list(range(1, n + 1))
-    results = [(p, _stats(gt, detections_coco(ids, *f), ids, False)) for p, f in zip(candidates, found)]
+    results = [
+        (p, keypoint_stats(gt, detections_coco(ids, *f), ids, False)) for p, f in zip(candidates, found)
+    ]
     return sorted(results, key=lambda r: -r[1]["AP"])
 
 
@@ -510,7 +203,7 @@ def format_tuning(results: list[tuple[Any, dict]], top: int = 10, grid: dict | N
 def evaluate_perfect_maps(
     n: int = N_VAL,
     params: Any = None,
-    seed: int = VAL_SEED,
+    seed: int = VALIDATION_SEED,
     size: tuple[int, int] = VAL_SIZE,
     variant: str = "paper",
     progress: bool = False,
@@ -531,17 +224,12 @@ def evaluate_perfect_maps(
     stride, sigma (S*'s Gaussian) and limb_width (L*'s half-width), in image pixels, ask what
     another representation would allow: stride 4 with sigma 3.5 and limb_width 4 is what the
     same network sees when it runs on the image enlarged twice (``scales=(2,)``).
-    per_keypoint: the stats dict also holds ``keypoint_errors`` under "per_keypoint".
+    per_keypoint: the stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from .assembly import ParsingParams, parse
-    from .inference import Padding, resize_maps
-    from .synthetic import validation_set
-
     params = params or ParsingParams()
-    data = validation_set(n, size=size, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width)
+    data = validation_set(
+        n, size=size, seed=seed, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width
+    )
     scenes = [data.scene(i) for i in range(n)]
     gt = scenes_ground_truth(scenes)
     H, W = data.size
@@ -554,7 +242,7 @@ def evaluate_perfect_maps(
         keypoints.append(np.asarray(people.keypoints))
         scores.append(np.asarray(people.scores))
     ids = list(range(1, n + 1))
-    return _stats(gt, detections_coco(ids, keypoints, scores), ids, per_keypoint)
+    return keypoint_stats(gt, detections_coco(ids, keypoints, scores), ids, per_keypoint)
 
 
 def evaluate_coco(
@@ -572,16 +260,14 @@ def evaluate_coco(
 
     scales: input scales averaged before parsing (the released demo averages 0.5-2 on COCO; the
         paper's explicit scale search, x0.7, 1, 1.3, is for MPII, Sec. 3.1).
-    per_keypoint: each stats dict also holds ``keypoint_errors`` under "per_keypoint".
+    per_keypoint: each stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
-    import cv2
-
     annotations, images = Path(annotations), Path(images)
     if max_images is not None and (isinstance(max_images, bool) or max_images < 1):
         raise ValueError(f"max_images must be None (all) or >= 1, got {max_images}")
     if not images.is_dir():
         raise FileNotFoundError(f"COCO image folder not found: {images}")
-    gt = _coco_ground_truth(annotations)
+    gt = coco_ground_truth(annotations)
     ids = sorted(gt.getImgIds(catIds=gt.getCatIds(catNms=["person"])) or gt.getImgIds())[:max_images]
     if not ids:
         raise ValueError(f"{annotations} lists no images: nothing to evaluate (AP would be meaningless)")
@@ -595,7 +281,7 @@ def evaluate_coco(
         pictures.append(bgr)
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
-    return {t: _stats(gt.dataset, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+    return {t: keypoint_stats(gt.dataset, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
 
 
 def format_table(results: dict[int | str, dict]) -> str:
@@ -607,6 +293,32 @@ def format_table(results: dict[int | str, dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m openpose_edu.evaluate``: print (and --json write) AP per stage; 0 on success."""
+    p = _parser()
+    args = p.parse_args(argv)
+    params = _parsing_arg(p, args.parsing)
+    if args.tune_parsing:
+        return _tune(p, args, params)
+    if args.perfect_maps:
+        results: dict = {"S*,L*": _perfect_maps(args, params)}
+    else:
+        try:
+            results = _evaluate_model(p, args, params)
+        except (ValueError, FileNotFoundError) as e:  # a bad annotation file or image folder: one line
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    print(format_table(results))
+    last = list(results.values())[-1]
+    if "per_keypoint" in last:
+        print(format_keypoint_errors(last["per_keypoint"]))
+    if args.json:
+        with atomic_write(args.json, "w") as f:
+            json.dump({str(t): r for t, r in results.items()}, f, indent=1)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line's flags (``main``)."""
     p = argparse.ArgumentParser(prog="python -m openpose_edu.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="registry name (default: bundled) or a checkpoint .pt file")
     p.add_argument(
@@ -655,43 +367,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also print, for the last stage, each keypoint's missed fraction and pixel error",
     )
-    args = p.parse_args(argv)
-    params = _parsing_arg(p, args.parsing)
-    if args.tune_parsing:
-        return _tune(p, args, params)
-    if args.perfect_maps:
-        ceiling = evaluate_perfect_maps(
-            n=args.n,
-            params=params,
-            seed=VAL_SEED if args.seed is None else args.seed,
-            progress=True,
-            variant=args.variant,
-            stride=args.stride,
-            sigma=args.sigma,
-            limb_width=args.limb_width,
-            per_keypoint=args.per_keypoint,
-        )
-        results: dict = {"S*,L*": ceiling}
-    else:
-        try:
-            results = _evaluate_model(p, args, params)
-        except (ValueError, FileNotFoundError) as e:  # a bad annotation file or image folder: one line
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-    print(format_table(results))
-    last = list(results.values())[-1]
-    if "per_keypoint" in last:
-        print(format_keypoint_errors(last["per_keypoint"]))
-    if args.json:
-        with atomic_write(args.json, "w") as f:
-            json.dump({str(t): r for t, r in results.items()}, f, indent=1)
-    return 0
+    return p
+
+
+def _perfect_maps(args: argparse.Namespace, params: Any) -> dict:
+    """--perfect-maps: the ground-truth maps' AP (``evaluate_perfect_maps``) with the flags' targets."""
+    return evaluate_perfect_maps(
+        n=args.n,
+        params=params,
+        seed=VALIDATION_SEED if args.seed is None else args.seed,
+        progress=True,
+        variant=args.variant,
+        stride=args.stride,
+        sigma=args.sigma,
+        limb_width=args.limb_width,
+        per_keypoint=args.per_keypoint,
+    )
 
 
 def _parsing_arg(p: argparse.ArgumentParser, value: str) -> Any:
     """--parsing: None (the model's own), ParsingParams() ('demo') or ParsingParams from JSON."""
-    from .assembly import ParsingParams
-
     if value == "model":
         return None
     if value == "demo":
@@ -725,21 +420,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _load(args: argparse.Namespace) -> Any:
-    """--model: a registry name, a weights file (.pt, .pth, .caffemodel, .pb) or None (bundled)."""
-    from .weights import load_model
-
-    return load_model(args.model, device=args.device)
-
-
 def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> int:
     """--tune-parsing: the grid's best thresholds on the selection scenes, printed and as JSON."""
-    from .inference import parsing_params_of
-
     seed = SELECTION_SEED if args.seed is None else args.seed
-    if seed == VAL_SEED:
+    if seed == VALIDATION_SEED:
         p.error("--tune-parsing on the validation seed would leave no held-out AP; use another --seed")
-    model = _load(args)
+    model = load_model(args.model, device=args.device)
     stages = _stages_arg(args.stages)
     if stages is not None and (stages == "all" or len(stages) != 1):
         p.error("--tune-parsing tunes one stage; give --stages T")
@@ -763,7 +449,7 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
 
 def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params: Any) -> dict[int, dict]:
     """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
-    model = _load(args)
+    model = load_model(args.model, device=args.device)
     stages = _stages_arg(args.stages)
     try:
         _stages_of(model, stages)
@@ -788,7 +474,7 @@ def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params
         n=args.n,
         stages=stages,
         params=params,
-        seed=VAL_SEED if args.seed is None else args.seed,
+        seed=VALIDATION_SEED if args.seed is None else args.seed,
         progress=True,
         scales=args.scales,
         per_keypoint=args.per_keypoint,

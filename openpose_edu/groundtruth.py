@@ -315,31 +315,60 @@ def part_affinity_fields(
     ry = (ys - a[:, 1, None]).float()[:, :, None]  # (p - x_a).y: (K, h, 1)
     ux, uy = (u[n, p, c, i, None, None].float() for i in (0, 1))  # (K, 1, 1)
     on = (rx * uy - ry * ux).abs_() <= width  # |v_perp.(p - x_a)| <= sigma_l: (K, h, w)
+    u_people = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P)  # v per person: (N*C, 2, P)
     if variant == "paper":
-        along = rx * ux + ry * uy  # v.(p - x_a): (K, h, w)
-        on &= (along >= 0) & (along <= l_k.float()[:, None, None])
-        cover = _unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w).float()  # (N*C, P, h*w)
-        count = cover.sum(dim=1, keepdim=True).clamp(min=1)  # n_c(p), at least 1: (N*C, 1, h*w)
-        v = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P) @ cover / count  # Eq. 9: (N*C, 2, h*w)
+        on &= _along_the_limb(rx * ux + ry * uy, l_k)
+        v = _paper_field(_unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w), u_people)
     else:
-        lo, hi = torch.minimum(a, B[n, p, c]), torch.maximum(a, B[n, p, c])  # bounding box (K, 2)
-        lo = _round_half_away(lo - width).clamp(min=0)
-        hi = torch.minimum(_round_half_away(hi + width), torch.tensor([w, h], dtype=hi.dtype, device=dev))
-        in_x = (xs >= lo[:, 0, None]) & (xs < hi[:, 0, None])  # (K, w)
-        in_y = (ys >= lo[:, 1, None]) & (ys < hi[:, 1, None])  # (K, h)
-        on &= in_y[:, :, None] & in_x[:, None, :]
-        # The last person covering a cell wins: caffe_train's running average never runs.
-        covered = _unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w)
-        rank = torch.arange(1, P + 1, dtype=torch.float32, device=dev)[:, None]  # (P, 1), exact
-        last = (covered * rank).amax(dim=1, keepdim=True).long()  # 1 + winner, 0: none (N*C, 1, h*w)
-        u_people = u.float().permute(0, 2, 3, 1).reshape(N * C, 2, P)  # (N*C, 2, P)
-        pick = (last - 1).clamp(min=0).expand(-1, 2, -1)  # (N*C, 2, h*w)
-        v = u_people.gather(2, pick) * (last > 0)  # (N*C, 2, h*w)
+        on &= _in_grown_box(a, B[n, p, c], width, xs, ys)
+        v = _released_field(_unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w), u_people)
     vx, vy = v[:, 0].view(N, C, h, w), v[:, 1].view(N, C, h, w)
     out = torch.zeros(N, N_PAFS, h, w, dtype=torch.float32, device=dev)
     out[:, _PAF_X] = vx
     out[:, _PAF_Y] = vy
     return out
+
+
+def _along_the_limb(along: Tensor, length: Tensor) -> Tensor:
+    """Eq. 8's other test, 0 <= v.(p - x_a) <= l: along (K, h, w), length (K,) -> (K, h, w) bool."""
+    return (along >= 0) & (along <= length.float()[:, None, None])
+
+
+def _in_grown_box(a: Tensor, b: Tensor, width: float, xs: Tensor, ys: Tensor) -> Tensor:
+    """caffe_train's support: the cells in the limb's bounding box grown by ``width`` (rounded).
+
+    a, b: the limbs' ends (K, 2) in cells; xs (w,), ys (h,): the grid. Returns (K, h, w) bool.
+    """
+    h, w = len(ys), len(xs)
+    lo, hi = torch.minimum(a, b), torch.maximum(a, b)  # bounding box (K, 2)
+    lo = _round_half_away(lo - width).clamp(min=0)
+    hi = torch.minimum(_round_half_away(hi + width), torch.tensor([w, h], dtype=hi.dtype, device=hi.device))
+    in_x = (xs >= lo[:, 0, None]) & (xs < hi[:, 0, None])  # (K, w)
+    in_y = (ys >= lo[:, 1, None]) & (ys < hi[:, 1, None])  # (K, h)
+    return in_y[:, :, None] & in_x[:, None, :]
+
+
+def _paper_field(cover: Tensor, u: Tensor) -> Tensor:
+    """Eq. 9: the mean of the unit vectors of the people whose limb covers each cell.
+
+    cover: (N*C, P, h*w) bool, person k's limb c covers the cell; u: (N*C, 2, P) their unit
+    vectors. Returns (N*C, 2, h*w); 0 where nobody's limb is.
+    """
+    cover = cover.float()
+    count = cover.sum(dim=1, keepdim=True).clamp(min=1)  # n_c(p), at least 1: (N*C, 1, h*w)
+    return u @ cover / count
+
+
+def _released_field(cover: Tensor, u: Tensor) -> Tensor:
+    """caffe_train's field: the last person whose limb covers a cell wins (its average never runs).
+
+    cover: (N*C, P, h*w) bool; u: (N*C, 2, P). Returns (N*C, 2, h*w); 0 where nobody's limb is.
+    """
+    P = cover.shape[1]
+    rank = torch.arange(1, P + 1, dtype=torch.float32, device=cover.device)[:, None]  # (P, 1), exact
+    last = (cover * rank).amax(dim=1, keepdim=True).long()  # 1 + winner, 0: none (N*C, 1, h*w)
+    pick = (last - 1).clamp(min=0).expand(-1, 2, -1)  # (N*C, 2, h*w)
+    return u.gather(2, pick) * (last > 0)
 
 
 # --------------------------------------------------------------------------------------------

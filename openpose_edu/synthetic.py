@@ -48,7 +48,7 @@ W(p) is 0.
 ``np.random.default_rng(np.random.SeedSequence([seed, index]))``: the same (seed, index)
 gives the same scene on any machine and in any DataLoader worker. Training uses seeds in
 ``[0, VALIDATION_SEED)``; ``VALIDATION_SEED`` is reserved for the held-out set returned by
-``validation_set`` and never used for training, so the two cannot overlap.
+``datasets.validation_set`` and never used for training, so the two cannot overlap.
 
 Coordinates: (x, y) in image pixels, pixel centers at integers (OpenCV's convention), so a
 keypoint lies on pixel ``(round(y), round(x))``. Explained in the training notebook.
@@ -65,12 +65,10 @@ from statistics import NormalDist
 
 import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from .skeleton import N_PARTS, PART_INDEX
 
-VALIDATION_SEED = 2**32 - 1  # reserved for validation_set: training seeds are 0 .. 2**32 - 2
+VALIDATION_SEED = 2**32 - 1  # reserved for datasets.validation_set: training seeds are 0 .. 2**32 - 2
 
 # Drawn segments of one person. PART_SEGMENTS says which of them may show a part.
 SEGMENT_NAMES: tuple[str, ...] = (
@@ -577,7 +575,7 @@ def make_scene(
     Deterministic: ``SeedSequence([seed, index])``. Explained in the training notebook.
     """
     cfg = config or SceneConfig()
-    H, W = _check_size(size)
+    H, W = check_size(size)
     if not isinstance(max_people, int | np.integer) or max_people < 0:
         raise ValueError(f"max_people must be an int >= 0, got {max_people!r}")
     if seed < 0 or index < 0:
@@ -587,38 +585,11 @@ def make_scene(
     image = _background(rng, H, W, cfg)
     labels = np.zeros((H, W), dtype=np.int32)
     canvas = _Canvas(image, labels)
-
-    n = 0 if (max_people == 0 or rng.random() < cfg.p_empty) else int(rng.integers(1, max_people + 1))
-    n_unl = int(rng.integers(1, cfg.max_unlabelled + 1)) if rng.random() < cfg.p_unlabelled else 0
-    lo, hi = cfg.height_range
-    specs = []  # (height, labelled)
-    for k in range(n + n_unl):
-        frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-        if k >= n:  # unlabelled people are mostly small, like COCO's unannotated crowds
-            frac = math.exp(rng.uniform(math.log(lo * 0.6), math.log((lo + hi) / 2)))
-        specs.append((frac * H, k < n))
-    specs.sort(key=lambda s: s[0])  # small (far) people first, large (near) ones drawn over them
-
     people: list[Person] = []
     centers: list[np.ndarray] = []
-    for p, (height, labelled) in enumerate(specs):
+    for p, (height, labelled) in enumerate(_heights(rng, H, max_people, cfg)):
         pose = _sample_pose(rng, height, cfg)
-        angle = rng.uniform(-90, 90) if rng.random() < cfg.p_rotated else rng.normal(0.0, 12.0)
-        R = _rot(angle)
-        body = pose.joints @ R.T  # (18, 2) rotated about the neck
-        box_mid = 0.5 * (body.min(0) + body.max(0))
-        if centers and rng.random() < cfg.p_touching:
-            other = centers[int(rng.integers(len(centers)))]
-            center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
-        else:
-            center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
-        # The neck (the origin of ``body``) lands at ``offset``. Keep it inside the image: a person
-        # cut above the hips has no neck, and the COCO-18 tree falls apart into pieces (an arm,
-        # a leg) of fewer than 4 parts that no parser following the paper can group.
-        margin = cfg.neck_margin * np.array([W, H])
-        offset = np.clip(center - box_mid, margin, np.array([W, H]) - margin)
-        joints = body + offset
-        pose.head_center = R @ pose.head_center + offset
+        joints, angle, center = _place(rng, pose, height, centers, (H, W), cfg)
         colors = _person_colors(rng)
         _draw_person(canvas, pose, joints, angle, colors, 1 + p * N_SEGMENTS)
         centers.append(center)
@@ -643,8 +614,69 @@ def make_scene(
         )
         if person.labelled and person.n_visible < cfg.min_visible:
             person.labelled = False  # barely seen: unannotated (and masked), as in COCO
+    ignore = _ignore_mask(labels, people)
+    if noise:
+        image = _camera(rng, image, cfg)
 
-    ignore = np.zeros((H, W), dtype=bool)
+    kps = [person.keypoints for person in people if person.labelled]
+    keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
+    return Scene(image, keypoints, ignore, labels, people, int(seed), int(index))
+
+
+def _heights(rng: np.random.Generator, H: int, max_people: int, cfg: SceneConfig) -> list[tuple[float, bool]]:
+    """(height in pixels, labelled) of everybody to draw, smallest (farthest) first.
+
+    0..max_people labelled people and, in some scenes, 1..max_unlabelled unlabelled ones; heights
+    log-uniform in ``cfg.height_range`` of H (unlabelled people mostly small, like COCO's crowds).
+    """
+    n = 0 if (max_people == 0 or rng.random() < cfg.p_empty) else int(rng.integers(1, max_people + 1))
+    n_unl = int(rng.integers(1, cfg.max_unlabelled + 1)) if rng.random() < cfg.p_unlabelled else 0
+    lo, hi = cfg.height_range
+    specs = []  # (height, labelled)
+    for k in range(n + n_unl):
+        frac = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        if k >= n:  # unlabelled people are mostly small, like COCO's unannotated crowds
+            frac = math.exp(rng.uniform(math.log(lo * 0.6), math.log((lo + hi) / 2)))
+        specs.append((frac * H, k < n))
+    specs.sort(key=lambda s: s[0])  # small (far) people first, large (near) ones drawn over them
+    return specs
+
+
+def _place(
+    rng: np.random.Generator,
+    pose: _Pose,
+    height: float,
+    centers: list[np.ndarray],
+    size: tuple[int, int],
+    cfg: SceneConfig,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Rotate ``pose`` and put it in the image: (joints (18, 2) in pixels, angle in degrees, centre).
+
+    Some people stand against an earlier one (``cfg.p_touching``); the neck stays inside the
+    image. Moves ``pose.head_center`` with the body.
+    """
+    H, W = size
+    angle = rng.uniform(-90, 90) if rng.random() < cfg.p_rotated else rng.normal(0.0, 12.0)
+    R = _rot(angle)
+    body = pose.joints @ R.T  # (18, 2) rotated about the neck
+    box_mid = 0.5 * (body.min(0) + body.max(0))
+    if centers and rng.random() < cfg.p_touching:
+        other = centers[int(rng.integers(len(centers)))]
+        center = other + rng.normal(0, 1, 2) * np.array([0.25, 0.1]) * height
+    else:
+        center = rng.uniform([-0.05 * W, -0.05 * H], [1.05 * W, 1.05 * H])
+    # The neck (the origin of ``body``) lands at ``offset``. Keep it inside the image: a person
+    # cut above the hips has no neck, and the COCO-18 tree falls apart into pieces (an arm,
+    # a leg) of fewer than 4 parts that no parser following the paper can group.
+    margin = cfg.neck_margin * np.array([W, H])
+    offset = np.clip(center - box_mid, margin, np.array([W, H]) - margin)
+    pose.head_center = R @ pose.head_center + offset
+    return body + offset, angle, center
+
+
+def _ignore_mask(labels: np.ndarray, people: list[Person]) -> np.ndarray:
+    """(H, W) bool: the pixels the unlabelled people show, dilated by 2 (W(p) = 0 there, Eq. 3-4)."""
+    ignore = np.zeros(labels.shape, dtype=bool)
     unl = [p for p, person in enumerate(people) if not person.labelled]
     if unl:
         unlabelled = np.zeros(1 + len(people) * N_SEGMENTS, dtype=bool)  # label -> unlabelled?
@@ -652,129 +684,28 @@ def make_scene(
             unlabelled[1 + p * N_SEGMENTS : 1 + (p + 1) * N_SEGMENTS] = True
         mask = unlabelled[labels]
         ignore = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-
-    if noise:
-        std = rng.uniform(*cfg.noise_std)
-        if rng.random() < cfg.p_blur:
-            image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
-        if std > 0:
-            # Gaussian noise through a 256-entry quantile table: random bytes are far cheaper
-            # than full-size float normals, and 256 levels are plenty for 0..255 pixels.
-            lut = np.round(_NORMAL_QUANTILES * std).astype(np.int16)
-            noise_px = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), lut)
-            image = cv2.add(image, noise_px, dtype=cv2.CV_8U)  # saturating: stays in 0..255
-
-    kps = [person.keypoints for person in people if person.labelled]
-    keypoints = np.stack(kps) if kps else np.zeros((0, N_PARTS, 3), np.float32)
-    return Scene(image, keypoints, ignore, labels, people, int(seed), int(index))
+    return ignore
 
 
-def _check_size(size: Sequence[int]) -> tuple[int, int]:
+def _camera(rng: np.random.Generator, image: np.ndarray, cfg: SceneConfig) -> np.ndarray:
+    """The camera's softness and noise: a slight blur (sometimes), then Gaussian pixel noise."""
+    std = rng.uniform(*cfg.noise_std)
+    if rng.random() < cfg.p_blur:
+        image = cv2.GaussianBlur(image, (3, 3), rng.uniform(0.3, 0.9))
+    if std > 0:
+        # Gaussian noise through a 256-entry quantile table: random bytes are far cheaper
+        # than full-size float normals, and 256 levels are plenty for 0..255 pixels.
+        lut = np.round(_NORMAL_QUANTILES * std).astype(np.int16)
+        noise_px = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), lut)
+        image = cv2.add(image, noise_px, dtype=cv2.CV_8U)  # saturating: stays in 0..255
+    return image
+
+
+def check_size(size: Sequence[int]) -> tuple[int, int]:
+    """A scene size (H, W) as two ints, both >= 32 pixels (ValueError otherwise)."""
     if len(size) != 2 or min(int(size[0]), int(size[1])) < 32:
         raise ValueError(f"size must be (H, W) with both >= 32 pixels, got {size!r}")
     return int(size[0]), int(size[1])
-
-
-# ------------------------------------------------------------------------------------ dataset
-
-
-class SyntheticPoseDataset(Dataset):
-    """A torch Dataset of synthetic scenes with the training targets S*, L*, W at stride ``stride``.
-
-    Item i is ``make_scene(seed, i, size, max_people)`` and a dict:
-    ``image`` uint8 (3, H, W) RGB; ``keypoints`` float32 (max_people, 18, 3), padded with v = 0;
-    ``n_people`` int; ``S`` float32 (19, h, w) (Eq. 6-7), ``L`` float32 (38, h, w) (Eq. 8-9) and
-    ``W`` float32 (1, h, w) (the mask of Eq. 3-4) from openpose_edu.groundtruth, h = H / stride.
-    Scenes are made on the fly (a few ms each), deterministic per (seed, index), so the set can
-    be as long as training needs and works with DataLoader workers.
-    """
-
-    def __init__(
-        self,
-        length: int,
-        seed: int = 0,
-        size: tuple[int, int] = (256, 256),
-        max_people: int = 6,
-        stride: int = 8,
-        sigma: float = 7.0,
-        config: SceneConfig | None = None,
-        targets: bool = True,
-        limb_width: float = 8.0,
-        variant: str = "paper",
-        mask_method: str = "area",
-    ) -> None:
-        H, W = _check_size(size)
-        if H % stride or W % stride:
-            raise ValueError(
-                f"size {size} must be a multiple of stride {stride} (e.g. {(H // stride) * stride})"
-            )
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        if not 0 <= seed <= VALIDATION_SEED:
-            raise ValueError(f"seed must be in [0, {VALIDATION_SEED}], got {seed}")
-        self.length, self.seed, self.size = int(length), int(seed), (H, W)
-        self.max_people, self.stride, self.sigma = int(max_people), int(stride), float(sigma)
-        self.config = config or SceneConfig()
-        self.targets = targets
-        self.limb_width, self.variant, self.mask_method = float(limb_width), variant, mask_method
-
-    @property
-    def grid_size(self) -> tuple[int, int]:
-        return self.size[0] // self.stride, self.size[1] // self.stride
-
-    def __len__(self) -> int:
-        return self.length
-
-    def scene(self, index: int) -> Scene:
-        """The Scene behind item ``index``."""
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
-        return make_scene(self.seed, index, self.size, self.max_people, self.config)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        scene = self.scene(index)
-        P = scene.keypoints.shape[0]
-        if P > self.max_people:  # cannot happen with make_scene, but guards the padding below
-            raise ValueError(f"scene has {P} people, more than max_people={self.max_people}")
-        kps = np.zeros((self.max_people, N_PARTS, 3), dtype=np.float32)
-        kps[:P] = scene.keypoints
-        item: dict[str, torch.Tensor | int] = {
-            "image": torch.from_numpy(np.ascontiguousarray(scene.image.transpose(2, 0, 1))),
-            "keypoints": torch.from_numpy(kps),
-            "n_people": P,
-        }
-        if self.targets:
-            item.update(self.make_targets(torch.from_numpy(kps), torch.from_numpy(scene.ignore)))
-        return item
-
-    def make_targets(self, keypoints: torch.Tensor, ignore: torch.Tensor) -> dict[str, torch.Tensor]:
-        """S* (19, h, w), L* (38, h, w), W (1, h, w) of one scene: ``groundtruth.targets`` (Eq. 3-9).
-
-        keypoints: (max_people, 18, 3) float32 in image pixels; ignore: (H, W) bool.
-        """
-        from . import groundtruth  # imported here: scenes alone need no ground-truth module
-
-        S, L, W = groundtruth.targets(
-            keypoints[None],
-            ignore[None],
-            grid_size=self.grid_size,
-            stride=self.stride,
-            sigma=self.sigma,
-            limb_width=self.limb_width,
-            variant=self.variant,
-            mask_method=self.mask_method,
-        )
-        return {"S": S[0], "L": L[0], "W": W[0]}
-
-
-def validation_set(
-    n: int = 200, size: tuple[int, int] = (256, 256), max_people: int = 6, **kwargs
-) -> SyntheticPoseDataset:
-    """The held-out synthetic validation set: ``n`` scenes of the reserved ``VALIDATION_SEED``.
-
-    Training uses seeds below ``VALIDATION_SEED``, so no validation scene is ever trained on.
-    """
-    return SyntheticPoseDataset(n, seed=VALIDATION_SEED, size=size, max_people=max_people, **kwargs)
 
 
 # ------------------------------------------------------------------------------------ samples

@@ -35,15 +35,18 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from .body25 import Body25Config, Body25Net
+from .datasets import CocoKeypointDataset, SyntheticPoseDataset, collate
 from .groundtruth import DEFAULT_LIMB_WIDTH
 from .io import atomic_write
-from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters
+from .loss import LossTerms, openpose_loss
+from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters, he_normal_
+from .synthetic import VALIDATION_SEED
 from .weights import load_checkpoint, save_checkpoint
 
 # TrainConfig fields a resumed run may change: where and how fast it runs, how long, how often it
@@ -77,8 +80,8 @@ def bundled_config() -> OpenPoseConfig:
     scenes hold people down to 64 pixels tall, and on a stride-8 grid even perfect maps S*, L*
     of them score only AP 0.747 (0.831 at stride 4; see the model card).
     Runs 1-3 trained the stride-8 form, vgg ((16,), (32,), (64, 64), (96, 96)) with 3x3 stage
-    kernels; ``model.without_last_pool`` made it stride 4 (runs 4-5) and
-    ``model.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time;
+    kernels; ``surgery.without_last_pool`` made it stride 4 (runs 4-5) and
+    ``surgery.with_stage_kernel`` grew the kernels to 5x5 (run 6), every weight kept each time;
     run 8 trained it on toward PAFs one cell (4 px) wide, ``TrainConfig(limb_width=4)``.
     """
     return OpenPoseConfig.small(
@@ -106,7 +109,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 on weights (CMU's train files: 5e-4, SGD); off: synthetic data is endless
     grad_clip: float = 0.0  # max global gradient norm (0: off; Adam's steps are bounded by lr anyway)
     seed: int = 0  # weight initialisation seed
-    data_seed: int = 0  # synthetic scene stream (evaluate.VAL_SEED is held out and refused here)
+    data_seed: int = 0  # synthetic scene stream (synthetic.VALIDATION_SEED is held out, refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
     # S*'s Gaussian spread, input pixels, in the formula of groundtruth's variant: 7 is caffe_train's
     # value for exp(-d^2/2sigma^2); in the paper's exp(-d^2/sigma^2) (Eq. 6) it is sqrt(2) narrower.
@@ -171,26 +174,15 @@ def init_weights(net: OpenPoseNet, seed: int = 0) -> OpenPoseNet:
 
     The last 1x1 conv of every branch (no ReLU) predicts S^t or L^t; starting it near zero keeps
     the first losses small and equal across stages. Its background channel starts at 1 in S,
-    which is what S* is almost everywhere. Returns ``net`` (modified in place).
+    which is what S* is almost everywhere. Biases start at 0. Returns ``net`` (modified in place).
     """
-    gen = torch.Generator().manual_seed(seed)
     if hasattr(net, "output_layers"):  # body25.Body25Net: (heatmap outputs, PAF outputs)
         heat_outputs, paf_outputs = net.output_layers()
     else:
         heat_outputs = [stage.L2[-1] for stage in net.stages]
         paf_outputs = [stage.L1[-1] for stage in net.stages]
-    outputs = {id(m) for m in [*heat_outputs, *paf_outputs]}
+    he_normal_(net, seed, bias_std=0.0, outputs=[*heat_outputs, *paf_outputs])
     with torch.no_grad():
-        for m in net.modules():
-            if not isinstance(m, nn.Conv2d):
-                continue
-            if id(m) in outputs:
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.01)
-                m.bias.zero_()
-            else:
-                fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * math.sqrt(2.0 / fan_in))
-                m.bias.zero_()
         for m in heat_outputs:
             m.bias[-1] = 1.0  # background channel (skeleton.BACKGROUND is the last)
     return net
@@ -226,7 +218,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
     """The training data set: synthetic scenes (default) or a COCO keypoint data set.
 
     Items are dicts with ``image`` (3, crop, crop) uint8 RGB, ``S`` (19, h, w), ``L`` (38, h, w)
-    and ``W`` (1, h, w) float32, h = w = crop / stride (see ``collate``); ``stride`` must be the
+    and ``W`` (1, h, w) float32, h = w = crop / stride (``datasets.collate``); ``stride`` must be the
     network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
     """
     if cfg.coco_annotations:
@@ -238,14 +230,11 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             sigma=cfg.sigma,
             limb_width=cfg.limb_width,
         )
-    from .evaluate import VAL_SEED
-
-    if cfg.data_seed == VAL_SEED:
+    if cfg.data_seed == VALIDATION_SEED:
         raise ValueError(
-            f"data_seed {cfg.data_seed} is the held-out validation seed (evaluate.VAL_SEED); choose another"
+            f"data_seed {cfg.data_seed} is the held-out validation seed (synthetic.VALIDATION_SEED); "
+            "choose another"
         )
-    from .synthetic import SyntheticPoseDataset
-
     return SyntheticPoseDataset(
         length=n_items or cfg.steps * cfg.batch_size,
         seed=cfg.data_seed,
@@ -255,124 +244,6 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
         sigma=cfg.sigma,
         limb_width=cfg.limb_width,
     )
-
-
-def collate(items: Sequence[Any]) -> dict[str, Tensor]:
-    """Stack dataset items into a batch dict: image (N,3,H,W) uint8 RGB, S, L, W float32."""
-    batch: dict[str, list[Tensor]] = {"image": [], "S": [], "L": [], "W": []}
-    for item in items:
-        item = _as_item(item)
-        for key in batch:
-            batch[key].append(item[key])
-    return {key: torch.stack(value) for key, value in batch.items()}
-
-
-def _as_item(item: Any) -> dict[str, Tensor]:
-    """One dataset item as {image (3,H,W) uint8, S (19,h,w), L (38,h,w), W (1,h,w)}."""
-    if not isinstance(item, dict):
-        raise TypeError(f"dataset items must be dicts, got {type(item).__name__}")
-    aliases = {
-        "image": ("image",),
-        "S": ("S", "S_star", "heatmaps", "confidence_maps"),
-        "L": ("L", "L_star", "pafs", "part_affinity_fields"),
-        "W": ("W", "mask", "loss_mask"),
-    }
-    out = {}
-    for key, names in aliases.items():
-        name = next((n for n in names if n in item), None)
-        if name is None:
-            raise KeyError(f"dataset item has no {key!r} (looked for {names}); it has {sorted(item)}")
-        value = torch.as_tensor(item[name])
-        if key == "image" and value.ndim == 3 and value.shape[-1] == 3 and value.shape[0] != 3:
-            value = value.permute(2, 0, 1)  # HWC -> CHW
-        if key == "W" and value.ndim == 2:
-            value = value[None]
-        out[key] = value if key == "image" else value.float()
-    return out
-
-
-class CocoKeypointDataset(Dataset):
-    """A COCO-format keypoint data set as training items (images letterboxed to crop x crop).
-
-    Each image is scaled so that its longer side is ``crop`` pixels and padded with 128 (the
-    original pad value); keypoints go through ``groundtruth.coco_to_openpose`` (COCO-17 ->
-    OpenPose-18, Neck = mean of the shoulders); people without keypoints and crowd regions are
-    masked out of the loss (W = 0), as caffe_train's mask_miss does. No augmentation: simple,
-    for a user who wants to fine-tune on their own annotations. sigma and limb_width: S*'s
-    Gaussian and L*'s half-width in pixels of the crop (``groundtruth.targets``).
-    """
-
-    def __init__(
-        self,
-        annotations: str | Path,
-        images: str | Path,
-        crop: int = 368,
-        stride: int = 8,
-        sigma: float = 7.0,
-        limb_width: float = DEFAULT_LIMB_WIDTH,
-    ) -> None:
-        if crop % stride:  # SyntheticPoseDataset checks its size the same way
-            raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
-        annotations, images = Path(annotations), Path(images)
-        if not annotations.is_file():
-            raise FileNotFoundError(
-                f"COCO annotation file not found: {annotations} (a person_keypoints JSON)"
-            )
-        if not images.is_dir():
-            raise FileNotFoundError(f"COCO image folder not found: {images} (the images the JSON names)")
-        import contextlib
-        import io
-
-        from pycocotools.coco import COCO
-
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-            self.coco = COCO(str(annotations))
-        self.images = images
-        self.crop, self.stride, self.sigma, self.limb_width = crop, stride, sigma, limb_width
-        self.ids = sorted(self.coco.getImgIds(catIds=self.coco.getCatIds(catNms=["person"])))
-        if not self.ids:
-            raise ValueError(f"{annotations} has no images with 'person' annotations")
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        import cv2
-
-        from .groundtruth import coco_to_openpose, targets
-
-        info = self.coco.loadImgs(self.ids[index])[0]
-        path = self.images / info["file_name"]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read image {path} (named in the COCO annotations)")
-        H, W = bgr.shape[:2]
-        scale = self.crop / max(H, W)
-        h, w = round(H * scale), round(W * scale)
-        image = np.full((self.crop, self.crop, 3), 128, np.uint8)
-        image[:h, :w] = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)[..., ::-1]  # -> RGB
-        anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=info["id"], iscrowd=None))
-        labelled = [a for a in anns if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0)]
-        ignore = np.zeros((H, W), bool)
-        for a in anns:
-            if a not in labelled and ("segmentation" in a or "bbox" in a):
-                ignore |= self.coco.annToMask(a).astype(bool)
-        ignore_crop = np.zeros((self.crop, self.crop), bool)
-        ignore_crop[:h, :w] = cv2.resize(ignore.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        kps17 = np.array([a["keypoints"] for a in labelled], np.float32).reshape(-1, 17, 3)
-        kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
-        kps[..., :2] *= scale
-        grid = (self.crop // self.stride, self.crop // self.stride)
-        maps = targets(
-            kps[None],
-            ignore_crop[None],
-            grid_size=grid,
-            stride=self.stride,
-            sigma=self.sigma,
-            limb_width=self.limb_width,
-        )
-        S, L, Wm = (t[0] for t in maps)
-        return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -425,6 +296,48 @@ def train(
     (fine-tuning): step 0, a fresh optimizer and schedule; its config is used.
     """
     cfg = cfg or TrainConfig.from_env()
+    device = _device(cfg)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    net, start, history, opt_state = _build(cfg, model_config, resume, init_from)
+    net.to(device).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if opt_state is not None:
+        optimizer.load_state_dict(opt_state)
+    precision = _Precision.of(cfg, device)
+    net.to(memory_format=precision.memory_format)
+    loader = _loader(dataset or make_dataset(cfg, stride=net.config.stride), cfg, start, device)
+    log = _Log(out, cfg, start, history, progress)
+    step, last_ckpt = start, None
+    try:
+        for batch in loader:
+            lr = lr_at(step, cfg)
+            terms, grad_norm = _step(net, optimizer, precision, batch, lr, cfg, device)
+            if grad_norm is None:  # stopped before the update: the weights stay finite
+                raise FloatingPointError(
+                    f"the loss is {float(terms.total)} at step {step + 1}: training diverged; lower --lr, "
+                    f"set --grad-clip, or resume from an earlier checkpoint in {out}"
+                )
+            step += 1
+            log.step(step, terms, lr, grad_norm, len(batch["image"]))
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                last_ckpt = _checkpoint(out, net, optimizer, step, cfg, log.history)
+    except KeyboardInterrupt:  # Ctrl-C: keep the finished steps, then stop as asked
+        log.bar.close()
+        if step > start:
+            _checkpoint(out, net, optimizer, step, cfg, log.history)
+        raise
+    log.close()
+    if last_ckpt is None and step > 0:
+        last_ckpt = _checkpoint(out, net, optimizer, step, cfg, log.history)
+    net.to(memory_format=torch.contiguous_format).eval()
+    return TrainResult(
+        model=net, history=log.history, checkpoint=last_ckpt, seconds=log.seconds(), images=log.images
+    )
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    """The run's device (and torch's thread count, ``cfg.threads``); refuses a CUDA that is not there."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
@@ -432,62 +345,86 @@ def train(
         raise ValueError(
             "device 'cuda' was asked for but torch.cuda.is_available() is False; use --device cpu"
         )
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    return device
 
-    start, history, opt_state = 0, [], None
+
+def _build(
+    cfg: TrainConfig,
+    model_config: Any,
+    resume: str | Path | None,
+    init_from: str | Path | None,
+) -> tuple[nn.Module, int, list, dict | None]:
+    """The network to train and where it starts: (net, first step, history so far, optimizer state).
+
+    A new run initialises ``model_config`` (``init_weights``); ``init_from`` starts a new run from
+    a checkpoint's weights; ``resume`` continues a run, refusing hyper-parameters that shape the
+    optimisation (all but ``RESUMABLE_CHANGES``) and a data seed other than the checkpoint's.
+    """
     if resume is not None and init_from is not None:
         raise ValueError("give resume (continue a run) or init_from (start a new run from weights), not both")
     source = resume if resume is not None else init_from
-    if source is not None:
-        net, extra = load_checkpoint(source, device="cpu")
-        if model_config is not None and model_config.to_dict() != net.config.to_dict():
-            raise ValueError(
-                f"checkpoint {source} holds a different network config than the one asked for:\n"
-                f"  checkpoint: {net.config.to_dict()}\n  asked:      {model_config.to_dict()}\n"
-                "use the checkpoint's own config (pass model_config=None) or start a new run"
-            )
-    if resume is not None:
-        stored = extra.get("train_config", {})
-        changed = {
-            k: (stored[k], getattr(cfg, k))
-            for k in stored
-            if k not in RESUMABLE_CHANGES and hasattr(cfg, k) and stored[k] != getattr(cfg, k)
-        }
-        if changed:
-            listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
-            raise ValueError(
-                f"checkpoint {resume} was trained with other hyper-parameters: {listed}; resume with the "
-                "checkpoint's values (or start a new run with init_from / --init-from)"
-            )
-        if extra.get("data_seed", cfg.data_seed) != cfg.data_seed:
-            raise ValueError(
-                f"checkpoint {resume} was trained with data_seed {extra['data_seed']}, "
-                f"this run asks for {cfg.data_seed}; resume with the same data_seed"
-            )
-        start = int(extra.get("step", 0))
-        history = [r for r in extra.get("history", []) if r.get("step", 0) <= start]
-        opt_state = extra.get("optimizer")
-    elif source is None:
-        net = init_weights(build_model(model_config or bundled_config()), seed=cfg.seed)
-    net.to(device).train()
+    if source is None:
+        return init_weights(build_model(model_config or bundled_config()), seed=cfg.seed), 0, [], None
+    net, extra = load_checkpoint(source, device="cpu")
+    if model_config is not None and model_config.to_dict() != net.config.to_dict():
+        raise ValueError(
+            f"checkpoint {source} holds a different network config than the one asked for:\n"
+            f"  checkpoint: {net.config.to_dict()}\n  asked:      {model_config.to_dict()}\n"
+            "use the checkpoint's own config (pass model_config=None) or start a new run"
+        )
+    if resume is None:
+        return net, 0, [], None
+    stored = extra.get("train_config", {})
+    changed = {
+        k: (stored[k], getattr(cfg, k))
+        for k in stored
+        if k not in RESUMABLE_CHANGES and hasattr(cfg, k) and stored[k] != getattr(cfg, k)
+    }
+    if changed:
+        listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
+        raise ValueError(
+            f"checkpoint {resume} was trained with other hyper-parameters: {listed}; resume with the "
+            "checkpoint's values (or start a new run with init_from / --init-from)"
+        )
+    if extra.get("data_seed", cfg.data_seed) != cfg.data_seed:
+        raise ValueError(
+            f"checkpoint {resume} was trained with data_seed {extra['data_seed']}, "
+            f"this run asks for {cfg.data_seed}; resume with the same data_seed"
+        )
+    start = int(extra.get("step", 0))
+    history = [r for r in extra.get("history", []) if r.get("step", 0) <= start]
+    return net, start, history, extra.get("optimizer")
 
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if opt_state is not None:
-        optimizer.load_state_dict(opt_state)
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    # bfloat16 keeps float32's exponent range, so no gradient scaling; oneDNN's bf16 convolutions
-    # want NHWC tensors (channels_last), NCHW ones are converted at every layer.
-    use_bf16 = cfg.cpu_bf16 and device.type == "cpu"
-    autocast_dtype = torch.bfloat16 if use_bf16 else torch.float16
-    memory_format = torch.channels_last if use_bf16 else torch.contiguous_format
-    net.to(memory_format=memory_format)
 
-    if dataset is None:
-        dataset = make_dataset(cfg, stride=net.config.stride)
+@dataclass
+class _Precision:
+    """How the step computes: float16 autocast + gradient scaling on CUDA, bfloat16 on CPU, or float32.
+
+    bfloat16 keeps float32's exponent range, so no gradient scaling; oneDNN's bf16 convolutions
+    want NHWC tensors (channels_last), NCHW ones are converted at every layer.
+    """
+
+    autocast: bool
+    dtype: torch.dtype
+    memory_format: torch.memory_format
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, device: torch.device) -> _Precision:
+        use_amp = cfg.amp and device.type == "cuda"
+        use_bf16 = cfg.cpu_bf16 and device.type == "cpu"
+        return cls(
+            autocast=use_amp or use_bf16,
+            dtype=torch.bfloat16 if use_bf16 else torch.float16,
+            memory_format=torch.channels_last if use_bf16 else torch.contiguous_format,
+            scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        )
+
+
+def _loader(dataset: Dataset, cfg: TrainConfig, start: int, device: torch.device) -> DataLoader:
+    """Batches of steps ``start`` .. ``cfg.steps - 1``: step k's images are items k*B .. k*B+B-1."""
     remaining = max(0, cfg.steps - start)
-    loader = DataLoader(
+    return DataLoader(
         dataset,
         batch_size=cfg.batch_size,
         sampler=_StepSampler(start * cfg.batch_size, remaining * cfg.batch_size, len(dataset)),
@@ -498,75 +435,80 @@ def train(
         pin_memory=device.type == "cuda",
     )
 
-    writer = None
-    if cfg.tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(log_dir=str(out / "tb"), purge_step=start if start else None)
+def _step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    precision: _Precision,
+    batch: dict,
+    lr: float,
+    cfg: TrainConfig,
+    device: torch.device,
+) -> tuple[LossTerms, Tensor | None]:
+    """One optimizer step on ``batch`` at learning rate ``lr``: the loss of Eq. 5 over every stage.
 
-    from .loss import openpose_loss
+    Returns (the loss terms, the gradient norm before clipping); the norm is None when the loss
+    is not finite: then nothing was updated.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    x = net.input_spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
+    x = x.contiguous(memory_format=precision.memory_format)
+    S_star = batch["S"].to(device, non_blocking=True)  # (N, 19, h, w)
+    L_star = batch["L"].to(device, non_blocking=True)  # (N, 38, h, w)
+    W = batch["W"].to(device, non_blocking=True)  # (N, 1, h, w)
+    with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
+        output = net(x)
+    terms = openpose_loss(_float_output(output), S_star, L_star, W)
+    if not torch.isfinite(terms.total):
+        return terms, None
+    optimizer.zero_grad(set_to_none=True)
+    scaler = precision.scaler
+    scaler.scale(terms.total).backward()
+    scaler.unscale_(optimizer)
+    grad_norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip or math.inf)  # recorded
+    scaler.step(optimizer)
+    scaler.update()
+    return terms, grad_norm
 
-    spec = net.input_spec
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, desc="train", mininterval=5.0)
-    t0 = time.perf_counter()
-    t_log, n_log, images = t0, 0, 0
-    step = start
-    last_ckpt: Path | None = None
-    _write_history(out, history)  # a resumed run's file restarts at its checkpoint: no step twice
-    try:
-        for batch in loader:
-            lr = lr_at(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x = spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
-            x = x.contiguous(memory_format=memory_format)
-            S_star = batch["S"].to(device, non_blocking=True)  # (N, 19, h, w)
-            L_star = batch["L"].to(device, non_blocking=True)  # (N, 38, h, w)
-            W = batch["W"].to(device, non_blocking=True)  # (N, 1, h, w)
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or use_bf16):
-                output = net(x)
-            terms = openpose_loss(_float_output(output), S_star, L_star, W)
-            if not torch.isfinite(terms.total):  # stop before the update: the weights stay finite
-                raise FloatingPointError(
-                    f"the loss is {float(terms.total)} at step {step + 1}: training diverged; lower --lr, "
-                    f"set --grad-clip, or resume from an earlier checkpoint in {out}"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(terms.total).backward()
-            scaler.unscale_(optimizer)
-            grad_norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip or math.inf)  # recorded
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            images += x.shape[0]
-            n_log += x.shape[0]
-            bar.update(1)
 
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                now = time.perf_counter()
-                rec = _record(step, terms, lr, n_log / max(now - t_log, 1e-9), float(grad_norm))
-                t_log, n_log = now, 0
-                history.append(rec)
-                bar.set_postfix(loss=f"{rec['total']:.4g}", lr=f"{lr:.2g}")
-                _write_history(out, history)
-                if writer is not None:
-                    _log_tensorboard(writer, rec)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                last_ckpt = _checkpoint(out, net, optimizer, step, cfg, history)
-    except KeyboardInterrupt:  # Ctrl-C: keep the finished steps, then stop as asked
-        bar.close()
-        if step > start:
-            _checkpoint(out, net, optimizer, step, cfg, history)
-        raise
-    bar.close()
-    if writer is not None:
-        writer.close()
-    if last_ckpt is None and step > 0:
-        last_ckpt = _checkpoint(out, net, optimizer, step, cfg, history)
-    net.to(memory_format=torch.contiguous_format).eval()
-    return TrainResult(
-        model=net, history=history, checkpoint=last_ckpt, seconds=time.perf_counter() - t0, images=images
-    )
+class _Log:
+    """The run's records: a tqdm bar, history.jsonl every ``cfg.log_every`` steps, TensorBoard."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, start: int, history: list, progress: bool) -> None:
+        self.out, self.cfg, self.history = out, cfg, history
+        self.writer = None
+        if cfg.tensorboard:  # imported here: TensorBoard is slow to import and optional
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(out / "tb"), purge_step=start if start else None)
+        self.bar = tqdm(total=cfg.steps, initial=start, disable=not progress, desc="train", mininterval=5.0)
+        self.t0 = time.perf_counter()
+        self.t_log, self.n_log, self.images = self.t0, 0, 0
+        _write_history(out, history)  # a resumed run's file restarts at its checkpoint: no step twice
+
+    def step(self, step: int, terms: LossTerms, lr: float, grad_norm: Tensor, n_images: int) -> None:
+        """Count the step's images; on a log step, append a record (``_record``) and write it out."""
+        self.images += n_images
+        self.n_log += n_images
+        self.bar.update(1)
+        if step % self.cfg.log_every == 0 or step == self.cfg.steps:
+            now = time.perf_counter()
+            rec = _record(step, terms, lr, self.n_log / max(now - self.t_log, 1e-9), float(grad_norm))
+            self.t_log, self.n_log = now, 0
+            self.history.append(rec)
+            self.bar.set_postfix(loss=f"{rec['total']:.4g}", lr=f"{lr:.2g}")
+            _write_history(self.out, self.history)
+            if self.writer is not None:
+                _log_tensorboard(self.writer, rec)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _write_history(out: Path, history: list) -> None:
@@ -688,8 +630,6 @@ def _parser() -> argparse.ArgumentParser:
 def build_model(config: Any) -> nn.Module:
     """The network of a config: ``OpenPoseNet`` (2017) or ``body25.Body25Net`` (2019, PAF-first)."""
     if getattr(config, "architecture", None) == "body25":
-        from .body25 import Body25Net
-
         return Body25Net(config)
     return OpenPoseNet(config)
 
@@ -700,8 +640,6 @@ def model_config_from_arg(arg: str) -> Any:
     A JSON dict with ``"architecture": "body25"`` is a ``body25.Body25Config`` (the 2019 network).
     """
     if arg == "body25":
-        from .body25 import Body25Config
-
         return Body25Config.paper()
     if arg == "bundled":
         return bundled_config()
@@ -714,8 +652,6 @@ def model_config_from_arg(arg: str) -> Any:
         )
     d = json.loads(path.read_text())
     if d.get("architecture") == "body25":
-        from .body25 import Body25Config
-
         return Body25Config.from_dict(d)
     return OpenPoseConfig.from_dict(d)
 

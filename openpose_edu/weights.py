@@ -9,7 +9,7 @@ trained weights"):
   (Fig. 3), as the Caffe file ``pose_iter_440000.caffemodel`` or its PyTorch conversion
   ``body_pose_model.pth``. Both load by Caffe layer name into ``OpenPoseNet(OpenPoseConfig.paper())``.
 * ``"tfpose-mobilenet-v2-small"``: tf-pose-estimation's small COCO network (a frozen
-  TensorFlow graph), read by ``openpose_edu.tfgraph``.
+  TensorFlow graph), read by ``openpose_edu.formats.tfgraph``.
 * ``"cmu-body25"``: CMU's BODY_25 network of the 2019 paper (``pose_iter_584000.caffemodel``),
   read through OpenCV's Caffe importer into ``body25.Body25Net``.
 
@@ -170,7 +170,7 @@ REGISTRY: dict[str, WeightSpec] = {
             size=2_096_019,
             licence="Apache-2.0 (tf-pose-estimation)",
             attribution="Ildoo Kim and contributors, ildoonet/tf-pose-estimation: mobilenet_v2_small",
-            loader="openpose_edu.tfgraph:load_tfgraph",
+            loader="openpose_edu.formats.tfgraph:load_tfgraph",
             description="small real COCO-trained OpenPose network (MobileNetV2 backbone, 6 stages)",
         ),
     )
@@ -481,7 +481,7 @@ def load_caffemodel(
     CMU's pose_deploy_linevec.prototxt); each convolution's blobs are weight
     (C_out, C_in, k, k) and bias (C_out,).
     """
-    from .caffe import caffemodel_layer_names, read_caffemodel  # cv2 only when a caffemodel is read
+    from .formats.caffe import caffemodel_layer_names, read_caffemodel  # cv2 only when a caffemodel is read
 
     config = config or OpenPoseConfig.paper()
     data = Path(path).read_bytes()
@@ -610,7 +610,7 @@ def _loader_for_path(path: Path) -> str:
         ".caffemodel": "openpose_edu.weights:load_caffemodel",
         ".pth": "openpose_edu.weights:load_pth",
         ".pt": "openpose_edu.weights:load_checkpoint_model",
-        ".pb": "openpose_edu.tfgraph:load_tfgraph",
+        ".pb": "openpose_edu.formats.tfgraph:load_tfgraph",
     }
     if suffix not in loaders:
         raise ValueError(f"do not know how to load {path} (suffix {suffix!r}); known: {sorted(loaders)}")

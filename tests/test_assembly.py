@@ -3,9 +3,7 @@ people -> perfect maps (ground truth S*, L* upsampled like network output) -> pa
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks import references
 from openpose_edu import groundtruth
 from openpose_edu.assembly import (
     Connections,
@@ -30,16 +29,11 @@ from openpose_edu.assembly import (
 from openpose_edu.inference import Padding, resize_maps
 from openpose_edu.skeleton import LIMBS, N_PARTS, REDUNDANT_LIMBS, part_index
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("bench_parsing", ROOT / "benchmarks" / "parsing.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)  # loop_parse: the reference demo's loops, the benchmark's baseline
-
 # --------------------------------------------------------------------------------------------
 # Scenes with known people
 # --------------------------------------------------------------------------------------------
 
-TEMPLATE = bench.TEMPLATE  # a standing person of height 1, neck at the origin
+TEMPLATE = references.TEMPLATE  # a standing person of height 1, neck at the origin
 
 
 def _segment_distance(p1, p2, q1, q2) -> float:
@@ -176,7 +170,7 @@ def expected_people(keypoints: np.ndarray, min_parts: int = 4) -> np.ndarray:
 
 def perfect_maps(keypoints: np.ndarray, size: tuple[int, int], variant: str = "released"):
     """S*, L* (19/38, H, W) at image resolution, made like network output (grid -> bicubic x8)."""
-    return bench.perfect_maps(keypoints, size, variant=variant)
+    return references.perfect_maps(keypoints, size, variant=variant)
 
 
 def assert_same_people(found: np.ndarray, expected: np.ndarray, tol: float) -> None:
@@ -328,7 +322,7 @@ def test_noise_never_crashes_nor_shares_a_candidate(seed: int, smooth: float | N
         np.testing.assert_allclose(people.keypoints[p, j], [*peaks.xy[cid], peaks.score[cid]])
     assert np.all(people.keypoints[~present] == 0)
     # ... and the vectorized parse is the loop reference's parse.
-    np.testing.assert_allclose(people.keypoints, bench.loop_parse(S, L, params), atol=1e-5)
+    np.testing.assert_allclose(people.keypoints, references.loop_parse(S, L, params), atol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------

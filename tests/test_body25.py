@@ -17,7 +17,7 @@ import torch
 
 from openpose_edu import body25
 from openpose_edu.body25 import Body25Config, Body25Net, StageView, conv_macs, parameter_counts
-from openpose_edu.caffe import caffemodel_bytes, model_blobs, opencv_forward, opencv_net, to_prototxt
+from openpose_edu.formats.caffe import caffemodel_bytes, model_blobs, opencv_forward, opencv_net, to_prototxt
 from openpose_edu.loss import openpose_loss
 from openpose_edu.model import he_normal_
 

@@ -1,4 +1,4 @@
-"""evaluate.py: COCO keypoint AP of known detections, the OpenPose-18 -> COCO-17 mapping."""
+"""evaluate.py: per-stage AP of a model on the synthetic validation scenes, the ceiling, tuning, the CLI."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from openpose_edu.evaluate import (
-    coco_keypoint_ap,
-    detections_coco,
-    ground_truth_coco,
-    openpose_to_coco,
-)
-from openpose_edu.skeleton import COCO_PART_NAMES, PART_NAMES
+from openpose_edu.coco import detections_coco, ground_truth_coco
+from openpose_edu.skeleton import COCO_PART_NAMES
 
 
 def _people(rng: np.random.Generator, n_images: int = 4, per_image: int = 3) -> list[np.ndarray]:
@@ -36,94 +29,6 @@ def _write_gt(tmp_path, people: list[np.ndarray]) -> str:
     path = tmp_path / "person_keypoints_tiny.json"
     path.write_text(json.dumps(gt))
     return str(path)
-
-
-def test_openpose_to_coco_matches_part_names() -> None:
-    kps = np.zeros((1, 18, 3))
-    kps[0, :, 0] = np.arange(18)  # x = OpenPose part index
-    coco = openpose_to_coco(kps)
-    assert coco.shape == (1, 17, 3)
-    for k, name in enumerate(COCO_PART_NAMES):
-        op_name = PART_NAMES[int(coco[0, k, 0])]
-        # COCO "left_shoulder" <-> OpenPose "LShoulder", "nose" <-> "Nose"
-        side, _, part = name.partition("_")
-        expected = (side[0].upper() + part.capitalize()) if part else side.capitalize()
-        assert op_name == expected
-    assert 1 not in coco[0, :, 0]  # the Neck has no COCO keypoint
-
-
-def test_openpose_to_coco_rejects_bad_shape() -> None:
-    with pytest.raises(ValueError, match="18, 3"):
-        openpose_to_coco(np.zeros((2, 17, 3)))
-
-
-def test_ground_truth_detections_give_ap_one(tmp_path) -> None:
-    people = _people(np.random.default_rng(0))
-    path = _write_gt(tmp_path, people)
-    dets = detections_coco(range(1, len(people) + 1), people, [np.ones(len(p)) for p in people])
-    stats = coco_keypoint_ap(path, dets)
-    assert stats["AP"] == pytest.approx(1.0)
-    assert stats["AR"] == pytest.approx(1.0)
-    assert set(stats) >= {"AP", "AP50", "AP75", "AR"}
-
-
-def test_perturbed_detections_score_lower(tmp_path) -> None:
-    rng = np.random.default_rng(1)
-    people = _people(rng)
-    path = _write_gt(tmp_path, people)
-    ids = range(1, len(people) + 1)
-    small = [
-        p + np.concatenate([rng.normal(0, 2, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1)
-        for p in people
-    ]
-    large = [
-        p + np.concatenate([rng.normal(0, 8, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1)
-        for p in people
-    ]
-    ones = [np.ones(len(p)) for p in people]
-    ap_small = coco_keypoint_ap(path, detections_coco(ids, small, ones))["AP"]
-    ap_large = coco_keypoint_ap(path, detections_coco(ids, large, ones))["AP"]
-    assert 0.0 <= ap_large < ap_small < 1.0
-
-
-def test_missing_people_lower_recall(tmp_path) -> None:
-    people = _people(np.random.default_rng(2))
-    path = _write_gt(tmp_path, people)
-    half = [p[:1] for p in people]  # one of three people per image found
-    stats = coco_keypoint_ap(path, detections_coco(range(1, 5), half, [np.ones(1)] * 4))
-    assert stats["AR"] == pytest.approx(1 / 3, abs=1e-6)
-
-
-def test_no_detections_give_zero(tmp_path) -> None:
-    path = _write_gt(tmp_path, _people(np.random.default_rng(3)))
-    assert coco_keypoint_ap(path, [])["AP"] == 0.0
-
-
-def test_detections_in_ignore_regions_are_not_false_positives() -> None:
-    people = _people(np.random.default_rng(4), n_images=1, per_image=2)
-    ignore = np.zeros((300, 500), bool)
-    ignore[20:220, 380:480] = True  # an unlabelled person
-    gt = ground_truth_coco([(300, 500)], [people[0]], [ignore])
-    ghost = np.zeros((1, 18, 3))
-    ghost[0, :, :2] = np.random.default_rng(5).uniform([390, 30], [470, 210], size=(18, 2))
-    ghost[0, :, 2] = 1
-    dets = np.concatenate([people[0], ghost])
-    with_ignore = coco_keypoint_ap(gt, detections_coco([1], [dets], [np.array([0.5, 0.5, 0.9])]))["AP"]
-    gt_plain = ground_truth_coco([(300, 500)], [people[0]])
-    without = coco_keypoint_ap(gt_plain, detections_coco([1], [dets], [np.array([0.5, 0.5, 0.9])]))["AP"]
-    assert with_ignore == pytest.approx(1.0)
-    assert without < 1.0
-
-
-@settings(max_examples=10, deadline=None)
-@given(st.integers(0, 2**16))
-def test_ap_is_one_for_any_exact_people(seed: int) -> None:
-    people = _people(np.random.default_rng(seed), n_images=2, per_image=2)
-    for p in people:  # some parts unlabelled: they must not count
-        p[:, ::5, 2] = 0
-    gt = ground_truth_coco([(300, 500)] * 2, people)
-    stats = coco_keypoint_ap(gt, detections_coco([1, 2], people, [np.ones(2)] * 2))
-    assert stats["AP"] == pytest.approx(1.0)
 
 
 def test_evaluate_synthetic_runs_every_stage() -> None:
@@ -184,7 +89,8 @@ def test_perfect_maps_on_a_finer_grid_raise_the_ceiling(capsys) -> None:
 
 def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, capsys) -> None:
     """Detections that lack every left wrist and put every nose 3 px right: exactly that is read back."""
-    from openpose_edu.evaluate import format_keypoint_errors, keypoint_errors, main
+    from openpose_edu.coco import format_keypoint_errors, keypoint_errors
+    from openpose_edu.evaluate import main
     from openpose_edu.skeleton import PART_INDEX
 
     people = _people(np.random.default_rng(4))
@@ -241,16 +147,17 @@ def test_tune_parsing_tries_every_combination_best_first() -> None:
 
 
 def test_tune_parsing_refuses_the_validation_seed_and_an_empty_grid() -> None:
-    from openpose_edu.evaluate import VAL_SEED, main, tune_parsing
+    from openpose_edu.evaluate import main, tune_parsing
     from openpose_edu.model import InputSpec, OpenPoseConfig, OpenPoseNet
+    from openpose_edu.synthetic import VALIDATION_SEED
 
     net = OpenPoseNet(OpenPoseConfig.small(width=0.0625, n_stages=1, input=InputSpec(box_size=64))).eval()
     with pytest.raises(ValueError, match="validation seed"):
-        tune_parsing(net, n=1, seed=VAL_SEED)
+        tune_parsing(net, n=1, seed=VALIDATION_SEED)
     with pytest.raises(ValueError, match="no combination"):
         tune_parsing(net, grid={"n_samples": ()}, n=1)
     with pytest.raises(SystemExit):
-        main(["--tune-parsing", "--seed", str(VAL_SEED)])
+        main(["--tune-parsing", "--seed", str(VALIDATION_SEED)])
 
 
 def test_parsing_flag_reaches_predict(monkeypatch) -> None:

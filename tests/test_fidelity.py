@@ -16,7 +16,7 @@ import pytest
 import torch
 from _caffe_files import random_net
 
-from openpose_edu.caffe import (
+from openpose_edu.formats.caffe import (
     caffe_net_layers,
     caffemodel_bytes,
     model_blobs,

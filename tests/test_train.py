@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
+from openpose_edu.datasets import SyntheticPoseDataset, collate
 from openpose_edu.groundtruth import targets
 from openpose_edu.model import OpenPoseConfig, OpenPoseNet
+from openpose_edu.synthetic import VALIDATION_SEED
 from openpose_edu.train import (
     STEPS_ENV,
-    CocoKeypointDataset,
     TrainConfig,
     bundled_config,
-    collate,
     export_weights,
     init_weights,
     lr_at,
@@ -192,8 +190,6 @@ def test_targets_follow_the_network_stride(tmp_path) -> None:
 
 def test_target_widths_reach_the_training_targets() -> None:
     """--sigma and --limb-width set S* and L* of the scenes (groundtruth.targets, same keypoints)."""
-    from openpose_edu.synthetic import SyntheticPoseDataset
-
     cfg = TrainConfig(crop=128, sigma=4.0, limb_width=4.0, data_seed=3)
     item = make_dataset(cfg, n_items=2, stride=4)[1]
     scene = SyntheticPoseDataset(2, seed=3, size=(128, 128)).scene(1)
@@ -219,56 +215,8 @@ def test_bad_config_is_refused() -> None:
 
 
 def test_validation_seed_is_refused() -> None:
-    from openpose_edu.evaluate import VAL_SEED
-
     with pytest.raises(ValueError, match="held-out"):
-        make_dataset(TrainConfig(data_seed=VAL_SEED))
-
-
-def test_missing_coco_paths_are_reported(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="annotation file"):
-        CocoKeypointDataset(tmp_path / "none.json", tmp_path)
-    (tmp_path / "a.json").write_text("{}")
-    with pytest.raises(FileNotFoundError, match="image folder"):
-        CocoKeypointDataset(tmp_path / "a.json", tmp_path / "no_images")
-
-
-def test_coco_dataset_items(tmp_path) -> None:
-    import cv2
-
-    (tmp_path / "img").mkdir()
-    cv2.imwrite(str(tmp_path / "img" / "a.png"), np.full((40, 80, 3), 90, np.uint8))
-    kps = np.zeros((17, 3))
-    kps[5] = [20, 10, 2]  # left shoulder
-    kps[6] = [30, 10, 2]  # right shoulder
-    anns = [
-        {"id": 1, "image_id": 1, "category_id": 1, "keypoints": kps.reshape(-1).tolist(), "num_keypoints": 2,
-         "bbox": [15, 5, 20, 30], "area": 600, "iscrowd": 0},
-        {"id": 2, "image_id": 1, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
-         "bbox": [50, 0, 30, 40], "area": 1200, "iscrowd": 0,
-         "segmentation": [[50, 0, 80, 0, 80, 40, 50, 40]]},
-    ]  # fmt: skip
-    coco = {
-        "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 80}],
-        "annotations": anns,
-        "categories": [{"id": 1, "name": "person"}],
-    }
-    (tmp_path / "k.json").write_text(json.dumps(coco))
-    item = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64)[0]
-    assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.uint8
-    assert item["S"].shape == (19, 8, 8) and item["L"].shape == (38, 8, 8) and item["W"].shape == (1, 8, 8)
-    # the image is scaled by 64/80: the Neck (mean of the shoulders, x=25, y=10) lands near (20, 8)
-    neck = item["S"][1]
-    gy, gx = divmod(int(neck.argmax()), 8)
-    assert (gx, gy) == (2, 1)
-    # the unlabelled person (right side) is masked out, the labelled one is not
-    assert item["W"][0, :4, 6:].max() == 0 and item["W"][0, 1, 2] == 1
-    assert item["W"][0, 4:].min() == 1  # the padding below the image counts as annotated
-    fine = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4)[0]
-    assert fine["S"].shape == (19, 16, 16) and fine["W"].shape == (1, 16, 16)
-    assert divmod(int(fine["S"][1].argmax()), 16)[::-1] == (5, 2)  # the Neck at (20, 8) / 4
-    narrow = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4, sigma=2.0)[0]
-    assert narrow["S"][1].argmax() == fine["S"][1].argmax() and narrow["S"][1].sum() < fine["S"][1].sum()
+        make_dataset(TrainConfig(data_seed=VALIDATION_SEED))
 
 
 def test_lr_schedule_warms_up_then_decays() -> None:
@@ -327,7 +275,8 @@ def test_tensorboard_logs_every_stage(tmp_path) -> None:
 def test_bundled_config_is_the_paper_family() -> None:
     from dataclasses import replace
 
-    from openpose_edu.model import InputSpec, with_stage_kernel, without_last_pool
+    from openpose_edu.model import InputSpec
+    from openpose_edu.surgery import with_stage_kernel, without_last_pool
 
     cfg = bundled_config()
     paper = OpenPoseConfig.paper()

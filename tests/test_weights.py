@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openpose_edu import weights
-from openpose_edu.caffe import _proto_classes, caffemodel_bytes, write_caffemodel
+from openpose_edu.formats.caffe import _proto_classes, caffemodel_bytes, write_caffemodel
 from openpose_edu.model import OpenPoseConfig, OpenPoseNet
 from openpose_edu.weights import (
     REGISTRY,
@@ -81,7 +81,7 @@ def test_registry_has_the_original_files_with_their_published_checksums() -> Non
     tf = REGISTRY["tfpose-mobilenet-v2-small"]
     assert tf.sha256 == "428a9d6e7bfc0319e1ce4de8c0191a9111cd281bea6ae2b496fd42c92d574160"
     assert tf.size == 2_096_019 and "Apache-2.0" in tf.licence
-    assert tf.loader == "openpose_edu.tfgraph:load_tfgraph"
+    assert tf.loader == "openpose_edu.formats.tfgraph:load_tfgraph"
     for spec in REGISTRY.values():
         assert spec.licence and spec.attribution and ":" in spec.loader
         assert spec.path is not None or (spec.urls and spec.digest), spec.name
@@ -306,7 +306,7 @@ def test_load_model_dispatches_files_by_suffix(tmp_path: Path) -> None:
 
 
 def test_caffemodel_lists_missing_and_unexpected_layers(tmp_path: Path) -> None:
-    from openpose_edu.caffe import model_blobs
+    from openpose_edu.formats.caffe import model_blobs
 
     blobs = model_blobs(random_net(SMALL))
     del blobs["Mconv3_stage2_L1"]
@@ -319,7 +319,7 @@ def test_caffemodel_lists_missing_and_unexpected_layers(tmp_path: Path) -> None:
 
 
 def test_caffemodel_layer_names_reads_new_and_old_v1_layouts() -> None:
-    from openpose_edu.caffe import caffemodel_layer_names
+    from openpose_edu.formats.caffe import caffemodel_layer_names
 
     NetParameter, _ = _proto_classes()
     net = NetParameter()

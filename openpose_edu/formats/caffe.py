@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import NetworkOutput, OpenPoseConfig, OpenPoseNet, caffe_layers
+from ..model import NetworkOutput, OpenPoseConfig, OpenPoseNet, caffe_layers
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
     The last layer, ``concat_stage{T+1}``, is the original's 57-channel ``net_output`` [S | L].
     """
     if getattr(config, "architecture", None) == "body25":  # the 2019 network (body25.py)
-        from . import body25
+        from .. import body25
 
         return body25.caffe_net_layers(config)
     net = _meta_net(config)
@@ -112,7 +112,7 @@ def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
     (``relu4_4_CPM``): asking for ``conv4_4_CPM`` would give the values before the ReLU.
     """
     if getattr(config, "architecture", None) == "body25":
-        from . import body25
+        from .. import body25
 
         return body25.output_blobs(config)
     net = _meta_net(config)
@@ -152,7 +152,7 @@ def to_prototxt(config: OpenPoseConfig | None = None) -> str:
     """
     config = config or OpenPoseConfig.paper()
     if getattr(config, "architecture", None) == "body25":  # CMU's body_25/pose_deploy.prototxt
-        from . import body25
+        from .. import body25
 
         return body25.to_prototxt(config)
     head = 'input: "image"\ninput_dim: 1\ninput_dim: 3\n'
