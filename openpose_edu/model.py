@@ -343,6 +343,10 @@ class OpenPoseNet(nn.Module):
         """The parser thresholds chosen for this network (``card.parsing``), None for the demo's."""
         return self.card.parsing
 
+    def output_layers(self) -> tuple[list[nn.Conv2d], list[nn.Conv2d]]:
+        """(the last conv of every confidence-map branch L2, the last conv of every PAF branch L1)."""
+        return [stage.L2[-1] for stage in self.stages], [stage.L1[-1] for stage in self.stages]
+
     def features(self, x: Tensor) -> Tensor:
         """Image (N, 3, H, W) -> F (N, C_F, H/s, W/s): VGG-19 conv1_1..conv4_2 + the CPM convs."""
         return self.cpm(self.backbone(x))

@@ -169,18 +169,14 @@ class TrainConfig:
 # ----------------------------------------------------------------------------- model set-up
 
 
-def init_weights(net: OpenPoseNet, seed: int = 0) -> OpenPoseNet:
+def init_weights(net: nn.Module, seed: int = 0) -> nn.Module:
     """Initialise for training from scratch: Kaiming-normal for conv+ReLU, std 0.01 for map outputs.
 
     The last 1x1 conv of every branch (no ReLU) predicts S^t or L^t; starting it near zero keeps
     the first losses small and equal across stages. Its background channel starts at 1 in S,
     which is what S* is almost everywhere. Biases start at 0. Returns ``net`` (modified in place).
     """
-    if hasattr(net, "output_layers"):  # body25.Body25Net: (heatmap outputs, PAF outputs)
-        heat_outputs, paf_outputs = net.output_layers()
-    else:
-        heat_outputs = [stage.L2[-1] for stage in net.stages]
-        paf_outputs = [stage.L1[-1] for stage in net.stages]
+    heat_outputs, paf_outputs = net.output_layers()  # OpenPoseNet and body25.Body25Net alike
     he_normal_(net, seed, bias_std=0.0, outputs=[*heat_outputs, *paf_outputs])
     with torch.no_grad():
         for m in heat_outputs:
