@@ -106,15 +106,35 @@ def _widget_box_class():
         shows the picture instead of the text ``VBox(children=...)``; with a kernel, the widget.
         """
 
-        def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        def _repr_mimebundle_(self, **kwargs: Any) -> Any:
             data = super()._repr_mimebundle_(**kwargs) or {}
             picture = getattr(self, "picture", None)
-            if picture is not None and picture.value:
-                data[f"image/{picture.format}"] = base64.b64encode(bytes(picture.value)).decode("ascii")
-                data["text/plain"] = "(an interactive widget: run the notebook to use it)"
-            return data
+            if picture is None or not picture.value:
+                return data
+            mime, stored = _static_picture(bytes(picture.value))
+            data[mime] = base64.b64encode(stored).decode("ascii")
+            data["text/plain"] = "(an interactive widget: run the notebook to use it)"
+            width = str(picture.layout.width or "").removesuffix("px")
+            return (data, {mime: {"width": int(float(width))}}) if width else data
 
     return WidgetBox
+
+
+def _static_picture(data: bytes, quality: int = 85) -> tuple[str, bytes]:
+    """(mime type, bytes) of the widget's picture for a notebook opened without a kernel: the
+    smaller of the PNG and a JPEG (a PNG of a photo overlay is several times larger, and the
+    stored notebook carries it; flat synthetic scenes compress better as PNG)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format == "JPEG":
+            return "image/jpeg", data
+        out = io.BytesIO()
+        im.convert("RGB").save(out, format="JPEG", quality=quality)
+    jpeg = out.getvalue()
+    return ("image/jpeg", jpeg) if len(jpeg) < len(data) else ("image/png", data)
 
 
 def _WidgetBox(children: list) -> ipywidgets.VBox:

@@ -97,9 +97,10 @@ def test_widget_png_is_rendered_at_its_displayed_width_times_dpr(small_net, imag
     png = cv2.imdecode(np.frombuffer(box.picture.value, np.uint8), cv2.IMREAD_COLOR)
     assert png.shape[1] == round(width_px * dpr)
     # Without a kernel the cell shows the picture, not "VBox(children=...)".
-    bundle = box._repr_mimebundle_()
+    bundle, meta = box._repr_mimebundle_()
     assert "image/jpeg" in bundle and "VBox" not in bundle["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert meta["image/jpeg"]["width"] == width_px  # the static picture is shown at the widget's width
 
 
 def test_people_text_grammar():
@@ -279,3 +280,26 @@ def test_stage_explorer_keeps_the_pictures_of_the_last_views(small_net, images):
     for t in range(40):  # bounded: the oldest views are dropped
         ex.redraw(stage=1 + t % 3, part=t % 18)
     assert len(ex._pictures) <= 32
+
+
+def test_a_widget_stores_its_smaller_static_picture(scene):
+    """The stepper draws PNGs (lines, text); without a kernel the notebook shows the smaller of
+    that PNG and a JPEG of it: a JPEG for a photo, the PNG for a flat synthetic scene."""
+    import base64
+
+    from skimage.data import astronaut
+
+    from openpose_edu import groundtruth
+
+    for image, keypoints in ((scene.image, scene.keypoints), (astronaut()[:256, :256], scene.keypoints)):
+        H, W = image.shape[:2]
+        S = groundtruth.confidence_maps(keypoints, grid_size=(H, W), stride=1, sigma=4.0)[0].numpy()
+        L = groundtruth.part_affinity_fields(keypoints, grid_size=(H, W), stride=1, limb_width=3.0)[0].numpy()
+        box = widgets.AssemblyStepper(image, S, L).widget()
+        assert box.picture.format == "png"
+        bundle, meta = box._repr_mimebundle_()
+        (mime,) = [k for k in bundle if k.startswith("image/")]
+        stored = base64.b64decode(bundle[mime])
+        assert len(stored) <= len(box.picture.value) and meta[mime]["width"] == 960
+        if image is not scene.image:
+            assert mime == "image/jpeg" and stored[:3] == b"\xff\xd8\xff"  # a photo: the JPEG
