@@ -528,8 +528,8 @@ def train(
             terms = openpose_loss(_float_output(output), S_star, L_star, W)
             if not torch.isfinite(terms.total):  # stop before the update: the weights stay finite
                 raise FloatingPointError(
-                    f"the loss is {float(terms.total)} at step {step + 1}: training diverged; lower --lr, "
-                    f"set --grad-clip, or resume from an earlier checkpoint in {out}"
+                    f"the loss is {float(terms.total.detach())} at step {step + 1}: training diverged; "
+                    f"lower --lr, set --grad-clip, or resume from an earlier checkpoint in {out}"
                 )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms.total).backward()
