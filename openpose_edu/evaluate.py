@@ -304,6 +304,11 @@ def check_coco_annotations(ground_truth: dict | str | Path) -> dict:
             raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 numbers")
         if ann.get("image_id") not in ids:
             raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
+        missing = [k for k in ("bbox", "area") if k not in ann]  # COCOeval's OKS scale and region
+        if missing:
+            raise ValueError(f"{where} has no {' and no '.join(repr(k) for k in missing)} field")
+        ann.setdefault("num_keypoints", sum(v > 0 for v in kp[2::3]))  # COCO's definition
+        ann.setdefault("iscrowd", 0)
     data.setdefault("categories", [{"id": 1, "name": "person"}])
     return data
 
@@ -429,6 +434,8 @@ def evaluate_synthetic(
     averaged over these input scales before parsing (``inference.infer_maps``). per_keypoint:
     each stats dict also holds ``keypoint_errors`` under "per_keypoint".
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be >= 1 scenes, got {n!r}: AP over no images is meaningless")
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
     gt = scenes_ground_truth(scenes)
@@ -578,6 +585,11 @@ def evaluate_coco(
     ids = sorted(gt.getImgIds(catIds=gt.getCatIds(catNms=["person"])) or gt.getImgIds())[:max_images]
     if not ids:
         raise ValueError(f"{annotations} lists no images: nothing to evaluate (AP would be meaningless)")
+    if not any(a["num_keypoints"] > 0 for a in gt.loadAnns(gt.getAnnIds(imgIds=ids))):
+        raise ValueError(
+            f"{annotations}: none of the {len(ids)} images has an annotated person (num_keypoints > 0): "
+            "AP is undefined (COCOeval would print -1); give annotations with keypoints"
+        )
     pictures = []
     for info in gt.loadImgs(ids):
         bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
@@ -608,7 +620,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="'all', or comma-separated stage numbers (default: the last)",
     )
-    p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
+    p.add_argument(
+        "--n", type=_positive_int, default=N_VAL, help="synthetic validation scenes (default %(default)s)"
+    )
     p.add_argument(
         "--scales", type=scale_arg, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
     )
