@@ -522,9 +522,17 @@ def load_caffemodel(
 
     config = config or Body25Config.paper()
     data = Path(path).read_bytes()
+    if not data:
+        raise ValueError(f"{path}: the file is empty (0 bytes), not a Caffe model; download it again")
     modules = caffe_modules(_meta_net(config))
     want = {n: 2 if isinstance(m, nn.Conv2d) else 1 for n, m in modules.items()}
-    present = caffemodel_layer_names(data)  # checked before OpenCV, which stops at a bare PReLU
+    try:
+        present = caffemodel_layer_names(data)  # checked before OpenCV, which stops at a bare PReLU
+    except Exception as e:  # noqa: BLE001 - protobuf's DecodeError: the file is not a caffemodel
+        raise ValueError(
+            f"{path}: not a Caffe .caffemodel ({type(e).__name__}: {str(e)[:120]}); truncated, corrupt "
+            "or another kind of file (a text .prototxt?); download it again (weights.fetch checks its hash)"
+        ) from None
     missing = [n for n in want if n not in present]
     unexpected = [n for n in present if n not in want]
     if missing or unexpected:

@@ -282,6 +282,11 @@ def check_coco_annotations(ground_truth: dict | str | Path) -> dict:
             raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 numbers")
         if ann.get("image_id") not in ids:
             raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
+        missing = [k for k in ("bbox", "area") if k not in ann]  # COCOeval's OKS scale and region
+        if missing:
+            raise ValueError(f"{where} has no {' and no '.join(repr(k) for k in missing)} field")
+        ann.setdefault("num_keypoints", sum(v > 0 for v in kp[2::3]))  # COCO's definition
+        ann.setdefault("iscrowd", 0)
     data.setdefault("categories", [{"id": 1, "name": "person"}])
     return data
 

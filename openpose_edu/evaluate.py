@@ -135,6 +135,8 @@ def evaluate_synthetic(
     averaged over these input scales before parsing (``inference.infer_maps``). per_keypoint:
     each stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be >= 1 scenes, got {n!r}: AP over no images is meaningless")
     scenes = validation_scenes(n, seed=seed, size=size)
     ts = _stages_of(model, stages)
     gt = scenes_ground_truth(scenes)
@@ -271,6 +273,11 @@ def evaluate_coco(
     ids = sorted(gt.getImgIds(catIds=gt.getCatIds(catNms=["person"])) or gt.getImgIds())[:max_images]
     if not ids:
         raise ValueError(f"{annotations} lists no images: nothing to evaluate (AP would be meaningless)")
+    if not any(a["num_keypoints"] > 0 for a in gt.loadAnns(gt.getAnnIds(imgIds=ids))):
+        raise ValueError(
+            f"{annotations}: none of the {len(ids)} images has an annotated person (num_keypoints > 0): "
+            "AP is undefined (COCOeval would print -1); give annotations with keypoints"
+        )
     pictures = []
     for info in gt.loadImgs(ids):
         bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
@@ -327,7 +334,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="'all', or comma-separated stage numbers (default: the last)",
     )
-    p.add_argument("--n", type=int, default=N_VAL, help="synthetic validation scenes (default %(default)s)")
+    p.add_argument(
+        "--n", type=_positive_int, default=N_VAL, help="synthetic validation scenes (default %(default)s)"
+    )
     p.add_argument(
         "--scales", type=scale_arg, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
     )

@@ -311,8 +311,8 @@ def train(
             terms, grad_norm = _step(net, optimizer, precision, batch, lr, cfg, device)
             if grad_norm is None:  # stopped before the update: the weights stay finite
                 raise FloatingPointError(
-                    f"the loss is {float(terms.total)} at step {step + 1}: training diverged; lower --lr, "
-                    f"set --grad-clip, or resume from an earlier checkpoint in {out}"
+                    f"the loss is {float(terms.total.detach())} at step {step + 1}: training diverged; "
+                    f"lower --lr, set --grad-clip, or resume from an earlier checkpoint in {out}"
                 )
             step += 1
             log.step(step, terms, lr, grad_norm, len(batch["image"]))

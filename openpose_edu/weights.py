@@ -240,7 +240,9 @@ def _download(
         with tqdm(
             total=length or spec.size, unit="B", unit_scale=True, desc=spec.filename, disable=not progress
         ) as bar:
-            for block in iter(lambda: response.read(1 << 16), b""):
+            # read1: what has arrived (up to 64 KiB), so a trickling server meets the deadline check
+            read = getattr(response, "read1", response.read)
+            for block in iter(lambda: read(1 << 16), b""):
                 received += len(block)
                 if limit is not None and received > limit:
                     raise ValueError(
