@@ -442,29 +442,15 @@ def caffe_net_layers(config: Body25Config) -> list[Any]:
     return layers
 
 
-def _render(layer: Any) -> str:
-    """One layer in the style of CMU's BODY_25 file (no lr_mult or fillers: a deploy file)."""
-    lines = ["layer {", f'  name: "{layer.name}"', f'  type: "{layer.type}"']
-    lines += [f'  bottom: "{b}"' for b in layer.bottoms]
-    lines.append(f'  top: "{layer.top}"')
-    if layer.type == "Convolution":
-        lines += ["  convolution_param {", f"    num_output: {layer.num_output}"]
-        lines += [f"    pad: {layer.pad}", f"    kernel_size: {layer.kernel}", "  }"]
-    elif layer.type == "Pooling":
-        lines += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2", "  }"]
-    elif layer.type == "Concat":
-        lines += ["  concat_param {", "    axis: 1", "  }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def to_prototxt(config: Body25Config | None = None) -> str:
     """The deploy prototxt of ``config`` (default: the paper network = CMU's body_25/pose_deploy.prototxt)."""
+    from .caffe import render_layer
+
     config = config or Body25Config.paper()
     runtime = " # This value will be defined at runtime"
     head = f'name: "OpenPose - BODY_25"\ninput: "image"\ninput_dim: 1{runtime}\ninput_dim: 3\n'
     head += f"input_dim: 16{runtime}\n" * 2
-    return head + "".join(_render(layer) for layer in caffe_net_layers(config))
+    return head + "".join(render_layer(layer, deploy_only=True) for layer in caffe_net_layers(config))
 
 
 def output_blobs(config: Body25Config) -> tuple[str, list[str], list[str]]:
