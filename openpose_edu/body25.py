@@ -45,7 +45,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict
+from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict, scaled_widths
+from .skeleton import SKELETONS
 
 ARCHITECTURE = "body25"  # the config dict's "architecture" tag (checkpoints tell the families apart)
 
@@ -80,23 +81,11 @@ class Body25Config:
     @classmethod
     def small(cls, width: float = 0.25, skeleton: str = "COCO18", **overrides: Any) -> Body25Config:
         """A narrower member: every width scaled by ``width``; ``skeleton`` 'COCO18' or 'BODY25'."""
-        if skeleton not in ("COCO18", "BODY25"):
-            raise ValueError(f"skeleton must be 'COCO18' or 'BODY25', got {skeleton!r}")
+        if skeleton not in SKELETONS:
+            raise ValueError(f"skeleton must be one of {sorted(SKELETONS)}, got {skeleton!r}")
 
-        def w(c: int) -> int:
-            return max(4, int(round(c * width)))
-
-        base = cls()
-        kw: dict[str, Any] = dict(
-            vgg=tuple(tuple(w(c) for c in block) for block in base.vgg),
-            cpm=tuple(w(c) for c in base.cpm),
-            stage0_width=w(base.stage0_width),
-            stage0_hidden=w(base.stage0_hidden),
-            stage_width=w(base.stage_width),
-            stage_hidden=w(base.stage_hidden),
-            n_heatmaps=19 if skeleton == "COCO18" else 26,
-            n_pafs=38 if skeleton == "COCO18" else 52,
-        )
+        kw = scaled_widths(cls(), width, ("stage0_width", "stage0_hidden", "stage_width", "stage_hidden"))
+        kw.update(n_heatmaps=SKELETONS[skeleton].n_heatmaps, n_pafs=SKELETONS[skeleton].n_pafs)
         kw.update(overrides)
         return cls(**kw)
 
