@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter  # what the demo uses
 from openpose_edu import groundtruth as gt
 from openpose_edu.assembly import ParsingParams
 from openpose_edu.inference import Padding, resize_maps
-from openpose_edu.skeleton import LIMBS, N_HEATMAPS, N_PAFS, N_PARTS, REDUNDANT_LIMBS
+from openpose_edu.skeleton import COCO18, LIMBS, N_HEATMAPS, N_PAFS, N_PARTS, REDUNDANT_LIMBS, Skeleton
 
 # --------------------------------------------------------------------------------------------
 # Per-pixel loop references (one image: keypoints (P, 18, 3) numpy, x, y in input pixels)
@@ -321,15 +321,21 @@ def crowd(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
     return out
 
 
-def perfect_maps(keypoints: np.ndarray, size: tuple[int, int], variant: str = "released") -> tuple:
-    """Ground-truth S*, L* on the stride-8 grid, upsampled to the image like network output."""
+def perfect_maps(
+    keypoints: np.ndarray, size: tuple[int, int], variant: str = "released", skeleton: Skeleton = COCO18
+) -> tuple:
+    """Ground-truth S*, L* on the stride-8 grid, upsampled to the image like network output.
+
+    keypoints (P, J, 3) in image pixels -> S (J + 1, H, W), L (2 C, H, W) float32 numpy:
+    (19, H, W) and (38, H, W) for COCO18, (26, H, W) and (52, H, W) for BODY25.
+    """
     H, W = size
     grid = (math.ceil(H / 8), math.ceil(W / 8))
-    kp = keypoints if len(keypoints) else np.zeros((1, N_PARTS, 3))
-    S = gt.confidence_maps(kp, grid, variant=variant)  # (1, 19, h, w)
-    L = gt.part_affinity_fields(kp, grid, variant=variant)  # (1, 38, h, w)
+    kp = keypoints if len(keypoints) else np.zeros((1, skeleton.n_parts, 3))
+    S = gt.confidence_maps(kp, grid, variant=variant, skeleton=skeleton)  # (1, J + 1, h, w)
+    L = gt.part_affinity_fields(kp, grid, variant=variant, skeleton=skeleton)  # (1, 2 C, h, w)
     padding = Padding(
         image_size=(H, W), resized_size=(H, W), padded_size=(grid[0] * 8, grid[1] * 8), factor=1.0
     )
-    maps = resize_maps(torch.cat([S, L], dim=1), padding)[0].numpy()  # (57, H, W)
-    return maps[:19], maps[19:]
+    maps = resize_maps(torch.cat([S, L], dim=1), padding)[0].numpy()  # (J + 1 + 2 C, H, W)
+    return maps[: skeleton.n_heatmaps], maps[skeleton.n_heatmaps :]

@@ -45,7 +45,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict
+from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict, scaled_widths
+from .skeleton import SKELETONS
 
 ARCHITECTURE = "body25"  # the config dict's "architecture" tag (checkpoints tell the families apart)
 
@@ -80,23 +81,11 @@ class Body25Config:
     @classmethod
     def small(cls, width: float = 0.25, skeleton: str = "COCO18", **overrides: Any) -> Body25Config:
         """A narrower member: every width scaled by ``width``; ``skeleton`` 'COCO18' or 'BODY25'."""
-        if skeleton not in ("COCO18", "BODY25"):
-            raise ValueError(f"skeleton must be 'COCO18' or 'BODY25', got {skeleton!r}")
+        if skeleton not in SKELETONS:
+            raise ValueError(f"skeleton must be one of {sorted(SKELETONS)}, got {skeleton!r}")
 
-        def w(c: int) -> int:
-            return max(4, int(round(c * width)))
-
-        base = cls()
-        kw: dict[str, Any] = dict(
-            vgg=tuple(tuple(w(c) for c in block) for block in base.vgg),
-            cpm=tuple(w(c) for c in base.cpm),
-            stage0_width=w(base.stage0_width),
-            stage0_hidden=w(base.stage0_hidden),
-            stage_width=w(base.stage_width),
-            stage_hidden=w(base.stage_hidden),
-            n_heatmaps=19 if skeleton == "COCO18" else 26,
-            n_pafs=38 if skeleton == "COCO18" else 52,
-        )
+        kw = scaled_widths(cls(), width, ("stage0_width", "stage0_hidden", "stage_width", "stage_hidden"))
+        kw.update(n_heatmaps=SKELETONS[skeleton].n_heatmaps, n_pafs=SKELETONS[skeleton].n_pafs)
         kw.update(overrides)
         return cls(**kw)
 
@@ -442,29 +431,15 @@ def caffe_net_layers(config: Body25Config) -> list[Any]:
     return layers
 
 
-def _render(layer: Any) -> str:
-    """One layer in the style of CMU's BODY_25 file (no lr_mult or fillers: a deploy file)."""
-    lines = ["layer {", f'  name: "{layer.name}"', f'  type: "{layer.type}"']
-    lines += [f'  bottom: "{b}"' for b in layer.bottoms]
-    lines.append(f'  top: "{layer.top}"')
-    if layer.type == "Convolution":
-        lines += ["  convolution_param {", f"    num_output: {layer.num_output}"]
-        lines += [f"    pad: {layer.pad}", f"    kernel_size: {layer.kernel}", "  }"]
-    elif layer.type == "Pooling":
-        lines += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2", "  }"]
-    elif layer.type == "Concat":
-        lines += ["  concat_param {", "    axis: 1", "  }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def to_prototxt(config: Body25Config | None = None) -> str:
     """The deploy prototxt of ``config`` (default: the paper network = CMU's body_25/pose_deploy.prototxt)."""
+    from .formats.caffe import render_layer
+
     config = config or Body25Config.paper()
     runtime = " # This value will be defined at runtime"
     head = f'name: "OpenPose - BODY_25"\ninput: "image"\ninput_dim: 1{runtime}\ninput_dim: 3\n'
     head += f"input_dim: 16{runtime}\n" * 2
-    return head + "".join(_render(layer) for layer in caffe_net_layers(config))
+    return head + "".join(render_layer(layer, deploy_only=True) for layer in caffe_net_layers(config))
 
 
 def output_blobs(config: Body25Config) -> tuple[str, list[str], list[str]]:

@@ -9,6 +9,8 @@ Conventions (docs/openpose_facts.md section 7; docs/design.md "Paper or released
 * Keypoints are float (P, 18, 3) or batched (N, P, 18, 3): x, y in *input pixels* (the crop
   the network sees) and a COCO visibility flag v (0 not labelled, 1 labelled but occluded,
   2 visible). A part counts when v > 0; padding people have v = 0 everywhere.
+* ``skeleton=`` (default ``skeleton.COCO18``) says what the parts and limbs are: with
+  ``skeleton.BODY25`` keypoints are (P, 25, 3), S* has 26 channels and L* 52.
 * Grid cell g of a stride-8 map sits at input pixel ``stride/2 - 0.5 + stride*g`` (3.5 + 8 g),
   the centre of the 8 x 8 block of pixels it summarizes (caffe_train's ``start``). So a
   (46, 46) grid covers a 368 x 368 crop.
@@ -44,7 +46,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor
 
-from .skeleton import LIMBS, N_HEATMAPS, N_PAFS, N_PARTS, NECK_FROM_COCO, OPENPOSE_FROM_COCO, PART_NAMES
+from .skeleton import COCO18, Skeleton
 
 Variant = Literal["paper", "released"]
 VARIANTS: tuple[str, ...] = ("paper", "released")
@@ -57,11 +59,6 @@ RELEASED_CUTOFF = 4.6052
 # same band, and it is wider than the grid spacing / sqrt(2) (5.7 px), so a limb of any
 # direction always covers at least one grid cell across its width (no gaps on a 46x46 grid).
 DEFAULT_LIMB_WIDTH = 8.0
-
-_LIMB_A = [limb.a for limb in LIMBS]
-_LIMB_B = [limb.b for limb in LIMBS]
-_PAF_X = [limb.paf_x for limb in LIMBS]
-_PAF_Y = [limb.paf_y for limb in LIMBS]
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,36 +112,41 @@ def _check_variant(variant: str) -> str:
     return variant
 
 
-def stack_people(people: Sequence[np.ndarray | Tensor]) -> Tensor:
-    """Per-image keypoint arrays (P_i, 18, 3) -> one batch (N, max P_i, 18, 3) float64.
+def stack_people(people: Sequence[np.ndarray | Tensor], skeleton: Skeleton = COCO18) -> Tensor:
+    """Per-image keypoint arrays (P_i, J, 3) -> one batch (N, max P_i, J, 3) float64 (J = 18 for COCO18).
 
     Images with fewer people are padded with people whose visibility is 0 everywhere.
     """
+    J = skeleton.n_parts
     arrays = [torch.as_tensor(np.asarray(p) if not isinstance(p, Tensor) else p) for p in people]
     for i, a in enumerate(arrays):
-        if a.ndim != 3 or tuple(a.shape[1:]) != (N_PARTS, 3):
-            raise ValueError(f"image {i}: expected keypoints of shape (P, 18, 3), got {tuple(a.shape)}")
+        if a.ndim != 3 or tuple(a.shape[1:]) != (J, 3):
+            raise ValueError(f"image {i}: expected keypoints of shape (P, {J}, 3), got {tuple(a.shape)}")
     n_max = max((a.shape[0] for a in arrays), default=0)
     device = arrays[0].device if arrays else torch.device("cpu")
-    out = torch.zeros(len(arrays), n_max, N_PARTS, 3, dtype=torch.float64, device=device)
+    out = torch.zeros(len(arrays), n_max, J, 3, dtype=torch.float64, device=device)
     for i, a in enumerate(arrays):
         out[i, : a.shape[0]] = a.to(device=device, dtype=torch.float64)
     return out
 
 
 def keypoint_batch(
-    keypoints: np.ndarray | Tensor | Sequence, device: torch.device | str | None = None
+    keypoints: np.ndarray | Tensor | Sequence,
+    device: torch.device | str | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> Tensor:
-    """Check keypoints and return them as a batch (N, P, 18, 3) float64 on ``device``.
+    """Check keypoints and return them as a batch (N, P, J, 3) float64 on ``device``.
 
-    Accepts (P, 18, 3) (one image), (N, P, 18, 3), or a list of N arrays (P_i, 18, 3) (padded
-    with unlabelled people), as numpy or torch. Coordinates of unlabelled parts (v = 0) are
-    ignored (set to 0, so NaN placeholders are fine there); a labelled part (v > 0) with a
-    non-finite coordinate, a negative or non-finite v, or a wrong shape raises ValueError.
+    Accepts (P, J, 3) (one image), (N, P, J, 3), or a list of N arrays (P_i, J, 3) (padded
+    with unlabelled people), as numpy or torch; J = skeleton.n_parts (18 for COCO18, 25 for
+    BODY25). Coordinates of unlabelled parts (v = 0) are ignored (set to 0, so NaN
+    placeholders are fine there); a labelled part (v > 0) with a non-finite coordinate, a
+    negative or non-finite v, or a wrong shape raises ValueError.
     """
     device = _resolve_device(keypoints, device)
+    J = skeleton.n_parts
     if isinstance(keypoints, (list, tuple)):
-        kp = stack_people(keypoints)
+        kp = stack_people(keypoints, skeleton)
     elif isinstance(keypoints, (np.ndarray, Tensor)):
         kp = torch.as_tensor(keypoints)
     else:
@@ -154,9 +156,9 @@ def keypoint_batch(
         )
     if kp.ndim == 3:
         kp = kp[None]
-    if kp.ndim != 4 or tuple(kp.shape[2:]) != (N_PARTS, 3):
+    if kp.ndim != 4 or tuple(kp.shape[2:]) != (J, 3):
         raise ValueError(
-            f"expected keypoints of shape (P, 18, 3) or (N, P, 18, 3) (x, y, visibility), got "
+            f"expected keypoints of shape (P, {J}, 3) or (N, P, {J}, 3) (x, y, visibility), got "
             f"{tuple(kp.shape)}; for one person use kps[None], for COCO-17 use coco_to_openpose first"
         )
     kp = kp.to(device=device, dtype=torch.float64)
@@ -168,8 +170,9 @@ def keypoint_batch(
     if bad.any():
         n, p, j = (int(i) for i in bad.nonzero()[0])
         raise ValueError(
-            f"keypoint of image {n}, person {p}, part {PART_NAMES[j]} is labelled (v={float(v[n, p, j]):g}) "
-            f"but has non-finite coordinates {kp[n, p, j, :2].tolist()}; set v = 0 for missing parts"
+            f"keypoint of image {n}, person {p}, part {skeleton.parts[j]} is labelled "
+            f"(v={float(v[n, p, j]):g}) but has non-finite coordinates {kp[n, p, j, :2].tolist()}; "
+            "set v = 0 for missing parts"
         )
     xy = torch.where(labelled[..., None], kp[..., :2], torch.zeros((), dtype=kp.dtype, device=device))
     return torch.cat([xy, v[..., None]], dim=-1)
@@ -209,6 +212,7 @@ def confidence_maps(
     sigma: float = 7.0,
     variant: Variant = "paper",
     device: torch.device | str | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> Tensor:
     """Ground-truth confidence maps S*: a Gaussian peak per labelled part, plus background.
 
@@ -221,17 +225,17 @@ def confidence_maps(
     grid_size: (h, w) cells; cell g sits at input pixel 3.5 + 8 g (stride 8).
     sigma: spread in input pixels, in the variant's formula (7 is caffe_train's value for its
     exp(-d^2 / (2 sigma^2)); with the paper's exp(-d^2 / sigma^2) the same 7 gives a peak sqrt(2)
-    narrower). Returns (N, 19, h, w) float32.
+    narrower). Returns (N, 19, h, w) float32 (N, J + 1, h, w for another ``skeleton``).
     Shown in notebook 03.
     """
     h, w = _check_grid(grid_size)
     stride = _check_stride(stride)
     sigma = _check_positive("sigma", sigma, "input pixels")
     variant = _check_variant(variant)
-    kp = keypoint_batch(keypoints, device)
+    kp = keypoint_batch(keypoints, device, skeleton)
     N, P, dev = kp.shape[0], kp.shape[1], kp.device
     if P == 0:  # nobody: no peaks, background 1 everywhere
-        return torch.cat([torch.zeros(N, N_PARTS, h, w), torch.ones(N, 1, h, w)], dim=1).to(dev)
+        return torch.cat([torch.zeros(N, skeleton.n_parts, h, w), torch.ones(N, 1, h, w)], dim=1).to(dev)
     labelled = kp[..., 2] > 0  # (N, P, 18)
     dx2 = (grid_points(w, stride, dev) - kp[..., 0, None]) ** 2  # (N, P, 18, w)
     dy2 = (grid_points(h, stride, dev) - kp[..., 1, None]) ** 2  # (N, P, 18, h)
@@ -268,6 +272,7 @@ def part_affinity_fields(
     limb_width: float = DEFAULT_LIMB_WIDTH,
     variant: Variant = "paper",
     device: torch.device | str | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> Tensor:
     """Ground-truth part affinity fields L*: the unit vector A -> B on the cells each limb covers.
 
@@ -284,19 +289,22 @@ def part_affinity_fields(
 
     keypoints: (P, 18, 3) or (N, P, 18, 3) [x, y, v] in input pixels. grid_size: (h, w).
     limb_width: sigma_l in input pixels (default 8 = one stride). Returns (N, 38, h, w) float32,
-    channels (paf_x, paf_y) of each limb as in skeleton.LIMBS. Shown in notebook 04.
+    channels (paf_x, paf_y) of each limb as in ``skeleton.limbs`` (N, 52, h, w for BODY25).
+    Shown in notebook 04.
     """
     h, w = _check_grid(grid_size)
     stride = _check_stride(stride)
     limb_width = _check_positive("limb_width", limb_width, "input pixels")
     variant = _check_variant(variant)
-    kp = keypoint_batch(keypoints, device)
-    N, P, C, dev = kp.shape[0], kp.shape[1], len(LIMBS), kp.device
+    kp = keypoint_batch(keypoints, device, skeleton)
+    N, P, C, dev = kp.shape[0], kp.shape[1], skeleton.n_limbs, kp.device
     if P == 0:
-        return torch.zeros(N, N_PAFS, h, w, device=dev)
-    A = kp[:, :, _LIMB_A, :2]  # x_a: (N, P, C, 2)
-    B = kp[:, :, _LIMB_B, :2]  # x_b: (N, P, C, 2)
-    both = (kp[:, :, _LIMB_A, 2] > 0) & (kp[:, :, _LIMB_B, 2] > 0)  # (N, P, C)
+        return torch.zeros(N, skeleton.n_pafs, h, w, device=dev)
+    limb_a = [limb.a for limb in skeleton.limbs]
+    limb_b = [limb.b for limb in skeleton.limbs]
+    A = kp[:, :, limb_a, :2]  # x_a: (N, P, C, 2)
+    B = kp[:, :, limb_b, :2]  # x_b: (N, P, C, 2)
+    both = (kp[:, :, limb_a, 2] > 0) & (kp[:, :, limb_b, 2] > 0)  # (N, P, C)
     if variant == "paper":
         xs, ys, width = grid_points(w, stride, dev), grid_points(h, stride, dev), limb_width
     else:
@@ -323,9 +331,9 @@ def part_affinity_fields(
         on &= _in_grown_box(a, B[n, p, c], width, xs, ys)
         v = _released_field(_unpack(on, (n, c, p), (N, C, P)).view(N * C, P, h * w), u_people)
     vx, vy = v[:, 0].view(N, C, h, w), v[:, 1].view(N, C, h, w)
-    out = torch.zeros(N, N_PAFS, h, w, dtype=torch.float32, device=dev)
-    out[:, _PAF_X] = vx
-    out[:, _PAF_Y] = vy
+    out = torch.zeros(N, skeleton.n_pafs, h, w, dtype=torch.float32, device=dev)
+    out[:, [limb.paf_x for limb in skeleton.limbs]] = vx
+    out[:, [limb.paf_y for limb in skeleton.limbs]] = vy
     return out
 
 
@@ -420,6 +428,7 @@ def loss_mask(
     threshold: float | None = 0.5,
     channels: int = 1,
     device: torch.device | str | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> Tensor:
     """Loss mask W(p) on the grid: 0 where people are not annotated, 1 elsewhere.
 
@@ -434,7 +443,8 @@ def loss_mask(
     method="cubic": the original's cv2.resize(mask255, 1/stride, INTER_CUBIC) / 255, soft, which
     in effect samples the 4x4 pixels around the cell centre.
     channels: 1 -> (N, 1, h, w) (broadcasts over S and L), 57 -> the same map repeated for the
-    19 + 38 channels. grid_size defaults to ceil(H / stride), ceil(W / stride). Returns float32.
+    19 + 38 channels (26 + 52 = 78 with ``skeleton.BODY25``). grid_size defaults to
+    ceil(H / stride), ceil(W / stride). Returns float32.
     Shown in notebook 06.
     """
     if not isinstance(ignore, (np.ndarray, Tensor)):
@@ -450,8 +460,8 @@ def loss_mask(
     stride = _check_stride(stride)
     N, H, W = m.shape
     h, w = _check_grid(grid_size) if grid_size is not None else (-(-H // stride), -(-W // stride))
-    if channels not in (1, N_HEATMAPS + N_PAFS):
-        raise ValueError(f"channels must be 1 or {N_HEATMAPS + N_PAFS}, got {channels!r}")
+    if channels not in (1, skeleton.n_heatmaps + skeleton.n_pafs):
+        raise ValueError(f"channels must be 1 or {skeleton.n_heatmaps + skeleton.n_pafs}, got {channels!r}")
     if threshold is not None and not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1] or None, got {threshold!r}")
     annotated = (m == 0).to(device=device, dtype=torch.float32)  # (N, H, W)
@@ -487,18 +497,22 @@ def targets(
     variant: Variant = "paper",
     mask_method: Literal["area", "cubic"] = "area",
     device: torch.device | str | None = None,
+    skeleton: Skeleton = COCO18,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Everything one training batch is scored against: (S*, L*, W) (Eq. 3-9).
 
     keypoints: (P, 18, 3), (N, P, 18, 3) or a list of (P_i, 18, 3) in input pixels; ignore:
     pixel mask (N, H, W) or (H, W), True = unannotated, or None (W = 1 everywhere).
-    Returns S* (N, 19, h, w), L* (N, 38, h, w), W (N, 1, h, w), float32 on ``device``.
+    Returns S* (N, 19, h, w), L* (N, 38, h, w), W (N, 1, h, w), float32 on ``device``
+    (S* (N, 26, h, w) and L* (N, 52, h, w) with ``skeleton.BODY25``).
     Used by synthetic.SyntheticPoseDataset and train.py; shown in notebook 06.
     """
     device = _resolve_device(keypoints, device)
-    kp = keypoint_batch(keypoints, device)
-    S_star = confidence_maps(kp, grid_size, stride=stride, sigma=sigma, variant=variant)
-    L_star = part_affinity_fields(kp, grid_size, stride=stride, limb_width=limb_width, variant=variant)
+    kp = keypoint_batch(keypoints, device, skeleton)
+    S_star = confidence_maps(kp, grid_size, stride=stride, sigma=sigma, variant=variant, skeleton=skeleton)
+    L_star = part_affinity_fields(
+        kp, grid_size, stride=stride, limb_width=limb_width, variant=variant, skeleton=skeleton
+    )
     N, _, h, w = S_star.shape
     if ignore is None:
         W = torch.ones(N, 1, h, w, device=device)
@@ -509,13 +523,15 @@ def targets(
     return S_star, L_star, W
 
 
-def coco_to_openpose(keypoints17: np.ndarray | Tensor) -> np.ndarray | Tensor:
+def coco_to_openpose(keypoints17: np.ndarray | Tensor, skeleton: Skeleton = COCO18) -> np.ndarray | Tensor:
     """COCO-17 keypoints (..., 17, 3) or flat (..., 51) -> OpenPose-18 (..., 18, 3), same type.
 
-    Reorders the parts (skeleton.OPENPOSE_FROM_COCO) and adds the Neck as the mean of the two
+    Reorders the parts (``skeleton.from_coco``) and adds the Neck as the mean of the two
     shoulders, labelled only when both are: its v is min(v_left, v_right), which is
     caffe_train's rule (unlabelled if either is; visible only if both are visible).
-    x, y in the annotation's pixels; v = 0 parts get x = y = 0.
+    x, y in the annotation's pixels; v = 0 parts get x = y = 0. With ``skeleton.BODY25``:
+    (..., 25, 3), MidHip the mean of the hips by the same rule, the six foot points
+    unlabelled (COCO-17 has no feet).
     """
     is_numpy = not isinstance(keypoints17, Tensor)
     k = torch.as_tensor(np.asarray(keypoints17, dtype=np.float64) if is_numpy else keypoints17)
@@ -523,13 +539,17 @@ def coco_to_openpose(keypoints17: np.ndarray | Tensor) -> np.ndarray | Tensor:
         k = k.reshape(*k.shape[:-1], 17, 3)
     if k.ndim < 2 or tuple(k.shape[-2:]) != (17, 3):
         raise ValueError(f"expected COCO keypoints (..., 17, 3) or flat (..., 51), got {tuple(k.shape)}")
-    source = [j if j is not None else 0 for j in OPENPOSE_FROM_COCO]
-    out = k[..., source, :].clone()  # (..., 18, 3)
-    left, right = k[..., NECK_FROM_COCO[0], :], k[..., NECK_FROM_COCO[1], :]
-    neck_v = torch.minimum(left[..., 2], right[..., 2])
-    neck_xy = (left[..., :2] + right[..., :2]) / 2 * (neck_v > 0)[..., None]
-    neck = OPENPOSE_FROM_COCO.index(None)
-    out[..., neck, :2] = neck_xy
-    out[..., neck, 2] = neck_v
+    source = [j if j is not None else 0 for j in skeleton.from_coco]
+    out = k[..., source, :].clone()  # (..., J, 3)
+    for j, c in enumerate(skeleton.from_coco):
+        if c is not None:
+            continue
+        if j not in skeleton.mean_of_coco:  # a part COCO does not label (BODY25's feet)
+            out[..., j, :] = 0
+            continue
+        left, right = (k[..., i, :] for i in skeleton.mean_of_coco[j])
+        v = torch.minimum(left[..., 2], right[..., 2])
+        out[..., j, :2] = (left[..., :2] + right[..., :2]) / 2 * (v > 0)[..., None]
+        out[..., j, 2] = v
     out[..., :2] = torch.where(out[..., 2:] > 0, out[..., :2], torch.zeros((), dtype=out.dtype))
     return out.numpy() if is_numpy else out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
@@ -103,20 +103,10 @@ class OpenPoseConfig:
     ) -> OpenPoseConfig:
         """A narrower member of the family: every width scaled by ``width``."""
 
-        def w(c: int) -> int:
-            return max(4, int(round(c * width)))
-
-        base = cls()
-        kw: dict[str, object] = dict(
-            vgg=tuple(tuple(w(c) for c in block) for block in base.vgg),
-            cpm=tuple(w(c) for c in base.cpm),
-            stage1_width=w(base.stage1_width),
-            stage1_hidden=w(base.stage1_hidden),
-            stage_width=w(base.stage_width),
-            stage_hidden=w(base.stage_hidden),
-            n_stages=n_stages,
-            stage_kernel=stage_kernel,
+        kw: dict[str, object] = scaled_widths(
+            cls(), width, ("stage1_width", "stage1_hidden", "stage_width", "stage_hidden")
         )
+        kw.update(n_stages=n_stages, stage_kernel=stage_kernel)
         kw.update(overrides)
         return cls(**kw)  # type: ignore[arg-type]
 
@@ -165,6 +155,22 @@ def config_from_dict(cls: Any, d: dict) -> Any:
     if "input" in d and isinstance(d["input"], dict):
         d["input"] = InputSpec(**d["input"])
     return cls(**d)
+
+
+def scaled_widths(config: Any, width: float, stage_fields: Sequence[str]) -> dict[str, Any]:
+    """The widths of a network config scaled by ``width`` (at least 4 channels each), as
+    config fields: ``vgg`` and ``cpm`` (every config has them) and the named stage widths.
+    What ``OpenPoseConfig.small`` and ``Body25Config.small`` build their narrow members from."""
+
+    def w(c: int) -> int:
+        return max(4, int(round(c * width)))
+
+    kw: dict[str, Any] = {
+        "vgg": tuple(tuple(w(c) for c in block) for block in config.vgg),
+        "cpm": tuple(w(c) for c in config.cpm),
+    }
+    kw.update({name: w(getattr(config, name)) for name in stage_fields})
+    return kw
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .io import check_image
-from .skeleton import BACKGROUND, COLORS, DRAWN_LIMBS, LIMBS, N_PARTS, PART_NAMES, Limb
+from .skeleton import BACKGROUND, COCO18, COLORS, DRAWN_LIMBS, LIMBS, N_PARTS, PART_NAMES, Limb, Skeleton
 
 if TYPE_CHECKING:  # matplotlib is imported lazily so the command line stays light
     from matplotlib.axes import Axes
@@ -41,12 +41,20 @@ def _numpy(x: ArrayLike) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _check_keypoints(keypoints: ArrayLike) -> np.ndarray:
+def _check_keypoints(keypoints: ArrayLike, skeleton: Skeleton = COCO18) -> np.ndarray:
     kp = _numpy(keypoints)
+    J = skeleton.n_parts
     if kp.ndim == 2:
-        kp = kp[None]  # one person (18, 3)
-    if kp.ndim != 3 or kp.shape[1:] != (N_PARTS, 3):
-        raise ValueError(f"expected keypoints of shape (P, {N_PARTS}, 3) [x, y, score], got {kp.shape}")
+        kp = kp[None]  # one person (J, 3)
+    if kp.ndim != 3 or kp.shape[1:] != (J, 3):
+        hint = (
+            "; pass skeleton=skeleton.BODY25 for BODY_25 people"
+            if kp.shape[-2:] == (25, 3) and J != 25
+            else ""
+        )
+        raise ValueError(
+            f"expected {skeleton.name} keypoints of shape (P, {J}, 3) [x, y, score], got {kp.shape}{hint}"
+        )
     return kp
 
 
@@ -58,27 +66,31 @@ def _check_keypoints(keypoints: ArrayLike) -> np.ndarray:
 def draw_people(
     image: np.ndarray,
     keypoints: ArrayLike,
-    limbs: Sequence[Limb] = DRAWN_LIMBS,
+    limbs: Sequence[Limb] | None = None,
     min_score: float = 0.0,
     radius: int = 4,
     thickness: int = 3,
     color: str = "RGB",
+    skeleton: Skeleton = COCO18,
 ) -> np.ndarray:
     """A copy of ``image`` with every person's skeleton drawn in the skeleton's colors.
 
     The output picture of the paper (Fig. 2e). ``image``: uint8 (H, W, 3), ``color`` says
     whether it is RGB or BGR (cv2.imread). ``keypoints``: (P, 18, 3) or (18, 3) [x, y, score]
     in image pixels; a part is drawn when its score > ``min_score`` (missing parts have 0), a
-    limb when both its parts are. Limb k gets ``COLORS[k]``, part j ``COLORS[j]``.
+    limb when both its parts are. Limb k gets ``skeleton.colors[k]``, part j ``skeleton.colors[j]``.
+    ``skeleton``: what the parts are (``skeleton.BODY25``: keypoints (P, 25, 3)); ``limbs``
+    default to its drawn limbs (all but the redundant ear-shoulder ones, as OpenPose draws).
     Returns a new uint8 (H, W, 3) image; the input is never modified.
     """
     image = check_image(image)
-    kp = _check_keypoints(keypoints)
+    kp = _check_keypoints(keypoints, skeleton)
+    limbs = skeleton.drawn_limbs if limbs is None else limbs
     if color not in ("RGB", "BGR"):
         raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
-    palette = [c if color == "RGB" else c[::-1] for c in COLORS]
+    palette = [c if color == "RGB" else c[::-1] for c in skeleton.colors]
     out = np.ascontiguousarray(image.copy())
-    present = kp[..., 2] > min_score  # (P, 18)
+    present = kp[..., 2] > min_score  # (P, J)
     xy = np.round(kp[..., :2]).astype(np.int64)  # OpenCV draws at integer pixels
     # Limbs first, then parts on top, as the OpenPose renderer does.
     for limb in limbs:
@@ -489,22 +501,26 @@ def plot_paf_arrows(
 def plot_skeleton(
     ax: Axes,
     keypoints: ArrayLike,
-    limbs: Sequence[Limb] = DRAWN_LIMBS,
+    limbs: Sequence[Limb] | None = None,
     min_score: float = 0.0,
     linewidth: float = 2.5,
     markersize: float = 4.0,
     labels: bool = False,
+    skeleton: Skeleton = COCO18,
 ) -> list:
     """Every person's skeleton as lines and dots on ``ax`` in the skeleton's colors (Fig. 2e).
 
-    ``keypoints``: (P, 18, 3) [x, y, score] in image pixels. ``labels``: write "person p" on a
-    dark box above each person. Returns the artists drawn.
+    ``keypoints``: (P, 18, 3) [x, y, score] in image pixels ((P, 25, 3) with
+    ``skeleton=skeleton.BODY25``; ``limbs`` default to the skeleton's drawn limbs, colours
+    ``skeleton.colors``). ``labels``: write "person p" on a dark box above each person.
+    Returns the artists drawn.
     """
-    kp = _check_keypoints(keypoints)
+    kp = _check_keypoints(keypoints, skeleton)
+    limbs = skeleton.drawn_limbs if limbs is None else limbs
     present = kp[..., 2] > min_score
     artists = []
     for limb in limbs:
-        rgb = np.array(COLORS[limb.index]) / 255
+        rgb = np.array(skeleton.colors[limb.index]) / 255
         for p in np.flatnonzero(present[:, limb.a] & present[:, limb.b]):
             ends = kp[p, [limb.a, limb.b]]  # (2, 3)
             (line,) = ax.plot(ends[:, 0], ends[:, 1], "-", color=rgb, lw=linewidth)
@@ -512,7 +528,7 @@ def plot_skeleton(
     for p in range(kp.shape[0]):
         js = np.flatnonzero(present[p])
         if len(js):
-            colors = np.array([COLORS[j] for j in js]) / 255
+            colors = np.array([skeleton.colors[j] for j in js]) / 255
             artists.append(ax.scatter(kp[p, js, 0], kp[p, js, 1], s=markersize**2, c=colors, zorder=3))
             if labels:
                 x0, y0 = kp[p, js, :2].min(axis=0)

@@ -27,13 +27,28 @@ from openpose_edu.assembly import (
     smooth_maps,
 )
 from openpose_edu.inference import Padding, resize_maps
-from openpose_edu.skeleton import LIMBS, N_PARTS, REDUNDANT_LIMBS, part_index
+from openpose_edu.skeleton import BODY25, COCO18, LIMBS, N_PARTS, REDUNDANT_LIMBS, Skeleton, part_index
 
 # --------------------------------------------------------------------------------------------
 # Scenes with known people
 # --------------------------------------------------------------------------------------------
 
 TEMPLATE = references.TEMPLATE  # a standing person of height 1, neck at the origin
+
+
+def _body25_template() -> np.ndarray:
+    """The same standing person in BODY_25's 25 parts: COCO-18's parts where they share a
+    name, MidHip between the hips, and a heel, big toe and small toe below each ankle."""
+    shared = {name: TEMPLATE[j] for j, name in enumerate(COCO18.parts)}
+    extra = {
+        "MidHip": (0.0, 0.38),
+        "RHeel": (-0.1, 0.87), "RBigToe": (-0.06, 0.92), "RSmallToe": (-0.13, 0.91),
+        "LHeel": (0.1, 0.87), "LBigToe": (0.06, 0.92), "LSmallToe": (0.13, 0.91),
+    }  # fmt: skip
+    return np.array([shared[n] if n in shared else extra[n] for n in BODY25.parts])
+
+
+TEMPLATES = {"COCO18": TEMPLATE, "BODY25": _body25_template()}  # (J, 2) per skeleton
 
 
 def _segment_distance(p1, p2, q1, q2) -> float:
@@ -87,29 +102,31 @@ def random_scene(
     heights: tuple[float, float] = (150, 190),
     gap: float = 24.0,
     min_limb: float = 0.0,
+    skeleton: Skeleton = COCO18,
 ) -> np.ndarray:
-    """Keypoints (P, 18, 3) of up to n people, some cut by the border, some partly labelled.
+    """Keypoints (P, J, 3) of up to n people, some cut by the border, some partly labelled.
 
     Same-type parts of different people stay ``gap`` px apart and same-type limbs stay apart or
     cross steeply (an X), so a perfect parse is well defined; other limbs may cross or touch.
     """
     H, W = size
+    template, limbs = TEMPLATES[skeleton.name], skeleton.limbs
     people: list[np.ndarray] = []
     for _ in range(300 * max(n_people, 1)):
         if len(people) == n_people:
             break
         h = rng.uniform(*heights)
-        pts = TEMPLATE * h + rng.normal(0, 0.025 * h, TEMPLATE.shape)
+        pts = template * h + rng.normal(0, 0.025 * h, template.shape)
         if rng.random() < 0.5:
             pts[:, 0] *= -1  # seen from the back: left and right swap sides
         a = rng.uniform(-0.6, 0.6)
         pts = pts @ np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
         pts += [rng.uniform(-0.05 * W, 1.05 * W), rng.uniform(0.15 * H, 0.65 * H)]
         person = label_inside(pts, size)
-        person[rng.random(N_PARTS) < p_unlabelled, 2] = 0
+        person[rng.random(skeleton.n_parts) < p_unlabelled, 2] = 0
         v = person[:, 2] > 0
         if min_limb and any(
-            v[lb.a] and v[lb.b] and np.linalg.norm(pts[lb.a] - pts[lb.b]) < min_limb for lb in LIMBS
+            v[lb.a] and v[lb.b] and np.linalg.norm(pts[lb.a] - pts[lb.b]) < min_limb for lb in limbs
         ):
             continue
         ok = True
@@ -118,7 +135,7 @@ def random_scene(
             if np.any(np.linalg.norm(pts - q[:, :2], axis=1)[both] < gap):
                 ok = False
                 break
-            for lb in LIMBS:
+            for lb in limbs:
                 if v[lb.a] and v[lb.b] and q[lb.a, 2] and q[lb.b, 2]:
                     if not _limbs_compatible(pts[lb.a], pts[lb.b], q[lb.a, :2], q[lb.b, :2], gap):
                         ok = False
@@ -138,23 +155,24 @@ def random_scene(
                 break
         if ok:
             people.append(person)
-    return np.array(people).reshape(-1, N_PARTS, 3)
+    return np.array(people).reshape(-1, skeleton.n_parts, 3)
 
 
-def expected_people(keypoints: np.ndarray, min_parts: int = 4) -> np.ndarray:
+def expected_people(keypoints: np.ndarray, min_parts: int = 4, skeleton: Skeleton = COCO18) -> np.ndarray:
     """What a perfect parse must find: each person's labelled parts that the limbs connect
     (a connected component of the limb graph), when it has at least ``min_parts`` parts."""
+    J = skeleton.n_parts
     out = []
     for person in keypoints:
         labelled = person[:, 2] > 0
-        component = -np.ones(N_PARTS, dtype=int)
+        component = -np.ones(J, dtype=int)
         for j in np.flatnonzero(labelled):
             if component[j] >= 0:
                 continue
             component[j], stack = j, [j]
             while stack:
                 u = stack.pop()
-                for lb in LIMBS:
+                for lb in skeleton.limbs:
                     for s, t in ((lb.a, lb.b), (lb.b, lb.a)):
                         if s == u and labelled[t] and component[t] < 0:
                             component[t] = j
@@ -162,15 +180,18 @@ def expected_people(keypoints: np.ndarray, min_parts: int = 4) -> np.ndarray:
         for c in np.unique(component[component >= 0]):
             members = component == c
             if members.sum() >= min_parts:
-                kp = np.zeros((N_PARTS, 3))
+                kp = np.zeros((J, 3))
                 kp[members] = person[members]
                 out.append(kp)
-    return np.array(out).reshape(-1, N_PARTS, 3)
+    return np.array(out).reshape(-1, J, 3)
 
 
-def perfect_maps(keypoints: np.ndarray, size: tuple[int, int], variant: str = "released"):
-    """S*, L* (19/38, H, W) at image resolution, made like network output (grid -> bicubic x8)."""
-    return references.perfect_maps(keypoints, size, variant=variant)
+def perfect_maps(
+    keypoints: np.ndarray, size: tuple[int, int], variant: str = "released", skeleton: Skeleton = COCO18
+):
+    """S*, L* (19/38, H, W; 26/52 for BODY25) at image resolution, made like network output
+    (groundtruth on the stride-8 grid -> bicubic x8)."""
+    return references.perfect_maps(keypoints, size, variant=variant, skeleton=skeleton)
 
 
 def assert_same_people(found: np.ndarray, expected: np.ndarray, tol: float) -> None:
@@ -179,7 +200,7 @@ def assert_same_people(found: np.ndarray, expected: np.ndarray, tol: float) -> N
     used = set()
     for e in expected:
         labelled = e[:, 2] > 0
-        d = np.linalg.norm(found[:, :, :2] - e[None, :, :2], axis=2)  # (P, 18)
+        d = np.linalg.norm(found[:, :, :2] - e[None, :, :2], axis=2)  # (P, J)
         k = int(np.argmin(np.where(labelled, d, 0).sum(axis=1)))
         assert k not in used, "two expected people matched the same parsed person"
         used.add(k)
@@ -218,6 +239,22 @@ def test_round_trip_paper_maps(seed: int, n_people: int) -> None:
     S, L = perfect_maps(kp, size, "paper")
     people = parse(S, L, ParsingParams(min_above_fraction=0.7))
     assert_same_people(people.keypoints, expected_people(kp), tol=2.0)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), n_people=st.integers(0, 5), partial=st.sampled_from([0.0, 0.2]))
+def test_round_trip_released_body25_maps(seed: int, n_people: int, partial: float) -> None:
+    """The same round trip with BODY_25's 25 parts and 26 limbs (feet, MidHip; PAF channels
+    from POSE_MAP_INDEX): ground truth, parse and the expected people all read skeleton.BODY25."""
+    size = (256, 256)
+    # Feet limbs are short (ankle-heel 0.05 h): keep them over 6 px, or the two ends are one peak.
+    rng = np.random.default_rng(seed)
+    kp = random_scene(rng, size, n_people, p_unlabelled=partial, min_limb=6.0, skeleton=BODY25)
+    S, L = perfect_maps(kp, size, "released", skeleton=BODY25)
+    assert S.shape == (26, *size) and L.shape == (52, *size)
+    people = parse(S, L, skeleton=BODY25)
+    assert people.keypoints.shape[1:] == (25, 3)
+    assert_same_people(people.keypoints, expected_people(kp, skeleton=BODY25), tol=1.0)
 
 
 def _person(neck: tuple[float, float], height: float, **moves: tuple[float, float]) -> np.ndarray:

@@ -164,6 +164,28 @@ def test_stage_grid_and_plot_helpers_draw():
         viz.stage_grid(S, L[:2])
 
 
+def test_body25_people_are_drawn_with_the_body25_skeleton():
+    """skeleton=BODY25: (P, 25, 3) keypoints, BODY_25's 24 drawn limbs, each in BODY25.colors."""
+    from matplotlib.figure import Figure
+
+    from openpose_edu.skeleton import BODY25
+
+    kp = np.zeros((1, 25, 3), np.float32)
+    kp[0, :, 0] = 10 + 14 * (np.arange(25) % 5)
+    kp[0, :, 1] = 10 + 14 * (np.arange(25) // 5)
+    kp[0, :, 2] = 1.0
+    image = np.zeros((90, 90, 3), np.uint8)
+    out = viz.draw_people(image, kp, radius=1, thickness=3, skeleton=BODY25)
+    big_toe = BODY25.limbs[20]  # LAnkle (14) at (66, 38) -> LBigToe (19) at (66, 52), a foot limb
+    assert (big_toe.a, big_toe.b) == (14, 19)
+    assert tuple(out[45, 66]) == BODY25.colors[20] and BODY25.colors[20] not in COLORS
+    assert tuple(out[10, 10]) == BODY25.colors[0]  # the Nose in part 0's colour
+    arts = viz.plot_skeleton(Figure().subplots(), kp, skeleton=BODY25)
+    assert len(BODY25.drawn_limbs) == 24 and len(arts) == 24 + 1  # 24 lines, one scatter
+    with pytest.raises(ValueError, match="skeleton=skeleton.BODY25"):
+        viz.draw_people(image, kp)  # a COCO-18 drawing refuses 25 parts, and says what to pass
+
+
 # ---------------------------------------------------------------- MACs
 
 

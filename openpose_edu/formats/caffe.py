@@ -122,7 +122,13 @@ def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
     return F, S, L
 
 
-def _render(layer: CaffeLayer) -> str:
+def render_layer(layer: CaffeLayer, deploy_only: bool = False) -> str:
+    """One ``layer { ... }`` block of a prototxt, in the style of CMU's files.
+
+    deploy_only=False: as in pose_deploy_linevec.prototxt (COCO), whose convolutions keep the
+    training file's lr_mult/decay_mult params and weight/bias fillers. deploy_only=True: as in
+    body_25/pose_deploy.prototxt, which has neither (the two files differ only there).
+    """
     lines = ["layer {", f'  name: "{layer.name}"', f'  type: "{layer.type}"']
     lines += [f'  bottom: "{b}"' for b in layer.bottoms]
     if layer.name == layer.top or layer.type != "Concat":
@@ -131,12 +137,15 @@ def _render(layer: CaffeLayer) -> str:
         lines += [f'  # top: "{layer.name}"', f'  top: "{layer.top}"']  # as in CMU's file
     if layer.type == "Convolution":
         lr = layer.lr_mult
-        lines += ["  param {", f"    lr_mult: {lr:.1f}", "    decay_mult: 1", "  }"]
-        lines += ["  param {", f"    lr_mult: {2 * lr:.1f}", "    decay_mult: 0", "  }"]
+        if not deploy_only:
+            lines += ["  param {", f"    lr_mult: {lr:.1f}", "    decay_mult: 1", "  }"]
+            lines += ["  param {", f"    lr_mult: {2 * lr:.1f}", "    decay_mult: 0", "  }"]
         lines += ["  convolution_param {", f"    num_output: {layer.num_output}"]
         lines += [f"    pad: {layer.pad}", f"    kernel_size: {layer.kernel}"]
-        lines += ["    weight_filler {", '      type: "gaussian"', "      std: 0.01", "    }"]
-        lines += ["    bias_filler {", '      type: "constant"', "    }", "  }"]
+        if not deploy_only:
+            lines += ["    weight_filler {", '      type: "gaussian"', "      std: 0.01", "    }"]
+            lines += ["    bias_filler {", '      type: "constant"', "    }"]
+        lines.append("  }")
     elif layer.type == "Pooling":
         lines += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2", "  }"]
     elif layer.type == "Concat":
@@ -157,7 +166,7 @@ def to_prototxt(config: OpenPoseConfig | None = None) -> str:
         return body25.to_prototxt(config)
     head = 'input: "image"\ninput_dim: 1\ninput_dim: 3\n'
     head += "input_dim: 1 # This value will be defined at runtime\n" * 2
-    return head + "".join(_render(layer) for layer in caffe_net_layers(config))
+    return head + "".join(render_layer(layer) for layer in caffe_net_layers(config))
 
 
 # --- .caffemodel files: a minimal subset of caffe.proto ------------------------------------
