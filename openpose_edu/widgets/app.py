@@ -54,7 +54,7 @@ def people_png(image: np.ndarray, keypoints: Any, box_px: int = 360, dpr: float 
     big = cv2.resize(
         check_image(image), (max(1, round(W * f)), max(1, round(H * f))), interpolation=cv2.INTER_LINEAR
     )
-    kp = np.array(viz._numpy(keypoints), np.float32, copy=True).reshape(-1, len(PART_NAMES), 3)
+    kp = np.array(viz.as_numpy(keypoints), np.float32, copy=True).reshape(-1, len(PART_NAMES), 3)
     kp[..., :2] *= f
     drawn = viz.draw_people(big, kp, radius=max(2, round(3 * f)), thickness=max(2, round(2 * f)))
     return cv2.imencode(".png", drawn[..., ::-1])[1].tobytes(), round(W * css)

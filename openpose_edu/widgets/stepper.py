@@ -47,8 +47,8 @@ class AssemblyStepper:
         self.image = check_image(image)
         # The thresholds the sliders start from and the others keep (default: the demo's).
         self.params = params or ParsingParams()
-        self.S = viz._numpy(S)
-        self.L = viz._numpy(L)
+        self.S = viz.as_numpy(S)
+        self.L = viz.as_numpy(L)
         if self.S.ndim != 3 or self.L.shape[1:] != self.S.shape[1:]:
             raise ValueError(
                 f"S {self.S.shape} and L {self.L.shape} must be one image's maps on one grid (C, h, w); "
