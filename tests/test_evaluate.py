@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from openpose_edu.coco import detections_coco, ground_truth_coco
+from openpose_edu.groundtruth import TargetSpec
 from openpose_edu.skeleton import COCO_PART_NAMES
 
 
@@ -78,13 +79,13 @@ def test_perfect_maps_on_a_finer_grid_raise_the_ceiling(capsys) -> None:
     from openpose_edu.evaluate import evaluate_perfect_maps, main
 
     coarse = evaluate_perfect_maps(n=12)
-    fine = evaluate_perfect_maps(n=12, stride=4, sigma=3.5, limb_width=4.0)
+    fine = evaluate_perfect_maps(n=12, spec=TargetSpec(stride=4, sigma=3.5, limb_width=4.0))
     assert fine["AP"] > coarse["AP"] + 0.05 and fine["AP75"] > coarse["AP75"]
     args = ["--perfect-maps", "--n", "12", "--stride", "4", "--sigma", "3.5", "--limb-width", "4"]
     assert main(args) == 0
     assert f"{fine['AP']:6.3f}" in capsys.readouterr().out
     with pytest.raises(ValueError, match="multiple of stride"):
-        evaluate_perfect_maps(n=2, stride=24)
+        evaluate_perfect_maps(n=2, spec=TargetSpec(stride=24))
 
 
 def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, capsys) -> None:

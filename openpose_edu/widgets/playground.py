@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .. import groundtruth, viz
+from ..groundtruth import DEFAULT_TARGETS
 from .base import (
     ALL,
     limb_options,
@@ -34,11 +35,14 @@ class GroundTruthPlayground:
 
     image: np.ndarray
     keypoints: np.ndarray
-    stride: int = 8
+    stride: int = DEFAULT_TARGETS.stride
     display: viz.Display = field(default_factory=viz.Display)
 
     def maps(
-        self, sigma: float = 7.0, limb_width: float = 8.0, variant: str = "paper"
+        self,
+        sigma: float = DEFAULT_TARGETS.sigma,
+        limb_width: float = DEFAULT_TARGETS.limb_width,
+        variant: str = DEFAULT_TARGETS.variant,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(S* (19, h, w), L* (38, h, w)) from groundtruth.py for these settings."""
 
@@ -53,9 +57,9 @@ class GroundTruthPlayground:
 
     def figure(
         self,
-        sigma: float = 7.0,
-        limb_width: float = 8.0,
-        variant: str = "paper",
+        sigma: float = DEFAULT_TARGETS.sigma,
+        limb_width: float = DEFAULT_TARGETS.limb_width,
+        variant: str = DEFAULT_TARGETS.variant,
         part: int = ALL,
         limb: int = ALL,
     ) -> Figure:
@@ -79,12 +83,22 @@ class GroundTruthPlayground:
         import ipywidgets as w
 
         wide = {"description_width": "initial"}
-        sigma = w.FloatSlider(value=7.0, min=1.0, max=20.0, step=0.5, description="sigma (px)", style=wide)
+        sigma = w.FloatSlider(
+            value=DEFAULT_TARGETS.sigma, min=1.0, max=20.0, step=0.5, description="sigma (px)", style=wide
+        )
         width = w.FloatSlider(
-            value=8.0, min=2.0, max=24.0, step=1.0, description="limb width (px)", style=wide
+            value=DEFAULT_TARGETS.limb_width,
+            min=2.0,
+            max=24.0,
+            step=1.0,
+            description="limb width (px)",
+            style=wide,
         )
         variant = w.ToggleButtons(
-            options=["paper", "released"], value="paper", description="variant", style=wide
+            options=list(groundtruth.VARIANTS),
+            value=DEFAULT_TARGETS.variant,
+            description="variant",
+            style=wide,
         )
         part = w.Dropdown(options=part_options(), value=ALL, description="part", style=wide)
         limb = w.Dropdown(options=limb_options(), value=ALL, description="limb", style=wide)
