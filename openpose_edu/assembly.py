@@ -327,11 +327,11 @@ class LimbScores:
     a: np.ndarray  # (nA,) int64 candidate ids of part limb.a
     b: np.ndarray  # (nB,) int64 candidate ids of part limb.b
     samples: np.ndarray  # (nA, nB, N, 2) float64 sample points p(u) [x, y], image pixels (Eq. 11)
-    paf: np.ndarray  # (nA, nB, N) float64 L_c(p(u)) . unit(d_b - d_a) at each sample (Eq. 10)
-    mean: np.ndarray  # (nA, nB) float64 mean of ``paf``: Eq. 10's integral as a sum
+    along: np.ndarray  # (nA, nB, N) float64 L_c(p(u)) . unit(d_b - d_a): the field along the limb (Eq. 10)
+    mean: np.ndarray  # (nA, nB) float64 mean of ``along``: Eq. 10's integral as a sum
     prior: np.ndarray  # (nA, nB) float64 distance prior min(r * H / |d_b - d_a| - 1, 0) <= 0
     score: np.ndarray  # (nA, nB) float64 mean + prior: the demo's score_with_dist_prior
-    fraction: np.ndarray  # (nA, nB) float64 share of samples with paf > paf_threshold
+    fraction: np.ndarray  # (nA, nB) float64 share of samples with along > paf_threshold
     valid: np.ndarray  # (nA, nB) bool: fraction > min_above_fraction and score > 0
 
 
@@ -410,7 +410,7 @@ def score_all_limbs(
                 a=a,
                 b=b,
                 samples=grid(samples),
-                paf=grid(along),
+                along=grid(along),
                 mean=grid(mean),
                 prior=grid(prior),
                 score=grid(score),
@@ -571,7 +571,13 @@ class ParseSteps:
 
 @dataclass
 class People:
-    """The parsed people (paper Fig. 2e): keypoints in OpenPose's [x, y, score] layout."""
+    """The parser's answer for one pair of maps (paper Fig. 2e): people in OpenPose's [x, y, score] layout.
+
+    What ``parse(S, L)`` returns, in the pixels of the maps it was given, with how each person
+    was assembled (``part_ids``, and every step in ``steps``). ``inference.Poses`` is the
+    answer for an *image*: it holds one People (``Poses.people``, on the network's grid), the
+    Maps parsed, and the same keypoints and scores mapped back to the image's pixels.
+    """
 
     keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] image pixels; 0, 0, 0 for missing parts
     scores: np.ndarray  # (P,) float32 total score: sum of part scores + connection scores

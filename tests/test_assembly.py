@@ -476,7 +476,7 @@ def test_score_limbs_matches_the_demos_pair_loop(seed: int, n_samples: int) -> N
                 ]
                 score = float(np.mean(along)) + min(0.5 * H / norm - 1, 0)
                 ok = sum(v > 0.05 for v in along) > 0.8 * n_samples and score > 0
-                np.testing.assert_allclose(got.paf[i, j], along, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(got.along[i, j], along, rtol=1e-5, atol=1e-6)
                 assert got.score[i, j] == pytest.approx(score, abs=1e-6)
                 assert bool(got.valid[i, j]) == ok
 
@@ -493,7 +493,7 @@ def test_score_limbs_of_a_perfect_limb() -> None:
         part=np.array([limb.a, limb.b]),
     )
     s = score_limbs(peaks, L, limb)
-    np.testing.assert_allclose(s.paf[0, 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(s.along[0, 0], 1.0, rtol=1e-6)
     assert s.valid[0, 0] and s.fraction[0, 0] == 1.0 and s.prior[0, 0] == 0
     L[limb.paf_x] *= -1
     L[limb.paf_y] *= -1
@@ -527,7 +527,7 @@ def test_greedy_matching(seed: int, nA: int, nB: int) -> None:
         a=np.arange(nA),
         b=np.arange(nA, nA + nB),
         samples=np.zeros((nA, nB, 10, 2)),
-        paf=np.zeros((nA, nB, 10)),
+        along=np.zeros((nA, nB, 10)),
         mean=score,
         prior=np.zeros((nA, nB)),
         score=score,

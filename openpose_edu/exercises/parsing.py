@@ -168,7 +168,7 @@ def _matching_ref(score: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]
     nA, nB = score.shape
     s = assembly.LimbScores(
         limb=LIMB, a=np.arange(nA), b=np.arange(nB), samples=np.zeros((nA, nB, 0, 2)),
-        paf=np.zeros((nA, nB, 0)), mean=score, prior=np.zeros_like(score), score=score,
+        along=np.zeros((nA, nB, 0)), mean=score, prior=np.zeros_like(score), score=score,
         fraction=np.ones_like(score), valid=valid,
     )  # fmt: skip
     c = assembly.match_limbs(s)

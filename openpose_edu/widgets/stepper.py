@@ -92,7 +92,7 @@ class AssemblyStepper:
         peak_hi = float(steps.peaks.score.max()) if len(steps.peaks.score) else 1.0
         q = 1.0 - self.params.min_above_fraction
         paf_hi = max(
-            (float(np.quantile(s.paf, q, axis=-1).max()) for s in steps.limbs if s.paf.size), default=1.0
+            (float(np.quantile(s.along, q, axis=-1).max()) for s in steps.limbs if s.along.size), default=1.0
         )
         base = self.parse(min_mean_score=0.0)
         mean_hi = float((base.scores / np.maximum(base.n_parts, 1)).max()) if len(base) else 1.0
@@ -151,7 +151,7 @@ class AssemblyStepper:
         # L_c(p(u)) . v (Eq. 10): red along the limb, blue against it.
         if step >= 1:
             i, j = conns.ranked[step - 1]
-            pts, vals = scores.samples[i, j], scores.paf[i, j]
+            pts, vals = scores.samples[i, j], scores.along[i, j]
             ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
                        edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
         ax.set_title(f"{lb.name}: decision {step} of {R}", fontsize=9)
