@@ -31,8 +31,19 @@ from typing import Any
 
 from tqdm import tqdm
 
+from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .assembly import ParsingParams
-from .io import MAX_SCALE, MAX_SCALES, atomic_write, scale_arg
+from .io import (
+    MAX_SCALE,
+    MAX_SCALES,
+    atomic_write,
+    check_device,
+    read_image,
+    scale_arg,
+    write_image,
+    write_openpose_json,
+)
+from .viz import draw_people
 from .weights import REGISTRY
 
 MANIFEST = ".openpose_edu_outputs.json"  # in the output folder: the files openpose_edu wrote there
@@ -160,9 +171,8 @@ def _record_outputs(out: Path, names: dict[Path, str]) -> None:
 
 def load_cli_model(name: str | None, device: str) -> Any:
     """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
-    from .weights import load_model
 
-    return load_model(name or DEFAULT_MODEL, device=device)
+    return weights.load_model(name or DEFAULT_MODEL, device=device)
 
 
 def _message(path: Path, e: BaseException) -> str:
@@ -189,9 +199,6 @@ def run(
     failure is reported on stderr with its file name; ``debug`` adds its traceback), 2 when
     ``out_dir`` cannot be used (nothing is processed then).
     """
-    from .inference import estimate
-    from .io import read_image, write_image, write_openpose_json
-    from .viz import draw_people
 
     files, errors = find_images(inputs)
     for message in errors:
@@ -209,7 +216,9 @@ def run(
         bar.set_postfix_str(path.name)
         try:
             image = read_image(path, color="RGB")
-            poses = estimate(image, model=model, params=params, scales=scales, stage=stage, device=device)
+            poses = inference.estimate(
+                image, model=model, params=params, scales=scales, stage=stage, device=device
+            )
             write_openpose_json(out / f"{names[path]}_keypoints.json", poses.keypoints)
             write_image(out / f"{names[path]}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
         except Exception as e:  # noqa: BLE001 - one image's failure, whatever it is, must not end the batch
@@ -294,7 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:  # before the model loads: a bad --out costs nothing
         check_out_dir(args.out, files, output_names(files))
-        from .io import check_device
 
         check_device(args.device)
     except ValueError as e:

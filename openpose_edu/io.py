@@ -11,6 +11,7 @@ with 18 (x, y, c) triples per person for the COCO model, in skeleton.PART_NAMES 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import numbers
@@ -23,7 +24,9 @@ from typing import IO, Any
 
 import cv2
 import numpy as np
+import torch
 
+from .model import PoseModel  # the declared interface (model.py)
 from .skeleton import COCO18, N_PARTS, Skeleton
 
 OPENPOSE_JSON_VERSION = 1.3
@@ -99,7 +102,6 @@ def check_scales(scales: Any) -> tuple[float, ...]:
 
 def scale_arg(text: str) -> float:
     """argparse type of a ``--scales`` value: a finite number in (0, MAX_SCALE]."""
-    import argparse
 
     try:
         value = float(text)
@@ -123,7 +125,6 @@ def check_stage(stage: Any) -> int | None:
 
 def check_model(model: Any) -> Any:
     """Refuse an object that is not a ``model.PoseModel`` (input_spec, stride, n_stages, card, forward)."""
-    from .model import PoseModel  # the declared interface (model.py)
 
     if not isinstance(model, PoseModel):
         wanted = ("input_spec", "stride", "n_stages", "card", "forward")
@@ -139,7 +140,6 @@ def check_device(device: Any) -> Any:
     """Refuse a device this torch build cannot use (``"cuda"`` on a CPU-only build) with what to do."""
     if device is None:
         return None
-    import torch
 
     try:
         dev = torch.device(device)

@@ -22,6 +22,7 @@ half-written file under a final name.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -34,9 +35,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
+from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .io import openpose_json, read_image
 from .skeleton import LIMBS, N_HEATMAPS, N_LIMBS
+from .viz import draw_people, paf_to_rgb, part_map
+from .weights import REGISTRY
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 DEFAULT_FPS = 10.0  # a folder of frames has no frame rate of its own
@@ -78,7 +83,6 @@ def overlay_map(
     image: uint8 (H, W, 3) RGB; S (19, h, w), L (38, h, w) at any resolution (resized to the
     image for display). Returns uint8 (H, W, 3) RGB.
     """
-    from .viz import paf_to_rgb, part_map
 
     h, w = image.shape[:2]
     if view.kind == "S":
@@ -188,10 +192,6 @@ def process_video(
     With ``view`` also a maps video (S^t_j or L^t_c over each frame). Returns a summary: frames,
     people per frame, seconds, fps and the paths written. Raises ValueError on an unreadable input.
     """
-    from tqdm import tqdm
-
-    from .inference import estimate, infer_maps
-    from .viz import draw_people
 
     source = Path(source)
     frames, count, fps = read_frames(source)
@@ -210,14 +210,14 @@ def process_video(
                 writers.append(VideoWriter(rendered_path, fps, size))
                 if view is not None:
                     writers.append(VideoWriter(maps_path, fps, size))
-            poses = estimate(frame, model=model, params=params, device=device)
+            poses = inference.estimate(frame, model=model, params=params, device=device)
             write_json_atomic(out / f"{stem}_{i:012d}_keypoints.json", poses.keypoints)
             writers[0].write(draw_people(frame, poses.keypoints))
             if view is not None:
                 maps = (
                     poses.maps
                     if view.stage is None
-                    else infer_maps(model, frame, stage=view.stage, device=device)
+                    else inference.infer_maps(model, frame, stage=view.stage, device=device)
                 )
                 writers[1].write(draw_people(overlay_map(frame, maps.S, maps.L, view), poses.keypoints))
             people.append(len(poses))
@@ -241,9 +241,6 @@ def process_video(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m openpose_edu VIDEO --out DIR``: the video path of the command line."""
-    import argparse
-
-    from .weights import REGISTRY, load_model
 
     parser = argparse.ArgumentParser(
         prog="python -m openpose_edu",
@@ -267,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     try:
-        model = load_model(args.model, device=args.device)
+        model = weights.load_model(args.model, device=args.device)
     except (OSError, ValueError, KeyError, ImportError) as e:
         print(f"error: cannot load model {args.model or 'bundled'!r}: {e}", file=sys.stderr)
         return 1
