@@ -40,6 +40,7 @@ from .io import (
     check_device,
     read_image,
     scale_arg,
+    stage_arg,
     write_image,
     write_openpose_json,
 )
@@ -239,16 +240,6 @@ def run(
     return 1 if n_failed else 0
 
 
-def _stage(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m openpose_edu",
@@ -272,7 +263,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"scales to average, e.g. 0.5 1 1.5 2 (the demo's); default 1; at most {MAX_SCALES}, "
         f"each <= {MAX_SCALE}",
     )
-    parser.add_argument("--stage", type=_stage, default=None, help="parse stage T's maps (default: the last)")
+    parser.add_argument(
+        "--stage", type=stage_arg, default=None, help="parse stage T's maps (default: the last)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")

@@ -47,7 +47,7 @@ from .coco import (
 from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .inference import Padding, infer_maps, parsing_params_of, poses_from_maps, resize_maps
-from .io import atomic_write, scale_arg
+from .io import atomic_write, positive_int_arg, scale_arg
 from .skeleton import N_HEATMAPS
 from .synthetic import VALIDATION_SEED
 from .weights import load_model
@@ -333,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--coco-images", default=None, help="folder of the images the JSON names")
     p.add_argument(
-        "--max-images", type=_positive_int, default=None, help="evaluate only the first N COCO images"
+        "--max-images", type=positive_int_arg, default=None, help="evaluate only the first N COCO images"
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -412,16 +412,6 @@ def _stages_arg(value: str | list[int] | None) -> str | list[int] | None:
     if any(t < 1 for t in stages):
         raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value!r}")
     return stages
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> int:

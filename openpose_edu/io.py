@@ -102,7 +102,6 @@ def check_scales(scales: Any) -> tuple[float, ...]:
 
 def scale_arg(text: str) -> float:
     """argparse type of a ``--scales`` value: a finite number in (0, MAX_SCALE]."""
-
     try:
         value = float(text)
     except ValueError:
@@ -110,6 +109,26 @@ def scale_arg(text: str) -> float:
     if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
         raise argparse.ArgumentTypeError(f"a scale must be a finite number in (0, {MAX_SCALE}], got {text!r}")
     return value
+
+
+def _int_at_least_1(text: str, rule: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+    return value
+
+
+def stage_arg(text: str) -> int:
+    """argparse type of a ``--stage`` value: a stage number t >= 1."""
+    return _int_at_least_1(text, "stages are numbered from 1")
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type of a count: an integer >= 1."""
+    return _int_at_least_1(text, "must be >= 1")
 
 
 def check_stage(stage: Any) -> int | None:
