@@ -38,6 +38,7 @@ from .io import (
     MAX_SCALES,
     atomic_write,
     check_device,
+    command_line,
     read_image,
     scale_arg,
     stage_arg,
@@ -241,20 +242,14 @@ def run(
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m openpose_edu",
-        description="Estimate multi-person 2D poses (OpenPose, Cao et al. CVPR 2017) in images: "
+    parser = command_line(
+        "Estimate multi-person 2D poses (OpenPose, Cao et al. CVPR 2017) in images: "
         "writes <name>_keypoints.json (OpenPose format) and <name>_rendered.png per image.",
-    )
-    parser.add_argument("inputs", nargs="+", help="image files or directories of images")
-    parser.add_argument(
-        "--model",
-        default=None,
-        help=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
+        inputs="image files or directories of images",
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
         "a small real COCO network (downloaded once, 2 MB). 'bundled' works offline but was trained "
         "on synthetic scenes only: on photos it finds phantom people",
     )
-    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument(
         "--scales",
         type=scale_arg,

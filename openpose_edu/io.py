@@ -111,6 +111,16 @@ def scale_arg(text: str) -> float:
     return value
 
 
+def command_line(description: str, inputs: str, model: str) -> argparse.ArgumentParser:
+    """The parser ``python -m openpose_edu`` starts from (images: __main__, videos: video.main):
+    the inputs, ``--model`` and ``--out``; each path adds its own options after them."""
+    parser = argparse.ArgumentParser(prog="python -m openpose_edu", description=description)
+    parser.add_argument("inputs", nargs="+", help=inputs)
+    parser.add_argument("--model", default=None, help=model)
+    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
+    return parser
+
+
 def _int_at_least_1(text: str, rule: str) -> int:
     try:
         value = int(text)

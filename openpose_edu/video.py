@@ -22,7 +22,6 @@ half-written file under a final name.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -38,7 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
-from .io import openpose_json, read_image
+from .io import command_line, openpose_json, read_image
 from .skeleton import LIMBS, N_HEATMAPS, N_LIMBS
 from .viz import draw_people, paf_to_rgb, part_map
 from .weights import REGISTRY
@@ -242,16 +241,12 @@ def process_video(
 def main(argv: list[str] | None = None) -> int:
     """``python -m openpose_edu VIDEO --out DIR``: the video path of the command line."""
 
-    parser = argparse.ArgumentParser(
-        prog="python -m openpose_edu",
-        description="Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
+    parser = command_line(
+        "Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
         "<stem>_<frame:012d>_keypoints.json per frame, <stem>_rendered.mp4 and optionally <stem>_maps.mp4.",
+        inputs="video files, or folders of frame images",
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file",
     )
-    parser.add_argument("inputs", nargs="+", help="video files, or folders of frame images")
-    parser.add_argument(
-        "--model", default=None, help=f"registry name ({', '.join(REGISTRY)}) or a weights file"
-    )
-    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument("--video", action="store_true", help="treat folders as the frames of one video")
     parser.add_argument("--maps", choices=("S", "L"), default=None, help="also write a maps video: S or L")
     parser.add_argument("--map-index", type=int, default=None, help="part (S) or limb (L) index; default all")

@@ -107,33 +107,23 @@ def env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_camera_in_jupyterlab(tmp_path: Path, env: dict[str, str]) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    _notebook(root)
-    clip = _clip(tmp_path)
-    for base, token in jupyterlab(root, env):
-        with playwright_api.sync_playwright() as p:
-            browser = _browser(p, clip)
-            try:
-                page = browser.new_page(viewport={"width": 1200, "height": 1000})
-                run_all_cells(page, base, token, "camera.ipynb", 60_000)
-                _drive(page, tmp_path, "lab")
-            finally:
-                browser.close()
-
-
-def test_camera_in_voila(tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("where", ["lab", "voila"])
+def test_camera_in_the_browser(tmp_path: Path, env: dict[str, str], where: str) -> None:
+    """In JupyterLab (run every cell) and in Voila (the page runs them)."""
     root = tmp_path / "root"
     root.mkdir()
     path = _notebook(root)
     clip = _clip(tmp_path)
-    for base, token in voila(path, env):
+    server = jupyterlab(root, env) if where == "lab" else voila(path, env)
+    for base, token in server:
         with playwright_api.sync_playwright() as p:
             browser = _browser(p, clip)
             try:
                 page = browser.new_page(viewport={"width": 1200, "height": 1000})
-                page.goto(f"{base}/?token={token}", timeout=120_000)
-                _drive(page, tmp_path, "voila")
+                if where == "lab":
+                    run_all_cells(page, base, token, path.name, 60_000)
+                else:
+                    page.goto(f"{base}/?token={token}", timeout=120_000)
+                _drive(page, tmp_path, where)
             finally:
                 browser.close()

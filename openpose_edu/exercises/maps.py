@@ -125,6 +125,21 @@ def _people_stack(points, labelled, grid_size, sigma, spread=None):  # noqa: ANN
     return np.stack(maps) if maps else np.zeros((0, *grid_size))
 
 
+def _over_people(how: str, unlabelled_too: bool = False) -> Callable[..., np.ndarray]:
+    """A wrong Eq. 7: the people's Gaussians combined by ``how`` ("sum", "mean", "max"), with
+    the unlabelled parts drawn too if ``unlabelled_too``; nobody drawn -> zeros (h, w)."""
+
+    def variant(
+        points: np.ndarray, labelled: np.ndarray, grid_size: tuple[int, int], sigma: float
+    ) -> np.ndarray:
+        drawn = np.ones_like(labelled) if unlabelled_too else labelled
+        if not drawn.any():
+            return np.zeros(grid_size)
+        return getattr(_people_stack(points, drawn, grid_size, sigma), how)(0)
+
+    return variant
+
+
 MAX_OVER_PEOPLE = Exercise(
     "max_over_people",
     _people_cases,
@@ -132,28 +147,13 @@ MAX_OVER_PEOPLE = Exercise(
     [
         (
             "you sum the people; Eq. 7 takes the max, so two people close together keep two peaks",
-            lambda points, labelled, grid_size, sigma: (
-                _people_stack(points, labelled, grid_size, sigma).sum(0)
-                if labelled.any()
-                else np.zeros(grid_size)
-            ),
+            _over_people("sum"),
         ),
         (
             "you also draw the unlabelled parts (v = 0): skip a person whose part is not labelled",
-            lambda points, labelled, grid_size, sigma: (
-                _people_stack(points, np.ones_like(labelled), grid_size, sigma).max(0)
-                if len(points)
-                else np.zeros(grid_size)
-            ),
+            _over_people("max", unlabelled_too=True),
         ),
-        (
-            "you average the people; Eq. 7 takes the max",
-            lambda points, labelled, grid_size, sigma: (
-                _people_stack(points, labelled, grid_size, sigma).mean(0)
-                if labelled.any()
-                else np.zeros(grid_size)
-            ),
-        ),
+        ("you average the people; Eq. 7 takes the max", _over_people("mean")),
     ],
     "draw one Gaussian (your Eq. 6) per labelled person and take the max over people; nobody -> zeros (h, w)",
 )
