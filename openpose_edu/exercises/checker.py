@@ -17,7 +17,10 @@ import torch
 from .. import groundtruth
 from ..skeleton import LIMBS
 
-STRIDE = 8
+# The cases' grid stride and their usual sigma and PAF half-width: the training targets' defaults.
+STRIDE = groundtruth.DEFAULT_TARGETS.stride
+SIGMA = groundtruth.DEFAULT_TARGETS.sigma
+LIMB_WIDTH = groundtruth.DEFAULT_TARGETS.limb_width
 LIMB = LIMBS[0]  # Neck -> RShoulder, the limb the PAF and line-integral cases use; any would do
 
 

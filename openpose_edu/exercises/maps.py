@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import groundtruth
 from ..skeleton import LIMBS, N_PARTS
-from .checker import LIMB, Exercise, Result, grid_xy, run
+from .checker import LIMB, LIMB_WIDTH, SIGMA, Exercise, Result, grid_xy, run
 
 
 def _one_part_people(points: np.ndarray, labelled: np.ndarray) -> np.ndarray:
@@ -23,8 +23,8 @@ def _one_part_people(points: np.ndarray, labelled: np.ndarray) -> np.ndarray:
 
 def _gaussian_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(3)
-    yield {"x": 0.0, "y": 0.0, "grid_size": (4, 5), "sigma": 7.0}  # on the border
-    yield {"x": 3.5, "y": 11.5, "grid_size": (4, 4), "sigma": 7.0}  # on a cell centre
+    yield {"x": 0.0, "y": 0.0, "grid_size": (4, 5), "sigma": SIGMA}  # on the border
+    yield {"x": 3.5, "y": 11.5, "grid_size": (4, 4), "sigma": SIGMA}  # on a cell centre
     yield {"x": 39.0, "y": 31.0, "grid_size": (4, 5), "sigma": 4.0}  # far corner
     for _ in range(20):
         h, w = (int(v) for v in rng.integers(3, 8, size=2))
@@ -89,25 +89,25 @@ def check_gaussian(fn: Callable[..., Any], verbose: bool = True) -> Result:
 
 def _people_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(4)
-    yield {"points": np.zeros((0, 2)), "labelled": np.zeros(0, bool), "grid_size": (3, 4), "sigma": 7.0}
+    yield {"points": np.zeros((0, 2)), "labelled": np.zeros(0, bool), "grid_size": (3, 4), "sigma": SIGMA}
     yield {
         "points": np.array([[12.0, 12.0], [12.0, 12.0]]),
         "labelled": np.array([True, True]),
         "grid_size": (4, 4),
-        "sigma": 7.0,
+        "sigma": SIGMA,
     }
     yield {
         "points": np.array([[5.0, 9.0], [20.0, 9.0]]),
         "labelled": np.array([True, False]),
         "grid_size": (4, 4),
-        "sigma": 7.0,
+        "sigma": SIGMA,
     }
     for _ in range(20):
         h, w = (int(v) for v in rng.integers(3, 7, size=2))
         p = int(rng.integers(1, 4))
         pts = rng.uniform(0, 8 * min(h, w), size=(p, 2))
         pts[1:] = pts[:1] + rng.normal(0, 5, size=(p - 1, 2))  # close together: overlaps
-        yield {"points": pts, "labelled": rng.random(p) < 0.8, "grid_size": (h, w), "sigma": 7.0}
+        yield {"points": pts, "labelled": rng.random(p) < 0.8, "grid_size": (h, w), "sigma": SIGMA}
 
 
 def _people_ref(
@@ -232,8 +232,18 @@ def _field(a, b, grid_size, limb_width, normalise=True, swap=False, ends=True, g
 
 def _limb_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(6)
-    yield {"a": np.array([20.0, 20.0]), "b": np.array([20.0, 20.0]), "grid_size": (5, 5), "limb_width": 8.0}
-    yield {"a": np.array([3.5, 3.5]), "b": np.array([35.5, 3.5]), "grid_size": (4, 6), "limb_width": 8.0}
+    yield {
+        "a": np.array([20.0, 20.0]),
+        "b": np.array([20.0, 20.0]),
+        "grid_size": (5, 5),
+        "limb_width": LIMB_WIDTH,
+    }
+    yield {
+        "a": np.array([3.5, 3.5]),
+        "b": np.array([35.5, 3.5]),
+        "grid_size": (4, 6),
+        "limb_width": LIMB_WIDTH,
+    }
     yield {"a": np.array([0.0, 0.0]), "b": np.array([40.0, 24.0]), "grid_size": (5, 6), "limb_width": 6.0}
     for _ in range(16):
         h, w = (int(v) for v in rng.integers(4, 8, size=2))
@@ -284,19 +294,19 @@ def check_limb_field(fn: Callable[..., Any], verbose: bool = True) -> Result:
 
 def _avg_cases() -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(7)
-    yield {"A": np.zeros((0, 2)), "B": np.zeros((0, 2)), "grid_size": (4, 4), "limb_width": 8.0}
+    yield {"A": np.zeros((0, 2)), "B": np.zeros((0, 2)), "grid_size": (4, 4), "limb_width": LIMB_WIDTH}
     yield {
         "A": np.array([[4.0, 4.0], [4.0, 4.0]]),
         "B": np.array([[36.0, 4.0], [4.0, 36.0]]),
         "grid_size": (5, 5),
-        "limb_width": 8.0,
+        "limb_width": LIMB_WIDTH,
     }
     for _ in range(14):
         h, w = (int(v) for v in rng.integers(4, 8, size=2))
         p = int(rng.integers(1, 4))
         A = rng.uniform(0, 8 * min(h, w), size=(p, 2))
         B = A + rng.normal(0, 15, size=(p, 2))
-        yield {"A": A, "B": B, "grid_size": (h, w), "limb_width": 8.0}
+        yield {"A": A, "B": B, "grid_size": (h, w), "limb_width": LIMB_WIDTH}
 
 
 def _avg_variant(A, B, grid_size, limb_width, how):  # noqa: ANN001, ANN202
