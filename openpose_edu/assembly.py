@@ -346,6 +346,38 @@ def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams
     return score_all_limbs(peaks, L, params, limbs=[limb])[0]
 
 
+def _segment_samples(A: np.ndarray, B: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The path p(u) of Eq. 11 for P segments A -> B ((P, 2) each): N points, both ends included.
+
+    Returns samples (P, N, 2) float64 (the points of np.linspace(A, B, N), the end exactly B),
+    the unit vectors (P, 2) and the lengths (P,), at least the demo's 0.001.
+    """
+    A, B = A.astype(np.float64), B.astype(np.float64)
+    d = B - A  # (P, 2)
+    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)  # (P,); the demo's max(0.001, .)
+    unit = d / norm[:, None]  # (P, 2)
+    k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
+    samples = A[:, None, :] + k * (d / (N - 1))[:, None, :]  # (P, N, 2)
+    samples[:, -1, :] = B
+    return samples, unit, norm
+
+
+def _field_along(
+    paf: np.ndarray, samples: np.ndarray, unit: np.ndarray, ch_x: np.ndarray, ch_y: np.ndarray
+) -> np.ndarray:
+    """Eq. 10's integrand L_c(p(u)) . unit(d_b - d_a) at every sample: (P, N).
+
+    paf (C, H, W); samples (P, N, 2) read at the nearest pixel, halves rounded to even like
+    Python's round() in the demo; ch_x, ch_y (P, 1): the limb's two channels for each pair.
+    """
+    xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
+    yi = np.rint(samples[..., 1]).astype(np.intp)
+    flat = np.ascontiguousarray(paf).reshape(-1)  # one flat gather is faster than paf[c, y, x]
+    pixel = yi * paf.shape[2] + xi  # (P, N)
+    plane = paf.shape[1] * paf.shape[2]
+    return flat[ch_x * plane + pixel] * unit[:, :1] + flat[ch_y * plane + pixel] * unit[:, 1:]
+
+
 def score_all_limbs(
     peaks: Peaks,
     L: object,
@@ -369,23 +401,9 @@ def score_all_limbs(
     sizes = [len(a) * len(b) for a, b in ids]
     ch_x = np.repeat([limb.paf_x for limb in limbs], sizes)[:, None]  # (P, 1)
     ch_y = np.repeat([limb.paf_y for limb in limbs], sizes)[:, None]
-    A = peaks.xy[ia].astype(np.float64)  # (P, 2)
-    B = peaks.xy[ib].astype(np.float64)
-    d = B - A  # (P, 2)
-    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)  # (P,); the demo's max(0.001, .)
-    unit = d / norm[:, None]  # (P, 2)
-    # The points of np.linspace(A, B, N): A + k * (B - A) / (N - 1), with the end exactly B.
     N = params.n_samples
-    k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
-    samples = A[:, None, :] + k * (d / (N - 1))[:, None, :]  # (P, N, 2)
-    samples[:, -1, :] = B
-    # Nearest pixel, rounding halves to even like Python's round() in the demo.
-    xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
-    yi = np.rint(samples[..., 1]).astype(np.intp)
-    flat = np.ascontiguousarray(paf).reshape(-1)  # one flat gather is faster than paf[c, y, x]
-    pixel = yi * paf.shape[2] + xi  # (P, N)
-    plane = paf.shape[1] * paf.shape[2]
-    along = flat[ch_x * plane + pixel] * unit[:, :1] + flat[ch_y * plane + pixel] * unit[:, 1:]  # (P, N)
+    samples, unit, norm = _segment_samples(peaks.xy[ia], peaks.xy[ib], N)
+    along = _field_along(paf, samples, unit, ch_x, ch_y)  # (P, N)
     mean = along.mean(axis=-1)  # (P,)
     prior = np.minimum(params.distance_prior * paf.shape[1] / norm - 1.0, 0.0)  # (P,) <= 0
     if not params.distance_prior:
