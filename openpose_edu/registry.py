@@ -271,21 +271,35 @@ def fetch(name: str, progress: bool = True, deadline: float | None = None) -> Pa
     """
     spec = weight_spec(name)
     if spec.path is not None:  # ships with the package
-        if not spec.path.is_file():
-            raise FileNotFoundError(
-                f"the {name!r} checkpoint is missing at {spec.path}; it is made by the training "
-                "helper (python -m openpose_edu.train) and ships with the package. Reinstall the "
-                "package, or pass another registered name: " + ", ".join(sorted(set(REGISTRY) - {name}))
-            )
-        ok, actual = _matches(spec, spec.path)
-        if not ok:
-            raise ValueError(
-                f"the {name!r} checkpoint {spec.path} is damaged: sha256 {actual}, expected {spec.digest}; "
-                "reinstall the package (pip install --force-reinstall openpose_edu) or restore the file"
-            )
-        return spec.path
-
+        return _packaged(spec)
     mirror = mirror_dir()
+    return (
+        _from_mirror(spec, mirror)
+        or _from_cache(spec)
+        or _download_to_cache(spec, mirror, progress, deadline)
+    )
+
+
+def _packaged(spec: WeightSpec) -> Path:
+    """A file that ships inside the package: there and unchanged, or a clear error."""
+    name = spec.name
+    if not spec.path.is_file():
+        raise FileNotFoundError(
+            f"the {name!r} checkpoint is missing at {spec.path}; it is made by the training "
+            "helper (python -m openpose_edu.train) and ships with the package. Reinstall the "
+            "package, or pass another registered name: " + ", ".join(sorted(set(REGISTRY) - {name}))
+        )
+    ok, actual = _matches(spec, spec.path)
+    if not ok:
+        raise ValueError(
+            f"the {name!r} checkpoint {spec.path} is damaged: sha256 {actual}, expected {spec.digest}; "
+            "reinstall the package (pip install --force-reinstall openpose_edu) or restore the file"
+        )
+    return spec.path
+
+
+def _from_mirror(spec: WeightSpec, mirror: Path | None) -> Path | None:
+    """Step 1: ``$OPENPOSE_EDU_MIRROR/<filename>`` if it is there (it must match; never modified)."""
     if mirror is not None and (mirror / spec.filename).is_file():
         path = mirror / spec.filename
         ok, actual = _matches(spec, path)
@@ -295,7 +309,12 @@ def fetch(name: str, progress: bool = True, deadline: float | None = None) -> Pa
                 "replace it with the published file or unset OPENPOSE_EDU_MIRROR"
             )
         return path
+    return None
 
+
+def _from_cache(spec: WeightSpec) -> Path | None:
+    """Step 2: the cached file if it matches (a mismatching one is removed, to be fetched again)."""
+    name = spec.name
     cache = cache_dir()
     target = cache / spec.filename
     if target.exists() and not target.is_file():
@@ -308,7 +327,14 @@ def fetch(name: str, progress: bool = True, deadline: float | None = None) -> Pa
         if ok:
             return target
         target.unlink()  # a corrupted or outdated cache entry: fetch it again
+    return None
 
+
+def _download_to_cache(spec: WeightSpec, mirror: Path | None, progress: bool, deadline: float | None) -> Path:
+    """Step 3: each URL in turn into the cache, atomically; the error says what failed and what to do."""
+    name = spec.name
+    cache = cache_dir()
+    target = cache / spec.filename
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
