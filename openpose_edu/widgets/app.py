@@ -77,7 +77,9 @@ def workshop(
     Shows S^t and L^t (the stage explorer) and, beside them, the people parsed from stage t with
     the legend of part and limb colours. ``models``: {name: model}; ``images``: {name: uint8 RGB
     (H, W, 3)}. ``display``: the maps' picture size (default 820 CSS px, DPR 2); ``people_px``:
-    the box of the people picture. Built for ``voila apps/workshop.ipynb``.
+    the box of the people picture. Built for ``voila apps/workshop.ipynb``. One function: the
+    controls, the two callbacks (``show_people``, ``on_upload``) and the layout share the explorer
+    and its pictures, so they are read as one closure: build, callbacks, wiring, layout.
     """
     import ipywidgets as w
 

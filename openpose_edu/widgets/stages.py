@@ -275,7 +275,8 @@ class StageExplorer:
 
         The picture is rendered at ``display.width_px`` x ``display.dpr`` pixels and shown
         ``display.width_px`` CSS pixels wide. ``box.set_images(names, value)`` changes the
-        image menu's options and value together (one redraw, of ``value``).
+        image menu's options and value together (one redraw, of ``value``). One function, like
+        ``workshop``: the controls and their callbacks share state (the busy line, the picture).
         """
         import ipywidgets as w
 
