@@ -188,7 +188,7 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     width in the browser before they are sent. Returns an ipywidgets VBox; ``.camera`` is the
     anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits show what happened).
     """
-    import anywidget
+    import anywidget  # the notebook packages are imported where used: the command line needs none
     import ipywidgets as w
     import traitlets
 

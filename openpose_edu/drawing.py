@@ -252,7 +252,7 @@ def overlay_heatmap(
     leaves the photo's pixels unchanged, and the same value has the same colour in every frame.
     ``S``: (19, h, w) of any size (resized to the image, ``map_to_image``). Returns uint8 (H, W, 3).
     """
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # lazy: the command line draws without matplotlib
 
     m = np.clip(map_to_image(part_map(S, part), image.shape, stride), *S_RANGE)
     rgb = colormaps[cmap](m)[..., :3]

@@ -288,7 +288,7 @@ def load_checkpoint(
     body25 = payload["config"].get("architecture") == "body25"  # the 2019 network (body25.py)
     try:
         if body25:
-            from .body25 import Body25Config, Body25Net
+            from .body25 import Body25Config, Body25Net  # here: body25 imports weights (a cycle)
 
             config = Body25Config.from_dict(payload["config"])
         else:
