@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import Dataset
 
 from openpose_edu.datasets import SyntheticPoseDataset
+from openpose_edu.groundtruth import TargetSpec
 from openpose_edu.train import TrainConfig, bundled_config, train
 
 
@@ -97,7 +98,9 @@ def main() -> None:
 
     n = args.steps * args.batch_size
     net_config = bundled_config()
-    synthetic = SyntheticPoseDataset(n, seed=0, size=(args.crop, args.crop), stride=net_config.stride)
+    synthetic = SyntheticPoseDataset(
+        n, seed=0, size=(args.crop, args.crop), spec=TargetSpec(stride=net_config.stride)
+    )
     memory = InMemory([synthetic[i] for i in range(n)])
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

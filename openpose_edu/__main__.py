@@ -31,8 +31,21 @@ from typing import Any
 
 from tqdm import tqdm
 
+from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .assembly import ParsingParams
-from .io import MAX_SCALE, MAX_SCALES, atomic_write, scale_arg
+from .io import (
+    MAX_SCALE,
+    MAX_SCALES,
+    atomic_write,
+    check_device,
+    command_line,
+    read_image,
+    scale_arg,
+    stage_arg,
+    write_image,
+    write_openpose_json,
+)
+from .viz import draw_people
 from .weights import REGISTRY
 
 MANIFEST = ".openpose_edu_outputs.json"  # in the output folder: the files openpose_edu wrote there
@@ -160,9 +173,8 @@ def _record_outputs(out: Path, names: dict[Path, str]) -> None:
 
 def load_cli_model(name: str | None, device: str) -> Any:
     """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
-    from .weights import load_model
 
-    return load_model(name or DEFAULT_MODEL, device=device)
+    return weights.load_model(name or DEFAULT_MODEL, device=device)
 
 
 def _message(path: Path, e: BaseException) -> str:
@@ -189,9 +201,6 @@ def run(
     failure is reported on stderr with its file name; ``debug`` adds its traceback), 2 when
     ``out_dir`` cannot be used (nothing is processed then).
     """
-    from .inference import estimate
-    from .io import read_image, write_image, write_openpose_json
-    from .viz import draw_people
 
     files, errors = find_images(inputs)
     for message in errors:
@@ -209,7 +218,9 @@ def run(
         bar.set_postfix_str(path.name)
         try:
             image = read_image(path, color="RGB")
-            poses = estimate(image, model=model, params=params, scales=scales, stage=stage, device=device)
+            poses = inference.estimate(
+                image, model=model, params=params, scales=scales, stage=stage, device=device
+            )
             write_openpose_json(out / f"{names[path]}_keypoints.json", poses.keypoints)
             write_image(out / f"{names[path]}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
         except Exception as e:  # noqa: BLE001 - one image's failure, whatever it is, must not end the batch
@@ -230,31 +241,15 @@ def run(
     return 1 if n_failed else 0
 
 
-def _stage(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m openpose_edu",
-        description="Estimate multi-person 2D poses (OpenPose, Cao et al. CVPR 2017) in images: "
+    parser = command_line(
+        "Estimate multi-person 2D poses (OpenPose, Cao et al. CVPR 2017) in images: "
         "writes <name>_keypoints.json (OpenPose format) and <name>_rendered.png per image.",
-    )
-    parser.add_argument("inputs", nargs="+", help="image files or directories of images")
-    parser.add_argument(
-        "--model",
-        default=None,
-        help=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
+        inputs="image files or directories of images",
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
         "a small real COCO network (downloaded once, 2 MB). 'bundled' works offline but was trained "
         "on synthetic scenes only: on photos it finds phantom people",
     )
-    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument(
         "--scales",
         type=scale_arg,
@@ -263,7 +258,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"scales to average, e.g. 0.5 1 1.5 2 (the demo's); default 1; at most {MAX_SCALES}, "
         f"each <= {MAX_SCALE}",
     )
-    parser.add_argument("--stage", type=_stage, default=None, help="parse stage T's maps (default: the last)")
+    parser.add_argument(
+        "--stage", type=stage_arg, default=None, help="parse stage T's maps (default: the last)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks (for bug reports)")
@@ -294,7 +291,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:  # before the model loads: a bad --out costs nothing
         check_out_dir(args.out, files, output_names(files))
-        from .io import check_device
 
         check_device(args.device)
     except ValueError as e:

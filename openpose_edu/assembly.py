@@ -327,11 +327,11 @@ class LimbScores:
     a: np.ndarray  # (nA,) int64 candidate ids of part limb.a
     b: np.ndarray  # (nB,) int64 candidate ids of part limb.b
     samples: np.ndarray  # (nA, nB, N, 2) float64 sample points p(u) [x, y], image pixels (Eq. 11)
-    paf: np.ndarray  # (nA, nB, N) float64 L_c(p(u)) . unit(d_b - d_a) at each sample (Eq. 10)
-    mean: np.ndarray  # (nA, nB) float64 mean of ``paf``: Eq. 10's integral as a sum
+    along: np.ndarray  # (nA, nB, N) float64 L_c(p(u)) . unit(d_b - d_a): the field along the limb (Eq. 10)
+    mean: np.ndarray  # (nA, nB) float64 mean of ``along``: Eq. 10's integral as a sum
     prior: np.ndarray  # (nA, nB) float64 distance prior min(r * H / |d_b - d_a| - 1, 0) <= 0
     score: np.ndarray  # (nA, nB) float64 mean + prior: the demo's score_with_dist_prior
-    fraction: np.ndarray  # (nA, nB) float64 share of samples with paf > paf_threshold
+    fraction: np.ndarray  # (nA, nB) float64 share of samples with along > paf_threshold
     valid: np.ndarray  # (nA, nB) bool: fraction > min_above_fraction and score > 0
 
 
@@ -344,6 +344,38 @@ def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams
     index. Vectorized over all nA x nB pairs and N samples at once. Returns ``LimbScores``.
     """
     return score_all_limbs(peaks, L, params, limbs=[limb])[0]
+
+
+def _segment_samples(A: np.ndarray, B: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The path p(u) of Eq. 11 for P segments A -> B ((P, 2) each): N points, both ends included.
+
+    Returns samples (P, N, 2) float64 (the points of np.linspace(A, B, N), the end exactly B),
+    the unit vectors (P, 2) and the lengths (P,), at least the demo's 0.001.
+    """
+    A, B = A.astype(np.float64), B.astype(np.float64)
+    d = B - A  # (P, 2)
+    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)  # (P,); the demo's max(0.001, .)
+    unit = d / norm[:, None]  # (P, 2)
+    k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
+    samples = A[:, None, :] + k * (d / (N - 1))[:, None, :]  # (P, N, 2)
+    samples[:, -1, :] = B
+    return samples, unit, norm
+
+
+def _field_along(
+    paf: np.ndarray, samples: np.ndarray, unit: np.ndarray, ch_x: np.ndarray, ch_y: np.ndarray
+) -> np.ndarray:
+    """Eq. 10's integrand L_c(p(u)) . unit(d_b - d_a) at every sample: (P, N).
+
+    paf (C, H, W); samples (P, N, 2) read at the nearest pixel, halves rounded to even like
+    Python's round() in the demo; ch_x, ch_y (P, 1): the limb's two channels for each pair.
+    """
+    xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
+    yi = np.rint(samples[..., 1]).astype(np.intp)
+    flat = np.ascontiguousarray(paf).reshape(-1)  # one flat gather is faster than paf[c, y, x]
+    pixel = yi * paf.shape[2] + xi  # (P, N)
+    plane = paf.shape[1] * paf.shape[2]
+    return flat[ch_x * plane + pixel] * unit[:, :1] + flat[ch_y * plane + pixel] * unit[:, 1:]
 
 
 def score_all_limbs(
@@ -369,23 +401,9 @@ def score_all_limbs(
     sizes = [len(a) * len(b) for a, b in ids]
     ch_x = np.repeat([limb.paf_x for limb in limbs], sizes)[:, None]  # (P, 1)
     ch_y = np.repeat([limb.paf_y for limb in limbs], sizes)[:, None]
-    A = peaks.xy[ia].astype(np.float64)  # (P, 2)
-    B = peaks.xy[ib].astype(np.float64)
-    d = B - A  # (P, 2)
-    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)  # (P,); the demo's max(0.001, .)
-    unit = d / norm[:, None]  # (P, 2)
-    # The points of np.linspace(A, B, N): A + k * (B - A) / (N - 1), with the end exactly B.
     N = params.n_samples
-    k = np.arange(N, dtype=np.float64)[:, None]  # (N, 1)
-    samples = A[:, None, :] + k * (d / (N - 1))[:, None, :]  # (P, N, 2)
-    samples[:, -1, :] = B
-    # Nearest pixel, rounding halves to even like Python's round() in the demo.
-    xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
-    yi = np.rint(samples[..., 1]).astype(np.intp)
-    flat = np.ascontiguousarray(paf).reshape(-1)  # one flat gather is faster than paf[c, y, x]
-    pixel = yi * paf.shape[2] + xi  # (P, N)
-    plane = paf.shape[1] * paf.shape[2]
-    along = flat[ch_x * plane + pixel] * unit[:, :1] + flat[ch_y * plane + pixel] * unit[:, 1:]  # (P, N)
+    samples, unit, norm = _segment_samples(peaks.xy[ia], peaks.xy[ib], N)
+    along = _field_along(paf, samples, unit, ch_x, ch_y)  # (P, N)
     mean = along.mean(axis=-1)  # (P,)
     prior = np.minimum(params.distance_prior * paf.shape[1] / norm - 1.0, 0.0)  # (P,) <= 0
     if not params.distance_prior:
@@ -410,7 +428,7 @@ def score_all_limbs(
                 a=a,
                 b=b,
                 samples=grid(samples),
-                paf=grid(along),
+                along=grid(along),
                 mean=grid(mean),
                 prior=grid(prior),
                 score=grid(score),
@@ -571,7 +589,13 @@ class ParseSteps:
 
 @dataclass
 class People:
-    """The parsed people (paper Fig. 2e): keypoints in OpenPose's [x, y, score] layout."""
+    """The parser's answer for one pair of maps (paper Fig. 2e): people in OpenPose's [x, y, score] layout.
+
+    What ``parse(S, L)`` returns, in the pixels of the maps it was given, with how each person
+    was assembled (``part_ids``, and every step in ``steps``). ``inference.Poses`` is the
+    answer for an *image*: it holds one People (``Poses.people``, on the network's grid), the
+    Maps parsed, and the same keypoints and scores mapped back to the image's pixels.
+    """
 
     keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] image pixels; 0, 0, 0 for missing parts
     scores: np.ndarray  # (P,) float32 total score: sum of part scores + connection scores

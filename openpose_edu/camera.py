@@ -20,9 +20,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
+from .inference import estimate, preprocess
 from .skeleton import LIMBS, PART_NAMES
 from .video import MapView, overlay_map
+from .viz import draw_people
+from .weights import load_model
 
 _ESM = r"""
 function render({ model, el }) {
@@ -151,8 +155,6 @@ def process_frame(model: Any, data: bytes, view: MapView, params: Any = None) ->
     parse, Eq. 10-15) -> the chosen map S^t_j / L^t_c and the people drawn -> JPEG. The people
     are those stage t's maps give: stage 1's are fewer and wronger than stage 6's.
     """
-    from .inference import estimate
-    from .viz import draw_people
 
     t0 = time.perf_counter()
     frame = decode_jpeg(data)
@@ -169,7 +171,6 @@ def process_frame(model: Any, data: bytes, view: MapView, params: Any = None) ->
 
 def load_live_model(name: str = "tfpose-mobilenet-v2-small") -> tuple[Any, str]:
     """The small real network if its weights can be had, else the bundled one; and a note saying which."""
-    from .weights import load_model
 
     try:
         return load_model(name), f"model: {name} (real COCO network)"
@@ -187,7 +188,7 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     width in the browser before they are sent. Returns an ipywidgets VBox; ``.camera`` is the
     anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits show what happened).
     """
-    import anywidget
+    import anywidget  # the notebook packages are imported where used: the command line needs none
     import ipywidgets as w
     import traitlets
 
@@ -239,9 +240,6 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
 
 def _count_stages(model: Any) -> int:
     """Number of stages T of a model: its forward's S list length on a small input."""
-    import torch
-
-    from .inference import preprocess
 
     x, _ = preprocess(np.zeros((64, 64, 3), np.uint8), model.input_spec)
     with torch.no_grad():

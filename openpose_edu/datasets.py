@@ -27,8 +27,7 @@ from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from . import groundtruth
-from .groundtruth import coco_to_openpose
+from .groundtruth import DEFAULT_TARGETS, TargetSpec, coco_to_openpose
 from .skeleton import N_PARTS
 from .synthetic import VALIDATION_SEED, Scene, SceneConfig, check_size, make_scene
 
@@ -40,7 +39,7 @@ VAL_SIZE = (256, 256)  # (H, W) of the validation scenes: the bundled model's in
 
 
 class SyntheticPoseDataset(Dataset):
-    """A torch Dataset of synthetic scenes with the training targets S*, L*, W at stride ``stride``.
+    """A torch Dataset of synthetic scenes with the training targets S*, L*, W drawn under ``spec``.
 
     Item i is ``make_scene(seed, i, size, max_people)`` and a dict:
     ``image`` uint8 (3, H, W) RGB; ``keypoints`` float32 (max_people, 18, 3), padded with v = 0;
@@ -56,15 +55,12 @@ class SyntheticPoseDataset(Dataset):
         seed: int = 0,
         size: tuple[int, int] = (256, 256),
         max_people: int = 6,
-        stride: int = 8,
-        sigma: float = 7.0,
+        spec: TargetSpec = DEFAULT_TARGETS,
         config: SceneConfig | None = None,
         targets: bool = True,
-        limb_width: float = 8.0,
-        variant: str = "paper",
-        mask_method: str = "area",
     ) -> None:
         H, W = check_size(size)
+        stride = spec.stride
         if H % stride or W % stride:
             raise ValueError(
                 f"size {size} must be a multiple of stride {stride} (e.g. {(H // stride) * stride})"
@@ -74,10 +70,13 @@ class SyntheticPoseDataset(Dataset):
         if not 0 <= seed <= VALIDATION_SEED:
             raise ValueError(f"seed must be in [0, {VALIDATION_SEED}], got {seed}")
         self.length, self.seed, self.size = int(length), int(seed), (H, W)
-        self.max_people, self.stride, self.sigma = int(max_people), int(stride), float(sigma)
+        self.max_people, self.spec = int(max_people), spec
         self.config = config or SceneConfig()
         self.targets = targets
-        self.limb_width, self.variant, self.mask_method = float(limb_width), variant, mask_method
+
+    @property
+    def stride(self) -> int:
+        return self.spec.stride
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -113,16 +112,7 @@ class SyntheticPoseDataset(Dataset):
 
         keypoints: (max_people, 18, 3) float32 in image pixels; ignore: (H, W) bool.
         """
-        S, L, W = groundtruth.targets(
-            keypoints[None],
-            ignore[None],
-            grid_size=self.grid_size,
-            stride=self.stride,
-            sigma=self.sigma,
-            limb_width=self.limb_width,
-            variant=self.variant,
-            mask_method=self.mask_method,
-        )
+        S, L, W = self.spec.maps(keypoints[None], ignore[None], grid_size=self.grid_size)
         return {"S": S[0], "L": L[0], "W": W[0]}
 
 
@@ -135,7 +125,7 @@ def validation_set(
     """The held-out synthetic validation set: ``n`` scenes of the reserved ``VALIDATION_SEED``.
 
     Training uses seeds below ``VALIDATION_SEED``, so no validation scene is ever trained on.
-    kwargs: the targets' settings (``SyntheticPoseDataset``: stride, sigma, limb_width, variant, ...)
+    kwargs: ``SyntheticPoseDataset``'s (``spec``: the targets' ``TargetSpec``, ``targets``, ...)
     and ``seed`` (another seed's scenes, built the same way: ``evaluate.SELECTION_SEED``'s).
     """
     kwargs.setdefault("seed", VALIDATION_SEED)
@@ -176,8 +166,8 @@ class CocoKeypointDataset(Dataset):
     original pad value); keypoints go through ``groundtruth.coco_to_openpose`` (COCO-17 ->
     OpenPose-18, Neck = mean of the shoulders); people without keypoints and crowd regions are
     masked out of the loss (W = 0), as caffe_train's mask_miss does. No augmentation: simple,
-    for a user who wants to fine-tune on their own annotations. sigma and limb_width: S*'s
-    Gaussian and L*'s half-width in pixels of the crop (``groundtruth.targets``).
+    for a user who wants to fine-tune on their own annotations. ``spec``: the targets'
+    ``groundtruth.TargetSpec`` (stride, widths in pixels of the crop; its variant and mask method).
     """
 
     def __init__(
@@ -185,10 +175,9 @@ class CocoKeypointDataset(Dataset):
         annotations: str | Path,
         images: str | Path,
         crop: int = 368,
-        stride: int = 8,
-        sigma: float = 7.0,
-        limb_width: float = groundtruth.DEFAULT_LIMB_WIDTH,
+        spec: TargetSpec = DEFAULT_TARGETS,
     ) -> None:
+        stride = spec.stride
         if crop % stride:  # SyntheticPoseDataset checks its size the same way
             raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
         annotations, images = Path(annotations), Path(images)
@@ -201,7 +190,7 @@ class CocoKeypointDataset(Dataset):
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO(str(annotations))
         self.images = images
-        self.crop, self.stride, self.sigma, self.limb_width = crop, stride, sigma, limb_width
+        self.crop, self.spec, self.stride = crop, spec, stride
         self.ids = sorted(self.coco.getImgIds(catIds=self.coco.getCatIds(catNms=["person"])))
         if not self.ids:
             raise ValueError(f"{annotations} has no images with 'person' annotations")
@@ -227,14 +216,7 @@ class CocoKeypointDataset(Dataset):
         kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
-        maps = groundtruth.targets(
-            kps[None],
-            ignore_crop[None],
-            grid_size=grid,
-            stride=self.stride,
-            sigma=self.sigma,
-            limb_width=self.limb_width,
-        )
+        maps = self.spec.maps(kps[None], ignore_crop[None], grid_size=grid)
         S, L, Wm = (t[0] for t in maps)
         return {"image": torch.as_tensor(image.copy()).permute(2, 0, 1), "S": S, "L": L, "W": Wm}
 

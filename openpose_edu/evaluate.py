@@ -45,8 +45,9 @@ from .coco import (
     scenes_ground_truth,
 )
 from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
+from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .inference import Padding, infer_maps, parsing_params_of, poses_from_maps, resize_maps
-from .io import atomic_write, scale_arg
+from .io import atomic_write, positive_int_arg, scale_arg
 from .skeleton import N_HEATMAPS
 from .synthetic import VALIDATION_SEED
 from .weights import load_model
@@ -207,31 +208,27 @@ def evaluate_perfect_maps(
     params: Any = None,
     seed: int = VALIDATION_SEED,
     size: tuple[int, int] = VAL_SIZE,
-    variant: str = "paper",
     progress: bool = False,
-    stride: int = 8,
-    sigma: float = 7.0,
-    limb_width: float = 8.0,
+    spec: TargetSpec = DEFAULT_TARGETS,
     per_keypoint: bool = False,
 ) -> dict:
     """COCO keypoint AP of a perfect network on the synthetic validation scenes: the ceiling.
 
-    Parses the ground-truth maps S*, L* (Eq. 6-9, ``variant`` as in training) on the stride-8
+    Parses the ground-truth maps S*, L* (Eq. 6-9, drawn under ``spec``) on the stride-8
     grid, upsampled to the image exactly as ``inference.infer_maps`` upsamples network output.
     No network can do better with this stride, these targets and this parser, so a model's AP
     is best read beside this number: the gap is the network's, the rest is the representation's
     (peaks quantized by the stride, short limbs such as nose-eye that no grid point of Eq. 8's
     rectangle falls on, parts of a person the COCO-18 tree cannot join). Stats dict.
 
-    stride, sigma (S*'s Gaussian) and limb_width (L*'s half-width), in image pixels, ask what
-    another representation would allow: stride 4 with sigma 3.5 and limb_width 4 is what the
-    same network sees when it runs on the image enlarged twice (``scales=(2,)``).
+    ``spec`` (a ``groundtruth.TargetSpec``: stride, sigma, limb width in image pixels, variant)
+    asks what another representation would allow: stride 4 with sigma 3.5 and limb_width 4 is what
+    the same network sees when it runs on the image enlarged twice (``scales=(2,)``);
+    ``TargetSpec.of(model)`` gives the targets a model was trained toward.
     per_keypoint: the stats dict also holds ``coco.keypoint_errors`` under "per_keypoint".
     """
     params = params or ParsingParams()
-    data = validation_set(
-        n, size=size, seed=seed, variant=variant, stride=stride, sigma=sigma, limb_width=limb_width
-    )
+    data = validation_set(n, size=size, seed=seed, spec=spec)
     scenes = [data.scene(i) for i in range(n)]
     gt = scenes_ground_truth(scenes)
     H, W = data.size
@@ -335,7 +332,7 @@ def _parser() -> argparse.ArgumentParser:
         help="'all', or comma-separated stage numbers (default: the last)",
     )
     p.add_argument(
-        "--n", type=_positive_int, default=N_VAL, help="synthetic validation scenes (default %(default)s)"
+        "--n", type=positive_int_arg, default=N_VAL, help="synthetic validation scenes (default %(default)s)"
     )
     p.add_argument(
         "--scales", type=scale_arg, nargs="+", default=[1.0], help="input scales averaged (default: 1)"
@@ -345,7 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--coco-images", default=None, help="folder of the images the JSON names")
     p.add_argument(
-        "--max-images", type=_positive_int, default=None, help="evaluate only the first N COCO images"
+        "--max-images", type=positive_int_arg, default=None, help="evaluate only the first N COCO images"
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -354,10 +351,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no model: parse the ground-truth S*, L* of the synthetic scenes (the AP ceiling)",
     )
-    p.add_argument("--stride", type=int, default=8, help="with --perfect-maps: the maps' grid (default 8)")
-    p.add_argument("--sigma", type=float, default=7.0, help="with --perfect-maps: S*'s sigma, pixels")
-    p.add_argument("--limb-width", type=float, default=8.0, help="with --perfect-maps: L*'s half-width (px)")
-    p.add_argument("--variant", default="paper", help="with --perfect-maps: 'paper' or 'released' targets")
+    d = DEFAULT_TARGETS
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=d.stride,
+        help=f"with --perfect-maps: the maps' grid (default {d.stride})",
+    )
+    p.add_argument("--sigma", type=float, default=d.sigma, help="with --perfect-maps: S*'s sigma, pixels")
+    p.add_argument(
+        "--limb-width", type=float, default=d.limb_width, help="with --perfect-maps: L*'s half-width (px)"
+    )
+    p.add_argument("--variant", default=d.variant, help="with --perfect-maps: 'paper' or 'released' targets")
     p.add_argument(
         "--parsing",
         default="model",
@@ -386,10 +391,9 @@ def _perfect_maps(args: argparse.Namespace, params: Any) -> dict:
         params=params,
         seed=VALIDATION_SEED if args.seed is None else args.seed,
         progress=True,
-        variant=args.variant,
-        stride=args.stride,
-        sigma=args.sigma,
-        limb_width=args.limb_width,
+        spec=TargetSpec(
+            stride=args.stride, sigma=args.sigma, limb_width=args.limb_width, variant=args.variant
+        ),
         per_keypoint=args.per_keypoint,
     )
 
@@ -417,16 +421,6 @@ def _stages_arg(value: str | list[int] | None) -> str | list[int] | None:
     if any(t < 1 for t in stages):
         raise argparse.ArgumentTypeError(f"stages are numbered from 1, got {value!r}")
     return stages
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> int:

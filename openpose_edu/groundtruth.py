@@ -38,7 +38,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -59,6 +60,70 @@ RELEASED_CUTOFF = 4.6052
 # same band, and it is wider than the grid spacing / sqrt(2) (5.7 px), so a limb of any
 # direction always covers at least one grid cell across its width (no gaps on a 46x46 grid).
 DEFAULT_LIMB_WIDTH = 8.0
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How the training targets S*, L* and the mask W are drawn: one object, read everywhere.
+
+    ``stride``: input pixels per grid cell (the network's output stride); ``sigma``: S*'s
+    Gaussian spread in input pixels, in the formula of ``variant`` (7 is caffe_train's value for
+    exp(-d^2 / 2 sigma^2); in the paper's exp(-d^2 / sigma^2), Eq. 6, it is sqrt(2) narrower);
+    ``limb_width``: L*'s half-width sigma_l in input pixels (Eq. 8); ``variant``: "paper" or
+    "released" (the table above); ``mask_method``: how the pixel mask becomes W (``loss_mask``).
+    ``TrainConfig.target_spec`` makes the one a run trains toward, ``train.export_weights``
+    writes it into the checkpoint's meta, the model card carries its widths and
+    ``TargetSpec.of(model)`` reads them back (evaluation, widgets, notebooks 04-06 and 08).
+    """
+
+    stride: int = 8
+    sigma: float = 7.0
+    limb_width: float = DEFAULT_LIMB_WIDTH
+    variant: Variant = "paper"
+    mask_method: Literal["area", "cubic"] = "area"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.stride, numbers.Integral) and self.stride >= 1):
+            raise ValueError(f"TargetSpec.stride must be an integer >= 1, got {self.stride!r}")
+        if not (self.sigma > 0 and self.limb_width > 0):
+            raise ValueError(
+                f"TargetSpec sigma and limb_width must be > 0, got {self.sigma}, {self.limb_width}"
+            )
+        if self.variant not in VARIANTS:
+            raise ValueError(f"TargetSpec.variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.mask_method not in ("area", "cubic"):
+            raise ValueError(f"TargetSpec.mask_method must be 'area' or 'cubic', got {self.mask_method!r}")
+
+    @classmethod
+    def of(cls, model: Any) -> TargetSpec:
+        """The targets ``model`` was trained toward: its stride, the widths on its card (``card.sigma``,
+        ``card.limb_width``), the defaults where the card does not know them (CMU's, tf-pose's)."""
+        card = getattr(model, "card", None)
+        sigma = getattr(card, "sigma", None)
+        limb_width = getattr(card, "limb_width", None)
+        return cls(
+            stride=int(model.stride),
+            sigma=float(sigma) if sigma is not None else cls.sigma,
+            limb_width=float(limb_width) if limb_width is not None else cls.limb_width,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain data (a checkpoint's meta, a JSON file)."""
+        return asdict(self)
+
+    def maps(
+        self,
+        keypoints: np.ndarray | Tensor | Sequence,
+        ignore: np.ndarray | Tensor | None = None,
+        *,
+        grid_size: tuple[int, int],
+        device: torch.device | str | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(S*, L*, W) under this spec: ``targets(keypoints, ignore, grid_size=..., **spec)``."""
+        return targets(keypoints, ignore, grid_size=grid_size, device=device, **self.as_dict())
+
+
+DEFAULT_TARGETS = TargetSpec()  # the defaults of every function below (the bundled recipe's sigma)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +274,7 @@ def confidence_maps(
     keypoints: np.ndarray | Tensor | Sequence,
     grid_size: tuple[int, int],
     stride: int = 8,
-    sigma: float = 7.0,
+    sigma: float = DEFAULT_TARGETS.sigma,
     variant: Variant = "paper",
     device: torch.device | str | None = None,
     skeleton: Skeleton = COCO18,
@@ -492,7 +557,7 @@ def targets(
     *,
     grid_size: tuple[int, int],
     stride: int = 8,
-    sigma: float = 7.0,
+    sigma: float = DEFAULT_TARGETS.sigma,
     limb_width: float = DEFAULT_LIMB_WIDTH,
     variant: Variant = "paper",
     mask_method: Literal["area", "cubic"] = "area",

@@ -11,6 +11,7 @@ with 18 (x, y, c) triples per person for the COCO model, in skeleton.PART_NAMES 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import numbers
@@ -23,7 +24,9 @@ from typing import IO, Any
 
 import cv2
 import numpy as np
+import torch
 
+from .model import PoseModel  # the declared interface (model.py)
 from .skeleton import COCO18, N_PARTS, Skeleton
 
 OPENPOSE_JSON_VERSION = 1.3
@@ -99,8 +102,6 @@ def check_scales(scales: Any) -> tuple[float, ...]:
 
 def scale_arg(text: str) -> float:
     """argparse type of a ``--scales`` value: a finite number in (0, MAX_SCALE]."""
-    import argparse
-
     try:
         value = float(text)
     except ValueError:
@@ -108,6 +109,36 @@ def scale_arg(text: str) -> float:
     if not (math.isfinite(value) and 0 < value <= MAX_SCALE):
         raise argparse.ArgumentTypeError(f"a scale must be a finite number in (0, {MAX_SCALE}], got {text!r}")
     return value
+
+
+def command_line(description: str, inputs: str, model: str) -> argparse.ArgumentParser:
+    """The parser ``python -m openpose_edu`` starts from (images: __main__, videos: video.main):
+    the inputs, ``--model`` and ``--out``; each path adds its own options after them."""
+    parser = argparse.ArgumentParser(prog="python -m openpose_edu", description=description)
+    parser.add_argument("inputs", nargs="+", help=inputs)
+    parser.add_argument("--model", default=None, help=model)
+    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
+    return parser
+
+
+def _int_at_least_1(text: str, rule: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+    return value
+
+
+def stage_arg(text: str) -> int:
+    """argparse type of a ``--stage`` value: a stage number t >= 1."""
+    return _int_at_least_1(text, "stages are numbered from 1")
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type of a count: an integer >= 1."""
+    return _int_at_least_1(text, "must be >= 1")
 
 
 def check_stage(stage: Any) -> int | None:
@@ -123,7 +154,6 @@ def check_stage(stage: Any) -> int | None:
 
 def check_model(model: Any) -> Any:
     """Refuse an object that is not a ``model.PoseModel`` (input_spec, stride, n_stages, card, forward)."""
-    from .model import PoseModel  # the declared interface (model.py)
 
     if not isinstance(model, PoseModel):
         wanted = ("input_spec", "stride", "n_stages", "card", "forward")
@@ -139,7 +169,6 @@ def check_device(device: Any) -> Any:
     """Refuse a device this torch build cannot use (``"cuda"`` on a CPU-only build) with what to do."""
     if device is None:
         return None
-    import torch
 
     try:
         dev = torch.device(device)

@@ -17,6 +17,7 @@ Explained in notebooks 01 and 04.
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 PART_NAMES: tuple[str, ...] = (
@@ -239,7 +240,6 @@ def _flip_of(names: tuple[str, ...]) -> tuple[int, ...]:
 
 def _hue_wheel(n: int) -> tuple[tuple[int, int, int], ...]:
     """n colours around the hue circle (the look of OpenPose's renderer), RGB 0-255."""
-    import colorsys
 
     return tuple(tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(i / n, 1.0, 1.0)) for i in range(n))  # type: ignore[misc]
 

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -241,7 +241,9 @@ class _Pose:
 def _sample_pose(rng: np.random.Generator, height: float, cfg: SceneConfig) -> _Pose:
     """Joint angles and proportions of one person in its body frame (person faces the viewer).
 
-    The person's right is at negative x (image left, seen from the front).
+    The person's right is at negative x (image left, seen from the front). One function, read
+    top to bottom (proportions, shoulders and hips, arms and legs, head, widths): its order is
+    the order of the random draws every seed's scenes depend on, which helpers would hide.
     """
     h = height
     u = rng.uniform
@@ -408,8 +410,6 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
     col = {n: tuple(int(v) for v in colors[i]) for i, n in enumerate(SEGMENT_NAMES)}
     lab = {n: base + i for i, n in enumerate(SEGMENT_NAMES)}
     w = pose.widths
-    head_angle = angle + pose.head_roll  # the head ellipses turn with the body and the head roll
-    up = _rot(head_angle) @ np.array([0.0, -1.0])  # toward the top of the head
 
     def bone(side: str, seg: str, a: str, b: str) -> None:
         """Segment ``seg`` ("upper_arm", "forearm", "thigh", "shin") of one side, from part a
@@ -446,8 +446,16 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
     for side, behind in zip(("R", "L"), pose.arm_behind):
         if behind:
             limb(side)
-    # Torso: two halves meeting on the spine, slightly larger than the joint quad so that
-    # shoulders, hips and neck lie inside it.
+    _draw_torso(canvas, J, col, lab)
+    _draw_head(canvas, pose, J, col, lab, angle + pose.head_roll)
+    for side, behind in zip(("R", "L"), pose.arm_behind):
+        if not behind:
+            limb(side)
+
+
+def _draw_torso(canvas: _Canvas, J: Callable[[str], np.ndarray], col: dict, lab: dict) -> None:
+    """The torso: two halves meeting on the spine, slightly larger than the joint quad so that
+    shoulders, hips and neck lie inside it."""
     neck, mid_hip = J("Neck"), 0.5 * (J("RHip") + J("LHip"))
     spine = mid_hip - neck
     top = neck - 0.12 * spine
@@ -456,9 +464,16 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
         out_s = sh + 0.25 * (sh - neck) - 0.12 * spine
         out_h = hp + 0.5 * (hp - mid_hip) + 0.15 * spine
         canvas.polygon(np.stack([top, out_s, out_h, bottom]), col[f"torso_{s}"], lab[f"torso_{s}"])
-    # Neck and head; features turned away are hidden (not drawn): their parts become occluded.
+
+
+def _draw_head(
+    canvas: _Canvas, pose: _Pose, J: Callable[[str], np.ndarray], col: dict, lab: dict, head_angle: float
+) -> None:
+    """Neck and head, turned by ``head_angle`` (the body's angle and the head roll); features
+    turned away are hidden (not drawn): their parts become occluded."""
+    up = _rot(head_angle) @ np.array([0.0, -1.0])  # toward the top of the head
     hc, r = pose.head_center, pose.head_r
-    canvas.line(neck, hc, w["neck"], col["neck"], lab["neck"])
+    canvas.line(J("Neck"), hc, pose.widths["neck"], col["neck"], lab["neck"])
     for part, seg in (("REar", "r_ear"), ("LEar", "l_ear")):
         if not pose.front[part]:
             canvas.ellipse(J(part), (0.22 * r, 0.32 * r), head_angle, col[seg], lab[seg])
@@ -473,9 +488,6 @@ def _draw_person(canvas: _Canvas, pose: _Pose, joints: np.ndarray, angle: float,
         if pose.front[part]:
             canvas.ellipse(J(part), (axes[0] * r, axes[1] * r), head_angle, col[seg], lab[seg])
     canvas.ellipse(J("Nose"), (0.14 * r, 0.12 * r), head_angle, col["nose"], lab["nose"])
-    for side, behind in zip(("R", "L"), pose.arm_behind):
-        if not behind:
-            limb(side)
 
 
 def _stripe(canvas: _Canvas, a: np.ndarray, b: np.ndarray, width: float, color: tuple[int, int, int]) -> None:

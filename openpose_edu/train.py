@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from .body25 import Body25Config, Body25Net
 from .datasets import CocoKeypointDataset, SyntheticPoseDataset, collate
-from .groundtruth import DEFAULT_LIMB_WIDTH
+from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .io import atomic_write
 from .loss import LossTerms, openpose_loss
 from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters, he_normal_
@@ -111,10 +111,11 @@ class TrainConfig:
     seed: int = 0  # weight initialisation seed
     data_seed: int = 0  # synthetic scene stream (synthetic.VALIDATION_SEED is held out, refused here)
     max_people: int = 6  # synthetic scenes have 0..max_people people
-    # S*'s Gaussian spread, input pixels, in the formula of groundtruth's variant: 7 is caffe_train's
-    # value for exp(-d^2/2sigma^2); in the paper's exp(-d^2/sigma^2) (Eq. 6) it is sqrt(2) narrower.
-    sigma: float = 7.0
-    limb_width: float = DEFAULT_LIMB_WIDTH  # L*'s half-width sigma_l, px (Eq. 8); run 8 used 4 (1 cell)
+    # The targets' widths (groundtruth.TargetSpec, which explains them; ``target_spec`` builds it with
+    # the network's stride). Kept as two fields: the checkpoints' train_config and --sigma,
+    # --limb-width name them so. Run 8 of the bundled model used limb_width 4 (1 cell).
+    sigma: float = DEFAULT_TARGETS.sigma
+    limb_width: float = DEFAULT_TARGETS.limb_width
     num_workers: int = 0  # DataLoader worker processes (0: generate in the training process)
     threads: int = 0  # torch.set_num_threads (0: leave torch's default)
     checkpoint_every: int = 500  # steps between checkpoints (also written at the end)
@@ -164,6 +165,10 @@ class TrainConfig:
             except ValueError:
                 raise ValueError(f"${STEPS_ENV} must be a positive integer, got {env!r}") from None
         return cfg
+
+    def target_spec(self, stride: int) -> TargetSpec:
+        """The targets this run trains toward, for a network of output stride ``stride``."""
+        return TargetSpec(stride=stride, sigma=self.sigma, limb_width=self.limb_width)
 
 
 # ----------------------------------------------------------------------------- model set-up
@@ -222,9 +227,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             cfg.coco_annotations,
             cfg.coco_images,
             crop=cfg.crop,
-            stride=stride,
-            sigma=cfg.sigma,
-            limb_width=cfg.limb_width,
+            spec=cfg.target_spec(stride),
         )
     if cfg.data_seed == VALIDATION_SEED:
         raise ValueError(
@@ -236,9 +239,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
         seed=cfg.data_seed,
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
-        stride=stride,
-        sigma=cfg.sigma,
-        limb_width=cfg.limb_width,
+        spec=cfg.target_spec(stride),
     )
 
 
@@ -560,14 +561,18 @@ def export_weights(
     ``weights_only=True``. ``box_size`` sets the input height inference resizes images to
     (``InputSpec.box_size``; the training crop is the natural choice), the weights are unchanged.
     ``meta`` (command, steps, seed, ...) is stored under "meta", with the widths of the targets
-    the run's config asked for (``sigma``, ``limb_width``: what S*, L* to compare the maps with;
+    the run's config asked for (``sigma``, ``limb_width``, and the whole ``groundtruth.TargetSpec`` under
+    "targets": what S*, L* to compare the maps with;
     a data set handed to ``train`` makes its own).
     """
 
     net, extra = load_checkpoint(checkpoint)
     if box_size is not None:
         net.config = replace(net.config, input=replace(net.config.input, box_size=int(box_size)))
-    widths = {k: v for k, v in extra.get("train_config", {}).items() if k in ("sigma", "limb_width")}
+    run = extra.get("train_config", {})
+    widths = {k: v for k, v in run.items() if k in ("sigma", "limb_width")}
+    if widths:  # the whole TargetSpec too (weights.card_from_checkpoint reads the widths)
+        widths["targets"] = TargetSpec(stride=net.stride, **widths).as_dict()
     data = "COCO" if extra.get("train_config", {}).get("coco_annotations") else "synthetic scenes"
     info = {
         "trained_on": data,  # the model card's trained_on (weights.card_from_checkpoint)

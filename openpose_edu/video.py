@@ -34,9 +34,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
-from .io import openpose_json, read_image
+from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
+from .io import command_line, openpose_json, read_image
 from .skeleton import LIMBS, N_HEATMAPS, N_LIMBS
+from .viz import draw_people, paf_to_rgb, part_map
+from .weights import REGISTRY
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 DEFAULT_FPS = 10.0  # a folder of frames has no frame rate of its own
@@ -78,7 +82,6 @@ def overlay_map(
     image: uint8 (H, W, 3) RGB; S (19, h, w), L (38, h, w) at any resolution (resized to the
     image for display). Returns uint8 (H, W, 3) RGB.
     """
-    from .viz import paf_to_rgb, part_map
 
     h, w = image.shape[:2]
     if view.kind == "S":
@@ -188,10 +191,6 @@ def process_video(
     With ``view`` also a maps video (S^t_j or L^t_c over each frame). Returns a summary: frames,
     people per frame, seconds, fps and the paths written. Raises ValueError on an unreadable input.
     """
-    from tqdm import tqdm
-
-    from .inference import estimate, infer_maps
-    from .viz import draw_people
 
     source = Path(source)
     frames, count, fps = read_frames(source)
@@ -210,14 +209,14 @@ def process_video(
                 writers.append(VideoWriter(rendered_path, fps, size))
                 if view is not None:
                     writers.append(VideoWriter(maps_path, fps, size))
-            poses = estimate(frame, model=model, params=params, device=device)
+            poses = inference.estimate(frame, model=model, params=params, device=device)
             write_json_atomic(out / f"{stem}_{i:012d}_keypoints.json", poses.keypoints)
             writers[0].write(draw_people(frame, poses.keypoints))
             if view is not None:
                 maps = (
                     poses.maps
                     if view.stage is None
-                    else infer_maps(model, frame, stage=view.stage, device=device)
+                    else inference.infer_maps(model, frame, stage=view.stage, device=device)
                 )
                 writers[1].write(draw_people(overlay_map(frame, maps.S, maps.L, view), poses.keypoints))
             people.append(len(poses))
@@ -241,20 +240,13 @@ def process_video(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m openpose_edu VIDEO --out DIR``: the video path of the command line."""
-    import argparse
 
-    from .weights import REGISTRY, load_model
-
-    parser = argparse.ArgumentParser(
-        prog="python -m openpose_edu",
-        description="Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
+    parser = command_line(
+        "Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
         "<stem>_<frame:012d>_keypoints.json per frame, <stem>_rendered.mp4 and optionally <stem>_maps.mp4.",
+        inputs="video files, or folders of frame images",
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file",
     )
-    parser.add_argument("inputs", nargs="+", help="video files, or folders of frame images")
-    parser.add_argument(
-        "--model", default=None, help=f"registry name ({', '.join(REGISTRY)}) or a weights file"
-    )
-    parser.add_argument("--out", default="openpose_out", help="output directory (default: openpose_out)")
     parser.add_argument("--video", action="store_true", help="treat folders as the frames of one video")
     parser.add_argument("--maps", choices=("S", "L"), default=None, help="also write a maps video: S or L")
     parser.add_argument("--map-index", type=int, default=None, help="part (S) or limb (L) index; default all")
@@ -267,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     try:
-        model = load_model(args.model, device=args.device)
+        model = weights.load_model(args.model, device=args.device)
     except (OSError, ValueError, KeyError, ImportError) as e:
         print(f"error: cannot load model {args.model or 'bundled'!r}: {e}", file=sys.stderr)
         return 1

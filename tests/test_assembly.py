@@ -513,9 +513,16 @@ def test_score_limbs_matches_the_demos_pair_loop(seed: int, n_samples: int) -> N
                 ]
                 score = float(np.mean(along)) + min(0.5 * H / norm - 1, 0)
                 ok = sum(v > 0.05 for v in along) > 0.8 * n_samples and score > 0
-                np.testing.assert_allclose(got.paf[i, j], along, rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(got.along[i, j], along, rtol=1e-5, atol=1e-6)
                 assert got.score[i, j] == pytest.approx(score, abs=1e-6)
                 assert bool(got.valid[i, j]) == ok
+
+
+def _one_candidate_each(limb, a: list[float], b: list[float]) -> Peaks:  # noqa: ANN001
+    """One candidate of part limb.a at ``a`` and one of limb.b at ``b`` ([x, y]), score 1."""
+    return Peaks(
+        xy=np.array([a, b], np.float32), score=np.ones(2, np.float32), part=np.array([limb.a, limb.b])
+    )
 
 
 def test_score_limbs_of_a_perfect_limb() -> None:
@@ -524,13 +531,9 @@ def test_score_limbs_of_a_perfect_limb() -> None:
     limb = LIMBS[2]
     L[limb.paf_x] = 0.6
     L[limb.paf_y] = 0.8
-    peaks = Peaks(
-        xy=np.array([[10, 10], [16, 18]], np.float32),
-        score=np.ones(2, np.float32),
-        part=np.array([limb.a, limb.b]),
-    )
+    peaks = _one_candidate_each(limb, [10, 10], [16, 18])
     s = score_limbs(peaks, L, limb)
-    np.testing.assert_allclose(s.paf[0, 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(s.along[0, 0], 1.0, rtol=1e-6)
     assert s.valid[0, 0] and s.fraction[0, 0] == 1.0 and s.prior[0, 0] == 0
     L[limb.paf_x] *= -1
     L[limb.paf_y] *= -1
@@ -541,11 +544,7 @@ def test_distance_prior_penalises_limbs_longer_than_half_the_height() -> None:
     L = np.zeros((38, 40, 200), np.float32)
     limb = LIMBS[0]
     L[limb.paf_x] = 1.0
-    peaks = Peaks(
-        xy=np.array([[0, 5], [100, 5]], np.float32),
-        score=np.ones(2, np.float32),
-        part=np.array([limb.a, limb.b]),
-    )
+    peaks = _one_candidate_each(limb, [0, 5], [100, 5])
     s = score_limbs(peaks, L, limb)
     assert s.prior[0, 0] == pytest.approx(0.5 * 40 / 100 - 1)
     assert s.score[0, 0] == pytest.approx(1 + 0.5 * 40 / 100 - 1)
@@ -564,7 +563,7 @@ def test_greedy_matching(seed: int, nA: int, nB: int) -> None:
         a=np.arange(nA),
         b=np.arange(nA, nA + nB),
         samples=np.zeros((nA, nB, 10, 2)),
-        paf=np.zeros((nA, nB, 10)),
+        along=np.zeros((nA, nB, 10)),
         mean=score,
         prior=np.zeros((nA, nB)),
         score=score,

@@ -7,26 +7,15 @@ slider and asserts that the picture changed, then stops the server's whole proce
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+from _servers import CHROMIUM, ROOT, jupyter_env, jupyterlab, run_all_cells, voila
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 APP = ROOT / "apps" / "workshop.ipynb"
 
 pytestmark = [
@@ -48,66 +37,6 @@ EXPLORER_NOTEBOOK = [
     "image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)",
     "widgets.StageExplorer(net, image).widget()",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float = 40.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers (e.g. 403 or 404): the server is up
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"server at {url} did not answer within {timeout} s")
-
-
-def _serve(cmd: list[str], env: dict[str, str], cwd: Path, url: str) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        _wait_http(url)
-        yield proc
-    finally:
-        # The whole group: the server and every kernel it started.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def _jupyter_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in (
-        "JUPYTER_CONFIG_DIR",
-        "JUPYTER_RUNTIME_DIR",
-        "JUPYTERLAB_SETTINGS_DIR",
-        "JUPYTERLAB_WORKSPACES_DIR",
-    ):
-        path = tmp / name.lower()
-        path.mkdir()
-        env[name] = str(path)
-    # Silence the news pop-up, which would cover the notebook.
-    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
 
 
 def _browser(p):
@@ -162,22 +91,12 @@ def test_jupyterlab_stage_slider_redraws(tmp_path: Path) -> None:
         "language": "python",
     }
     nbformat.write(nb, root / "explorer.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-    ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in _serve(cmd, _jupyter_env(tmp_path), root, f"{base}/api/status?token={token}"):
+    for base, token in jupyterlab(root, jupyter_env(tmp_path)):
         with playwright_api.sync_playwright() as p:
             browser = _browser(p)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{base}/lab/tree/explorer.ipynb?token={token}")
-                page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=30_000)
-                page.wait_for_function("() => window.jupyterapp !== undefined", timeout=10_000)
-                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                run_all_cells(page, base, token, "explorer.ipynb", 30_000)
                 page.locator(".widget-image").first.wait_for(state="visible", timeout=40_000)
                 page.wait_for_timeout(500)
                 _assert_sharp(page, ".widget-image")
@@ -190,14 +109,7 @@ def test_jupyterlab_stage_slider_redraws(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not APP.exists(), reason="apps/workshop.ipynb not written yet")
 def test_voila_workshop_stage_slider_redraws(tmp_path: Path) -> None:
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable, "-m", "voila", str(APP), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-    ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    env = _jupyter_env(tmp_path)
-    for _ in _serve(cmd, env, APP.parent, f"{base}/"):
+    for base, token in voila(APP, jupyter_env(tmp_path)):
         with playwright_api.sync_playwright() as p:
             browser = _browser(p)
             try:

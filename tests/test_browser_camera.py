@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import sys
 from pathlib import Path
 
 import cv2
 import nbformat
 import numpy as np
 import pytest
-from test_browser import CHROMIUM, _free_port, _jupyter_env, _serve  # noqa: E402
+from _servers import CHROMIUM, jupyter_env, jupyterlab, run_all_cells, voila
 
 pytestmark = [
     pytest.mark.browser,
@@ -104,54 +102,28 @@ def _notebook(root: Path) -> Path:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = _jupyter_env(tmp_path)
+    env = jupyter_env(tmp_path)
     env.setdefault("OPENPOSE_EDU_MIRROR", os.environ.get("OPENPOSE_EDU_MIRROR", "/work/shared/weights"))
     return env
 
 
-def test_camera_in_jupyterlab(tmp_path: Path, env: dict[str, str]) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    _notebook(root)
-    clip = _clip(tmp_path)
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-    ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in _serve(cmd, env, root, f"{base}/api/status?token={token}"):
-        with playwright_api.sync_playwright() as p:
-            browser = _browser(p, clip)
-            try:
-                page = browser.new_page(viewport={"width": 1200, "height": 1000})
-                page.goto(f"{base}/lab/tree/camera.ipynb?token={token}")
-                page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=60_000)
-                page.wait_for_function("() => window.jupyterapp !== undefined", timeout=10_000)
-                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                _drive(page, tmp_path, "lab")
-            finally:
-                browser.close()
-
-
-def test_camera_in_voila(tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("where", ["lab", "voila"])
+def test_camera_in_the_browser(tmp_path: Path, env: dict[str, str], where: str) -> None:
+    """In JupyterLab (run every cell) and in Voila (the page runs them)."""
     root = tmp_path / "root"
     root.mkdir()
     path = _notebook(root)
     clip = _clip(tmp_path)
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-    ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in _serve(cmd, env, root, f"{base}/"):
+    server = jupyterlab(root, env) if where == "lab" else voila(path, env)
+    for base, token in server:
         with playwright_api.sync_playwright() as p:
             browser = _browser(p, clip)
             try:
                 page = browser.new_page(viewport={"width": 1200, "height": 1000})
-                page.goto(f"{base}/?token={token}", timeout=120_000)
-                _drive(page, tmp_path, "voila")
+                if where == "lab":
+                    run_all_cells(page, base, token, path.name, 60_000)
+                else:
+                    page.goto(f"{base}/?token={token}", timeout=120_000)
+                _drive(page, tmp_path, where)
             finally:
                 browser.close()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from _coco_people import random_people, write_ground_truth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,26 +15,6 @@ from openpose_edu.coco import (
     openpose_to_coco,
 )
 from openpose_edu.skeleton import COCO_PART_NAMES, PART_NAMES
-
-
-def _people(rng: np.random.Generator, n_images: int = 4, per_image: int = 3) -> list[np.ndarray]:
-    """Random upright-ish people: 18 parts spread in a 60x150 box, all visible (v=2)."""
-    out = []
-    for _ in range(n_images):
-        kps = np.zeros((per_image, 18, 3))
-        for p in range(per_image):
-            origin = np.array([40 + 150 * p, 40.0])
-            kps[p, :, :2] = origin + rng.uniform([0, 0], [60, 150], size=(18, 2))
-            kps[p, :, 2] = 2
-        out.append(kps)
-    return out
-
-
-def _write_gt(tmp_path, people: list[np.ndarray]) -> str:
-    gt = ground_truth_coco([(300, 500)] * len(people), people)
-    path = tmp_path / "person_keypoints_tiny.json"
-    path.write_text(json.dumps(gt))
-    return str(path)
 
 
 def test_openpose_to_coco_matches_part_names() -> None:
@@ -58,8 +37,8 @@ def test_openpose_to_coco_rejects_bad_shape() -> None:
 
 
 def test_ground_truth_detections_give_ap_one(tmp_path) -> None:
-    people = _people(np.random.default_rng(0))
-    path = _write_gt(tmp_path, people)
+    people = random_people(np.random.default_rng(0))
+    path = write_ground_truth(tmp_path, people)
     dets = detections_coco(range(1, len(people) + 1), people, [np.ones(len(p)) for p in people])
     stats = coco_keypoint_ap(path, dets)
     assert stats["AP"] == pytest.approx(1.0)
@@ -69,8 +48,8 @@ def test_ground_truth_detections_give_ap_one(tmp_path) -> None:
 
 def test_perturbed_detections_score_lower(tmp_path) -> None:
     rng = np.random.default_rng(1)
-    people = _people(rng)
-    path = _write_gt(tmp_path, people)
+    people = random_people(rng)
+    path = write_ground_truth(tmp_path, people)
     ids = range(1, len(people) + 1)
     small = [
         p + np.concatenate([rng.normal(0, 2, p[..., :2].shape), np.zeros(p[..., 2:].shape)], -1)
@@ -87,20 +66,20 @@ def test_perturbed_detections_score_lower(tmp_path) -> None:
 
 
 def test_missing_people_lower_recall(tmp_path) -> None:
-    people = _people(np.random.default_rng(2))
-    path = _write_gt(tmp_path, people)
+    people = random_people(np.random.default_rng(2))
+    path = write_ground_truth(tmp_path, people)
     half = [p[:1] for p in people]  # one of three people per image found
     stats = coco_keypoint_ap(path, detections_coco(range(1, 5), half, [np.ones(1)] * 4))
     assert stats["AR"] == pytest.approx(1 / 3, abs=1e-6)
 
 
 def test_no_detections_give_zero(tmp_path) -> None:
-    path = _write_gt(tmp_path, _people(np.random.default_rng(3)))
+    path = write_ground_truth(tmp_path, random_people(np.random.default_rng(3)))
     assert coco_keypoint_ap(path, [])["AP"] == 0.0
 
 
 def test_detections_in_ignore_regions_are_not_false_positives() -> None:
-    people = _people(np.random.default_rng(4), n_images=1, per_image=2)
+    people = random_people(np.random.default_rng(4), n_images=1, per_image=2)
     ignore = np.zeros((300, 500), bool)
     ignore[20:220, 380:480] = True  # an unlabelled person
     gt = ground_truth_coco([(300, 500)], [people[0]], [ignore])
@@ -118,7 +97,7 @@ def test_detections_in_ignore_regions_are_not_false_positives() -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**16))
 def test_ap_is_one_for_any_exact_people(seed: int) -> None:
-    people = _people(np.random.default_rng(seed), n_images=2, per_image=2)
+    people = random_people(np.random.default_rng(seed), n_images=2, per_image=2)
     for p in people:  # some parts unlabelled: they must not count
         p[:, ::5, 2] = 0
     gt = ground_truth_coco([(300, 500)] * 2, people)

@@ -100,10 +100,14 @@ def test_coco_dataset_items(tmp_path) -> None:
     # the unlabelled person (right side) is masked out, the labelled one is not
     assert item["W"][0, :4, 6:].max() == 0 and item["W"][0, 1, 2] == 1
     assert item["W"][0, 4:].min() == 1  # the padding below the image counts as annotated
-    fine = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4)[0]
+    fine = CocoKeypointDataset(
+        tmp_path / "k.json", tmp_path / "img", crop=64, spec=groundtruth.TargetSpec(stride=4)
+    )[0]
     assert fine["S"].shape == (19, 16, 16) and fine["W"].shape == (1, 16, 16)
     assert divmod(int(fine["S"][1].argmax()), 16)[::-1] == (5, 2)  # the Neck at (20, 8) / 4
-    narrow = CocoKeypointDataset(tmp_path / "k.json", tmp_path / "img", crop=64, stride=4, sigma=2.0)[0]
+    narrow = CocoKeypointDataset(
+        tmp_path / "k.json", tmp_path / "img", crop=64, spec=groundtruth.TargetSpec(stride=4, sigma=2.0)
+    )[0]
     assert narrow["S"][1].argmax() == fine["S"][1].argmax() and narrow["S"][1].sum() < fine["S"][1].sum()
 
 
@@ -118,7 +122,7 @@ def test_validation_scenes_are_the_validation_sets_scenes() -> None:
 
 def test_dataset_clear_errors() -> None:
     with pytest.raises(ValueError, match="multiple of stride"):
-        SyntheticPoseDataset(1, size=(100, 100), stride=8)
+        SyntheticPoseDataset(1, size=(100, 100), spec=groundtruth.TargetSpec(stride=8))
     with pytest.raises(ValueError, match="seed"):
         SyntheticPoseDataset(1, seed=-1)
     with pytest.raises(IndexError):

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from _coco_people import random_people, write_ground_truth
 
-from openpose_edu.coco import detections_coco, ground_truth_coco
+from openpose_edu.coco import detections_coco
+from openpose_edu.groundtruth import TargetSpec
 from openpose_edu.skeleton import COCO_PART_NAMES
-
-
-def _people(rng: np.random.Generator, n_images: int = 4, per_image: int = 3) -> list[np.ndarray]:
-    """Random upright-ish people: 18 parts spread in a 60x150 box, all visible (v=2)."""
-    out = []
-    for _ in range(n_images):
-        kps = np.zeros((per_image, 18, 3))
-        for p in range(per_image):
-            origin = np.array([40 + 150 * p, 40.0])
-            kps[p, :, :2] = origin + rng.uniform([0, 0], [60, 150], size=(18, 2))
-            kps[p, :, 2] = 2
-        out.append(kps)
-    return out
-
-
-def _write_gt(tmp_path, people: list[np.ndarray]) -> str:
-    gt = ground_truth_coco([(300, 500)] * len(people), people)
-    path = tmp_path / "person_keypoints_tiny.json"
-    path.write_text(json.dumps(gt))
-    return str(path)
 
 
 def test_evaluate_synthetic_runs_every_stage() -> None:
@@ -78,13 +58,13 @@ def test_perfect_maps_on_a_finer_grid_raise_the_ceiling(capsys) -> None:
     from openpose_edu.evaluate import evaluate_perfect_maps, main
 
     coarse = evaluate_perfect_maps(n=12)
-    fine = evaluate_perfect_maps(n=12, stride=4, sigma=3.5, limb_width=4.0)
+    fine = evaluate_perfect_maps(n=12, spec=TargetSpec(stride=4, sigma=3.5, limb_width=4.0))
     assert fine["AP"] > coarse["AP"] + 0.05 and fine["AP75"] > coarse["AP75"]
     args = ["--perfect-maps", "--n", "12", "--stride", "4", "--sigma", "3.5", "--limb-width", "4"]
     assert main(args) == 0
     assert f"{fine['AP']:6.3f}" in capsys.readouterr().out
     with pytest.raises(ValueError, match="multiple of stride"):
-        evaluate_perfect_maps(n=2, stride=24)
+        evaluate_perfect_maps(n=2, spec=TargetSpec(stride=24))
 
 
 def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, capsys) -> None:
@@ -93,8 +73,8 @@ def test_keypoint_errors_name_the_missing_and_the_misplaced_parts(tmp_path, caps
     from openpose_edu.evaluate import main
     from openpose_edu.skeleton import PART_INDEX
 
-    people = _people(np.random.default_rng(4))
-    path = _write_gt(tmp_path, people)
+    people = random_people(np.random.default_rng(4))
+    path = write_ground_truth(tmp_path, people)
     found = []
     for p in people:
         d = p.copy()

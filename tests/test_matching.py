@@ -20,7 +20,7 @@ def _scores(score: np.ndarray, valid: np.ndarray) -> assembly.LimbScores:
         a=np.arange(nA, dtype=np.int64),
         b=np.arange(100, 100 + nB, dtype=np.int64),
         samples=np.zeros((nA, nB, 1, 2)),
-        paf=np.zeros((nA, nB, 1)),
+        along=np.zeros((nA, nB, 1)),
         mean=score,
         prior=z,
         score=score,

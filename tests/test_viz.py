@@ -1,4 +1,4 @@
-"""Tests of viz.py: skeleton drawing, map pictures, stage grid, MAC counting."""
+"""Tests of viz (drawing, plots, macs): skeleton drawing, map pictures, stage grid, MAC counting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from openpose_edu import viz
 from openpose_edu.model import OpenPoseConfig, OpenPoseNet, parameter_counts
-from openpose_edu.skeleton import COLORS, DRAWN_LIMBS, LIMBS, N_PAFS, N_PARTS, limb_by_name, part_index
+from openpose_edu.skeleton import (
+    COLORS,
+    DRAWN_LIMBS,
+    LIMBS,
+    N_PAFS,
+    N_PARTS,
+    PART_NAMES,
+    limb_by_name,
+    part_index,
+)
 
 
 def one_person(x0: float = 20.0, y0: float = 10.0) -> np.ndarray:
@@ -287,7 +296,7 @@ def test_display_sizes_and_legends_draw():
         viz.Display(dpr=10)
     ax = Figure().subplots()
     viz.skeleton_legend(ax)
-    assert {t.get_text() for t in ax.texts} == set(viz.PART_NAMES)
+    assert {t.get_text() for t in ax.texts} == set(PART_NAMES)
     ax2 = Figure().subplots()
     viz.plot_color_wheel(ax2)
     assert {t.get_text() for t in ax2.texts} == {"→", "↓", "←", "↑"}

@@ -1,4 +1,4 @@
-"""Tests of widgets.py with a small random network, headless (Agg)."""
+"""Tests of the widgets package with a small random network, headless (Agg)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 from openpose_edu import widgets
 from openpose_edu.model import ModelCard, OpenPoseConfig, OpenPoseNet
 from openpose_edu.skeleton import LIMBS
+from openpose_edu.widgets.app import decode_upload
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +240,7 @@ def test_workshop_app_parses_each_stage_and_takes_uploads(small_net, images):
     up = app.explorer.images["upload: red.png"]
     assert up.shape == (368, 184, 3) and (up[..., 0] == 255).all() and (up[..., 2] == 0).all()
     with pytest.raises(ValueError, match="not an image"):
-        widgets._decode_upload(b"not an image")
+        decode_upload(b"not an image")
 
 
 def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images, monkeypatch):

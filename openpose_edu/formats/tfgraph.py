@@ -40,6 +40,8 @@ Used by the notebooks that show a real network on real photos.
 
 from __future__ import annotations
 
+import copy
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -95,6 +97,7 @@ def read_graphdef(path: str | Path):  # -> graph_pb2.GraphDef
     Raises FileNotFoundError for a missing file and ValueError for bytes that are not a
     GraphDef (corrupted), or a graph whose nodes read inputs that are absent (truncated).
     """
+    # protobuf and tensorboard's graph protos are heavy and only needed to read a .pb file
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto import graph_pb2
 
@@ -585,7 +588,6 @@ def optimize_graph(graph: TFGraph) -> TFGraph:
     every node name still evaluates, to the value of the op it was folded into (inspect
     intermediate values on the plain graph).
     """
-    import copy
 
     fast = copy.deepcopy(graph)
     folded: set[str] = set()
@@ -723,7 +725,6 @@ class TFPoseNet(nn.Module):
 
     def _trace(self, x: Tensor, names: list[str]) -> torch.jit.ScriptModule:
         """The frozen TorchScript trace of the fast path for x's shape (made on first use)."""
-        import warnings
 
         key = (tuple(x.shape), x.device, len(names))
         if key not in self._traced:

@@ -1,0 +1,46 @@
+"""The cost of a network: multiply-accumulates per convolution and per part (notebook 02)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_macs(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> dict[str, int]:
+    """Multiply-accumulates of every convolution of ``net`` for one (3, H, W) input, by layer name.
+
+    One output value of a k x k convolution with C_in inputs costs C_in k^2 / groups MACs, so a
+    layer costs (output values) * C_in k^2 / groups. Measured with forward hooks on a zero
+    input (shapes only matter). Returns {qualified module name: MACs} in execution order.
+    """
+    macs: dict[str, int] = {}
+    names = {m: n for n, m in net.named_modules()}
+
+    def hook(module: nn.Conv2d, _inp, out: torch.Tensor) -> None:
+        k = module.kernel_size[0] * module.kernel_size[1]
+        macs[names[module]] = int(out[0].numel() * module.in_channels * k // module.groups)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        param = next(net.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        with torch.no_grad():
+            net(torch.zeros(1, 3, *input_size, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+    return macs
+
+
+def macs_per_part(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> dict[str, int]:
+    """``conv_macs`` summed per top-level part: 'backbone', 'cpm', 'stage1', ..., 'stageT'.
+
+    For an OpenPoseNet the stage modules ``stages.0`` .. become ``stage1`` ...
+    """
+    totals: dict[str, int] = {}
+    for name, m in conv_macs(net, input_size).items():
+        head, _, rest = name.partition(".")
+        if head == "stages":
+            head = f"stage{int(rest.split('.')[0]) + 1}"
+        totals[head] = totals.get(head, 0) + m
+    return totals

@@ -1,0 +1,205 @@
+"""The assembly stepper: the parse of one image, one greedy decision at a time (Eq. 10-15, Fig. 6)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from .. import viz
+from ..assembly import ParsingParams, parse
+from ..inference import infer_maps, parsing_params_of
+from ..io import check_image
+from ..skeleton import COLORS, LIMBS
+from .base import (
+    limb_options,
+    people_text,
+    render_widget,
+)
+
+# ipywidgets and matplotlib are imported where they are used: the package (and its command
+# line) imports without them.
+if TYPE_CHECKING:
+    import ipywidgets
+    from matplotlib.figure import Figure
+
+
+class AssemblyStepper:
+    """The parse of one image, step by step (Sec. 2.4, Eq. 10-15, Fig. 6).
+
+    ``S`` (19, H, W) and ``L`` (38, H, W) are maps at image resolution (``inference.infer_maps``),
+    ``image`` the uint8 (H, W, 3) picture they belong to. For a limb type it shows every candidate
+    peak, the pair being decided at step ``step`` with its line-integral sample points colored by
+    the sign of L_c(p(u)) . v (red along the limb, blue against), each decided pair's score, and
+    the greedy decisions up to that step; beside it the people found; below, the decisions as text.
+    Parses are cached per set of thresholds, so moving the step slider only redraws.
+    ``params``: the thresholds to start from (default the demo's ``ParsingParams()``; pass
+    ``inference.parsing_params_of(model)`` for the ones chosen for a model, as ``from_model`` does).
+    """
+
+    def __init__(
+        self, image: np.ndarray, S: Any, L: Any, params: Any = None, display: viz.Display | None = None
+    ) -> None:
+
+        self.image = check_image(image)
+        # The thresholds the sliders start from and the others keep (default: the demo's).
+        self.params = params or ParsingParams()
+        self.S = viz.as_numpy(S)
+        self.L = viz.as_numpy(L)
+        if self.S.ndim != 3 or self.L.shape[1:] != self.S.shape[1:]:
+            raise ValueError(
+                f"S {self.S.shape} and L {self.L.shape} must be one image's maps on one grid (C, h, w); "
+                "use inference.infer_maps"
+            )
+        if self.image.shape[:2] != self.S.shape[1:]:  # draw on the maps' grid (display only)
+            h, w = self.S.shape[1:]
+            self.image = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
+        self.display = display or viz.Display()
+        self._cache: dict[Any, Any] = {}
+
+    @classmethod
+    def from_model(
+        cls, model: Any, image: np.ndarray, stage: int | None = None, color: str = "RGB", **kwargs: Any
+    ) -> AssemblyStepper:
+        """The stepper of ``model``'s stage ``stage`` maps of ``image`` (``inference.infer_maps``),
+        starting from the model's own thresholds (``inference.parsing_params_of``)."""
+        maps = infer_maps(model, image, color=color, all_stages=stage is not None, stage=stage)
+        S, L = maps.stage_maps(stage)
+        kwargs.setdefault("params", parsing_params_of(model))
+        return cls(image, S, L, **kwargs)
+
+    def parse(self, **thresholds: float) -> Any:
+        """``assembly.parse`` with ``self.params`` changed by ``thresholds`` (cached): People, ``.steps``."""
+
+        params = replace(self.params, **thresholds)
+        if params not in self._cache:
+            self._cache[params] = parse(self.S, self.L, params)
+        return self._cache[params]
+
+    def threshold_ranges(self) -> dict[str, tuple[float, float]]:
+        """Where each threshold acts on these maps: {name: (low, high)}, measured on this image.
+
+        peak_threshold: up to the highest candidate peak (above it no part is left);
+        paf_threshold: up to the highest value at which some candidate pair still has its
+        ``min_above_fraction`` of samples above it (above it no limb is valid);
+        min_mean_score: up to the best person's score per part (above it nobody is kept).
+        """
+        loose = self.parse(peak_threshold=0.01, paf_threshold=0.0, min_mean_score=0.0)
+        steps = loose.steps
+        peak_hi = float(steps.peaks.score.max()) if len(steps.peaks.score) else 1.0
+        q = 1.0 - self.params.min_above_fraction
+        paf_hi = max(
+            (float(np.quantile(s.along, q, axis=-1).max()) for s in steps.limbs if s.along.size), default=1.0
+        )
+        base = self.parse(min_mean_score=0.0)
+        mean_hi = float((base.scores / np.maximum(base.n_parts, 1)).max()) if len(base) else 1.0
+        return {
+            "peak_threshold": (0.01, max(peak_hi, 0.02)),
+            "paf_threshold": (0.0, max(paf_hi, 0.01)),
+            "min_mean_score": (0.0, max(mean_hi, 0.01)),
+        }
+
+    def decisions(self, limb: int, **thresholds: float) -> list[str]:
+        """One line per greedy decision of limb type ``limb``, in order: pair, score, verdict."""
+        steps = self.parse(**thresholds).steps
+        scores, conns = steps.limbs[limb], steps.connections[limb]
+        lines = []
+        for r, ((i, j), ok) in enumerate(zip(conns.ranked.tolist(), conns.accepted.tolist())):
+            a, b = int(scores.a[i]), int(scores.b[j])
+            verdict = "accepted" if ok else "rejected: an end is already used or the limb is full"
+            lines.append(f"{r + 1}. candidates {a} -> {b}  E = {scores.score[i, j]:.3f}  {verdict}")
+        return lines
+
+    def figure(self, limb: int = 0, step: int | None = None, **thresholds: float) -> Figure:
+        """Left: candidates, the current pair's samples, scores and the first ``step`` decisions
+        of ``limb``; right: the people."""
+        from matplotlib.figure import Figure
+
+        people = self.parse(**thresholds)
+        steps = people.steps
+        peaks, scores, conns = steps.peaks, steps.limbs[limb], steps.connections[limb]
+        lb = LIMBS[limb]
+        R = len(conns.ranked)
+        step = R if step is None else max(0, min(step, R))
+        H, W = self.image.shape[:2]
+        d = self.display
+        fig = Figure(figsize=d.figsize(0.5 * H / W * 0.92 + 0.06), dpi=d.dpi, layout="constrained")
+        ax, ax_p = fig.subplots(1, 2)
+        viz.show_image(ax, self.image)
+        # Every candidate part, faint; the two part types of this limb, large.
+        colors = np.array([COLORS[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
+        ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
+        for ids, marker in ((scores.a, "o"), (scores.b, "s")):
+            ax.scatter(peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none",
+                       edgecolors="w", linewidths=1.2)  # fmt: skip
+        label = dict(
+            fontsize=7, color="white", bbox=dict(boxstyle="round,pad=0.15", fc="black", ec="none", alpha=0.75)
+        )
+        for r, ((i, j), ok) in enumerate(zip(conns.ranked.tolist(), conns.accepted.tolist())):
+            if r >= step:
+                break
+            A, B = peaks.xy[scores.a[i]], peaks.xy[scores.b[j]]
+            style = (
+                dict(color=np.array(COLORS[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
+            )
+            ax.plot([A[0], B[0]], [A[1], B[1]], **style)
+            ax.text((A[0] + B[0]) / 2, (A[1] + B[1]) / 2, f"{scores.score[i, j]:.2f}", **label)
+        # The pair decided at this step: its sample points p(u) of Eq. 11, colored by
+        # L_c(p(u)) . v (Eq. 10): red along the limb, blue against it.
+        if step >= 1:
+            i, j = conns.ranked[step - 1]
+            pts, vals = scores.samples[i, j], scores.along[i, j]
+            ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
+                       edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+        ax.set_title(f"{lb.name}: decision {step} of {R}", fontsize=9)
+        viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
+        viz.plot_skeleton(ax_p, people.keypoints)
+        return fig
+
+    def widget(self) -> ipywidgets.VBox:
+        """Limb menu, decision slider, sliders for the three thresholds that matter most (over the
+        range where each acts on these maps, from ``self.params``), the picture and the decisions."""
+        import ipywidgets as w
+
+        d = self.params
+        ranges = self.threshold_ranges()
+        wide = {"description_width": "initial"}
+
+        def slider(name: str, value: float, text: str) -> w.FloatSlider:
+            lo, hi = ranges[name]
+            hi = max(hi, value)
+            return w.FloatSlider(value=value, min=lo, max=hi, step=(hi - lo) / 100, description=text,
+                                 readout_format=".3f", style=wide)  # fmt: skip
+
+        limb = w.Dropdown(options=limb_options()[1:], value=0, description="limb", style=wide)
+        step = w.IntSlider(value=0, min=0, max=20, description="decision", style=wide)
+        peak = slider("peak_threshold", d.peak_threshold, "peak threshold")
+        paf = slider("paf_threshold", d.paf_threshold, "PAF threshold")
+        mean = slider("min_mean_score", d.min_mean_score, "min score per part")
+        text = w.HTML()
+
+        def figure(limb: int, step: int, peak_threshold: float, paf_threshold: float, min_mean_score: float):
+            th = dict(
+                peak_threshold=peak_threshold, paf_threshold=paf_threshold, min_mean_score=min_mean_score
+            )
+            n = len(self.parse(**th).steps.connections[limb].ranked)
+            step_slider.max = max(n, 1)
+            lines = self.decisions(limb, **th)
+            shown = [
+                f"<b>{html.escape(x)}</b>" if k == step - 1 else html.escape(x)
+                for k, x in enumerate(lines[: max(step, 0)])
+            ]
+            text.value = (
+                "<pre style='line-height:1.3'>" + ("\n".join(shown) or "(no decision yet)") + "</pre>"
+            )
+            return self.figure(limb, step, **th)
+
+        step_slider = step
+        controls = dict(limb=limb, step=step, peak_threshold=peak, paf_threshold=paf, min_mean_score=mean)
+        box = render_widget(figure, controls, self.display)
+        box.children = (*box.children, text)
+        box.decisions = text  # type: ignore[attr-defined]
+        return box
