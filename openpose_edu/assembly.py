@@ -81,6 +81,11 @@ class ParsingParams:
     min_parts: int = 4
     # ... and a total score (parts + connections) per part of at least this.
     min_mean_score: float = 0.4
+    # At most this many candidates per part, the highest first: OpenPose's C++ keeps at most
+    # POSE_MAX_PEOPLE = 127 peaks per body part (the Python demo keeps all). Without a cap the
+    # maps of an untrained network (a peak at every other pixel) make nA x nB pairs of millions
+    # per limb and the line integrals take gigabytes.
+    max_peaks: int = 127
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -103,6 +108,8 @@ class ParsingParams:
             raise ValueError(f"distance_prior must be >= 0, got {self.distance_prior}")
         if self.min_parts < 1:
             raise ValueError(f"min_parts must be >= 1, got {self.min_parts}")
+        if self.max_peaks < 1 or self.max_peaks != int(self.max_peaks):
+            raise ValueError(f"max_peaks must be an integer >= 1, got {self.max_peaks}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ParsingParams:
@@ -284,6 +291,19 @@ def _local_maxima(m: np.ndarray, idx: np.ndarray, neighbours: int) -> np.ndarray
     return np.unique(np.concatenate([inner[keep], edge[keep_edge]]))
 
 
+def _highest_per_part(idx: np.ndarray, score: np.ndarray, part: np.ndarray, k: int) -> np.ndarray:
+    """The flat indices ``idx`` (sorted) keeping at most the k highest-scoring ones of each part.
+
+    Stable: equal scores keep the earlier index; the result stays sorted. (n,) arrays in, (m,) out.
+    """
+    if len(idx) == 0 or np.bincount(part).max() <= k:
+        return idx
+    order = np.lexsort((-score, part))  # by part, then score from the highest
+    by_part = part[order]
+    rank = np.arange(len(idx)) - np.searchsorted(by_part, by_part)  # position within its part
+    return idx[np.sort(order[rank < k])]
+
+
 def find_peaks(S: object, params: ParsingParams | None = None, skeleton: Skeleton = COCO18) -> Peaks:
     """Candidate parts: local maxima of each confidence map above ``peak_threshold``.
 
@@ -301,6 +321,7 @@ def find_peaks(S: object, params: ParsingParams | None = None, skeleton: Skeleto
         m = np.ascontiguousarray(raw)
         idx = _local_maxima(m, np.flatnonzero(m > params.peak_threshold), params.peak_neighbours)
     C, H, W = raw.shape
+    idx = _highest_per_part(idx, raw.reshape(-1)[idx], idx // (H * W), int(params.max_peaks))
     part, rest = np.divmod(idx, H * W)
     y, x = np.divmod(rest, W)
     return Peaks(

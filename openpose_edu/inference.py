@@ -333,7 +333,13 @@ def infer_maps(
 
 @dataclass
 class Poses:
-    """What ``estimate`` found: people in OpenPose's keypoint layout, and the maps it parsed."""
+    """The answer for one image (what ``estimate`` returns).
+
+    It holds one ``assembly.People`` (``.people``: the parse on the network's grid, with every
+    intermediate step), the ``Maps`` it parsed, and the same people's keypoints and scores
+    mapped to IMAGE pixels (``.keypoints``, ``.scores``): People is the parser's result, Poses
+    that result placed back on the photo.
+    """
 
     keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] in IMAGE pixels, 0, 0, 0 for missing parts
     scores: np.ndarray  # (P,) float32 total score per person (parts + connections)

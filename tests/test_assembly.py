@@ -720,3 +720,21 @@ def test_resize_maps_places_grid_cell_g_at_pixel_8g_plus_3_5() -> None:
     up = resize_maps(S, Padding((80, 80), (80, 80), (80, 80), 1.0))[0, 0].numpy()
     y, x = np.unravel_index(np.argmax(up), up.shape)
     assert (x, y) == (52, 36)
+
+
+def test_at_most_max_peaks_candidates_per_part_the_highest() -> None:
+    """OpenPose's C++ keeps at most POSE_MAX_PEOPLE = 127 peaks per part: noise maps (an
+    untrained network) give thousands of local maxima, whose nA x nB pairs would take gigabytes."""
+    rng = np.random.default_rng(0)
+    S = rng.random((19, 120, 160)).astype(np.float32)
+    params = ParsingParams(smooth_sigma=None)
+    capped = find_peaks(S, params)
+    every = find_peaks(S, ParsingParams(smooth_sigma=None, max_peaks=10**9))
+    for j in range(N_PARTS):
+        kept, all_j = capped.score[capped.of_part(j)], every.score[every.of_part(j)]
+        assert len(all_j) > 1000 and len(kept) == params.max_peaks
+        np.testing.assert_array_equal(np.sort(kept)[::-1], np.sort(all_j)[::-1][: params.max_peaks])
+    small = ParsingParams(smooth_sigma=None, max_peaks=3)
+    assert max(len(find_peaks(S, small).of_part(j)) for j in range(N_PARTS)) == 3
+    with pytest.raises(ValueError, match="max_peaks"):
+        ParsingParams(max_peaks=0)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from _caffe_files import body, files_in, serve
 
-from openpose_edu import weights
+from openpose_edu import registry, weights
 from openpose_edu.weights import REGISTRY, WeightSpec, fetch
 
 DATA = os.urandom(200_000)  # a few 64 KiB blocks
@@ -131,7 +131,7 @@ def test_cut_body_says_how_much_came(cache: Path, monkeypatch) -> None:
 
 
 def test_body_over_the_registered_size_is_refused(cache: Path, monkeypatch) -> None:
-    monkeypatch.setattr(weights, "SIZE_MARGIN", 1000)
+    monkeypatch.setattr(registry, "SIZE_MARGIN", 1000)
     big = DATA + os.urandom(100_000)
     with serve({"/a.bin": body(big), "/b.bin": unsized(big)}) as url:
         register(monkeypatch, url + "/a.bin")  # announced by Content-Length: refused before the body

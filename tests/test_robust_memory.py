@@ -2,7 +2,7 @@
 
 A 1x5000 strip, a 6000x4000 (24-megapixel) photo and a 16000x16000 image each go through
 ``estimate`` with the bundled model in a fresh subprocess, which reports its peak resident set
-size (``resource.getrusage``). The bounds:
+size (``VmHWM`` of /proc/self/status). The bounds:
 
 * the strip is refused by ``inference.MAX_INPUT_SIDE`` with a clear message, before any work;
 * the others give a result, with a peak of at most **1.5 GB** for the whole process (the
@@ -34,6 +34,11 @@ import numpy as np
 from openpose_edu import estimate, load_model
 
 def rss_mb():
+    # VmHWM, this process's own peak: ru_maxrss would carry over the peak of the (forked) parent
+    # into the exec'd child on Linux, so a big pytest worker would read as a big child.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 h, w = int(sys.argv[1]), int(sys.argv[2])
