@@ -41,9 +41,11 @@ def peak_rss_mb(hw: tuple[int, int], threads: int) -> float:
             "sys.path.insert(0, 'benchmarks')",
             "import estimate as b, openpose_edu",
             f"m = openpose_edu.load_model(b.MODEL); img = b.photo({tuple(hw)!r})",
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss",
+            # VmHWM: this process's own peak (ru_maxrss would carry over the parent's at exec)
+            "hwm = lambda: int([x for x in open('/proc/self/status') if 'VmHWM' in x][0].split()[1])",
+            "base = hwm()",
             "p = openpose_edu.estimate(img, model=m)",
-            "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base, len(p)]))",
+            "print(json.dumps([hwm(), base, len(p)]))",
         ]
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
