@@ -232,6 +232,19 @@ def check_image(image: Any, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def resize_to_height(image: Any, height: int = 368) -> np.ndarray:
+    """A photo resized to ``height`` pixels (aspect kept, OpenCV's INTER_AREA): uint8 (height, w, 3).
+
+    What notebook 09 and the workshop app do to their sample photos so that they sit at the
+    network's input height (368, the demo's box size) and the maps stay small.
+    """
+    image = check_image(image)
+    if isinstance(height, bool) or not isinstance(height, numbers.Integral) or height < 1:
+        raise ValueError(f"height must be an integer >= 1, got {height!r}")
+    width = max(1, round(image.shape[1] * height / image.shape[0]))
+    return cv2.resize(image, (width, int(height)), interpolation=cv2.INTER_AREA)
+
+
 def read_image(path: str | Path, color: str = "RGB") -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) in ``color`` order ("RGB" or "BGR").
 

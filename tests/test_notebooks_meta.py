@@ -53,7 +53,7 @@ def test_notebook_is_executed_and_tagged(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_small(path: Path):
     size = path.stat().st_size
-    assert size < 2_600_000, f"{path.name} is {size // 1000} kB: lower the figure dpi or use JPEG figures"
+    assert size < 2_000_000, f"{path.name} is {size // 1000} kB: lower the figure dpi or use JPEG figures"
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata, (
         f"{path.name}: stored widget state (execute with store_widget_state=False)"
