@@ -45,7 +45,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .model import InputSpec, ModelCard, NetworkOutput, config_from_dict, scaled_widths
+from .model import (
+    InputSpec,
+    ModelCard,
+    NetworkOutput,
+    config_from_dict,
+    cpm_layers,
+    scaled_widths,
+    vgg_backbone,
+)
 from .skeleton import SKELETONS
 
 ARCHITECTURE = "body25"  # the config dict's "architecture" tag (checkpoints tell the families apart)
@@ -196,28 +204,14 @@ class RefinementStage(nn.Module):
         return self.body(x)
 
 
-def _backbone(cfg: Body25Config) -> nn.Sequential:
-    """VGG-19 conv1_1..conv4_2, stride 8; the last conv with PReLU (prelu4_2), the others ReLU."""
-    layers: list[tuple[str, nn.Module]] = []
-    c = 3
-    for b, block in enumerate(cfg.vgg, start=1):
-        for i, c_out in enumerate(block, start=1):
-            last = b == len(cfg.vgg) and i == len(block)
-            layers += _conv(f"conv{b}_{i}", c, c_out, 3, "prelu" if last else "relu")
-            c = c_out
-        if b < len(cfg.vgg):
-            layers.append((f"pool{b}_stage1", nn.MaxPool2d(2, 2, ceil_mode=True)))
-    return nn.Sequential(OrderedDict(layers))
+def _vgg_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
+    """The backbone's convs: ReLU, the last one (conv4_2) with PReLU (prelu4_2)."""
+    return _conv(name, c_in, c_out, 3, "prelu" if last else "relu")
 
 
-def _cpm(cfg: Body25Config) -> nn.Sequential:
+def _cpm_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
     """conv4_3_CPM, conv4_4_CPM with PReLU: F."""
-    layers: list[tuple[str, nn.Module]] = []
-    c = cfg.vgg[-1][-1]
-    for i, c_out in enumerate(cfg.cpm, start=len(cfg.vgg[-1]) + 1):
-        layers += _conv(f"conv{len(cfg.vgg)}_{i}_CPM", c, c_out, 3, "prelu")
-        c = c_out
-    return nn.Sequential(OrderedDict(layers))
+    return _conv(name, c_in, c_out, 3, "prelu")
 
 
 class Body25Net(nn.Module):
@@ -231,8 +225,8 @@ class Body25Net(nn.Module):
         super().__init__()
         cfg = self.config = config or Body25Config.paper()
         self.card = card or ModelCard(skeleton="BODY-25" if cfg.n_heatmaps == 26 else "COCO-18")
-        self.backbone = _backbone(cfg)
-        self.cpm = _cpm(cfg)
+        self.backbone = vgg_backbone(cfg.vgg, _vgg_conv)  # VGG-19 conv1_1..conv4_2, stride 8
+        self.cpm = cpm_layers(cfg.vgg, cfg.cpm, _cpm_conv)
         Fc = cfg.F_channels
         self.paf_stages = nn.ModuleList(
             RefinementStage(cfg, p, 2, Fc if p == 0 else Fc + cfg.n_pafs, cfg.n_pafs)

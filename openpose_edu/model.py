@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
@@ -247,28 +247,40 @@ def conv(name: str, c_in: int, c_out: int, k: int, relu: bool = True) -> list[tu
     return layers
 
 
-def _backbone(cfg: OpenPoseConfig) -> nn.Sequential:
-    """VGG-19 conv1_1..conv4_2 (paper Sec. 2.1: 'the first 10 layers of VGG-19'), stride 8."""
+# One conv layer of the feature extractor: (name, c_in, c_out, is_last) -> named modules.
+MakeConv = Callable[[str, int, int, bool], list[tuple[str, nn.Module]]]
+
+
+def vgg_backbone(vgg: Sequence[Sequence[int]], make_conv: MakeConv) -> nn.Sequential:
+    """VGG-19 conv1_1..conv4_2 (paper Sec. 2.1: 'the first 10 layers of VGG-19'), stride 8.
+
+    ``vgg``: the channels of each block; a 2x2 max pool between blocks. ``make_conv`` builds
+    each 3x3 conv with its activation (ReLU here; BODY_25 ends in a PReLU). Shared by both papers.
+    """
     layers: list[tuple[str, nn.Module]] = []
     c = 3
-    for b, block in enumerate(cfg.vgg, start=1):
+    for b, block in enumerate(vgg, start=1):
         for i, c_out in enumerate(block, start=1):
-            layers += conv(f"conv{b}_{i}", c, c_out, 3)
+            layers += make_conv(f"conv{b}_{i}", c, c_out, b == len(vgg) and i == len(block))
             c = c_out
-        if b < len(cfg.vgg):
+        if b < len(vgg):
             # Caffe rounds pooled sizes up: ceil_mode keeps odd inputs identical to the original.
             layers.append((f"pool{b}_stage1", nn.MaxPool2d(2, 2, ceil_mode=True)))
     return nn.Sequential(OrderedDict(layers))
 
 
-def _cpm(cfg: OpenPoseConfig) -> nn.Sequential:
+def cpm_layers(vgg: Sequence[Sequence[int]], cpm: Sequence[int], make_conv: MakeConv) -> nn.Sequential:
     """conv4_3_CPM, conv4_4_CPM: reduce the VGG features to F (128 channels in the paper)."""
     layers: list[tuple[str, nn.Module]] = []
-    c = cfg.vgg[-1][-1]
-    for i, c_out in enumerate(cfg.cpm, start=len(cfg.vgg[-1]) + 1):
-        layers += conv(f"conv{len(cfg.vgg)}_{i}_CPM", c, c_out, 3)
+    c = vgg[-1][-1]
+    for i, c_out in enumerate(cpm, start=len(vgg[-1]) + 1):
+        layers += make_conv(f"conv{len(vgg)}_{i}_CPM", c, c_out, i == len(vgg[-1]) + len(cpm))
         c = c_out
     return nn.Sequential(OrderedDict(layers))
+
+
+def _relu_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
+    return conv(name, c_in, c_out, 3)
 
 
 def _stage1_branch(cfg: OpenPoseConfig, b: int, c_out: int) -> nn.Sequential:
@@ -327,8 +339,8 @@ class OpenPoseNet(nn.Module):
         super().__init__()
         self.config = config or OpenPoseConfig.paper()
         self.card = card or ModelCard()  # what the weights are (weights.load_model fills it)
-        self.backbone = _backbone(self.config)
-        self.cpm = _cpm(self.config)
+        self.backbone = vgg_backbone(self.config.vgg, _relu_conv)
+        self.cpm = cpm_layers(self.config.vgg, self.config.cpm, _relu_conv)
         self.stages = nn.ModuleList(Stage(self.config, t) for t in range(1, self.config.n_stages + 1))
 
     @property
