@@ -283,6 +283,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if argv is None:  # the real command line (not a test calling main): SIGTERM unwinds like Ctrl-C
         signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run_cli(args)
+    finally:  # every file is complete now: a SIGTERM during shutdown ends the process plainly
+        if argv is None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    """``main`` after the arguments: find the images, check --out, load the model, run."""
     files, errors = find_images(args.inputs)
     if not files:
         for message in errors:

@@ -25,12 +25,12 @@ import pytest
 from openpose_edu.__main__ import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
-N_IMAGES = 3
+N_IMAGES = 8  # about 4 s of work after the first output: the kills (<= 1.5 s after it) land mid-batch
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three synthetic scenes (people the bundled model finds) as PNG files."""
+    """N_IMAGES synthetic scenes (people the bundled model finds) as PNG files."""
     from openpose_edu.synthetic import make_scene
 
     folder = tmp_path_factory.mktemp("kill") / "in"
