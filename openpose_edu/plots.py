@@ -332,7 +332,7 @@ def mark_part_changes(ax: Axes, changes: PartChanges, size: float = 14.0, names:
 # 100 x 100 box: the legend of part and limb colours.
 _LEGEND_POSE = np.array(
     [
-        [50, 12], [50, 26], [36, 27], [30, 42], [26, 56], [64, 27], [70, 42], [74, 56], [42, 56],
+        [50, 12], [50, 26], [36, 27], [30, 42], [22, 62], [64, 27], [70, 42], [78, 62], [42, 56],
         [41, 74], [40, 92], [58, 56], [59, 74], [60, 92], [46, 9], [54, 9], [41, 11], [59, 11],
     ],
     np.float32,
@@ -349,8 +349,8 @@ def skeleton_legend(ax: Axes, fontsize: float = 6.5, limbs: Sequence[Limb] = DRA
             side = -1 if j % 2 == 0 else 1
             x, y = x + side * (4 if j < 16 else 8), y - (4 if j < 16 else 10)
             ha = "right" if side < 0 else "left"
-        elif j in (0, 1):
-            x, ha = x + 4, "left"
+        elif j in (0, 1):  # Nose below-right of the eyes, Neck above the shoulder line
+            x, y, ha = x + 4, y + (4 if j == 0 else -4), "left"
         else:
             x, ha = (x - 3, "right") if x < 50 else (x + 3, "left")
         color = np.array(COLORS[j]) / 255 * 0.75  # darker, readable on white
