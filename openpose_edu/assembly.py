@@ -6,8 +6,9 @@ function, each returning plain data a notebook can print or plot:
     find_peaks(S)                  -> Peaks        candidate parts d_j^m (NMS on S, Sec. 2.4)
     score_limbs(peaks, L, limb)    -> LimbScores   PAF line integral E of every candidate pair (Eq. 10-11)
                                                    (score_all_limbs: the 19 limb types at once)
-    match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12-14)
-                                                   (match_limbs_optimal: the Hungarian algorithm)
+    match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12-14),
+                                                   the paper's own relaxation (Sec. 2.4)
+                                                   (match_limbs_optimal: the Hungarian algorithm, for comparison)
     group_people(peaks, conns)     -> People       connections sharing parts merged into people
     parse(S, L, params)            -> People       the four steps chained
 
@@ -43,9 +44,9 @@ class ParsingParams:
     field                   demo (dflt)  ZC MATLAB    OP 1.0 C++   OP current C++  tf-pose
     ======================  ===========  ===========  ===========  ==============  ===========
     peak_threshold          0.1          0.1          0.05         0.05            0.05
-    smooth_sigma            3.0          None         None         None            3.0 (25x25)
+    smooth_sigma            3.0          None         None         None            ~5 (see below)
     peak_neighbours         4 (>=)       4 (>)        8            8               8 (3x3 pool)
-    n_samples               10           10           10           5..25 (length)  10
+    n_samples               10           10           10           5..25 (length)  10 (see below)
     paf_threshold           0.05         0.05         0.05         0.05            0.05
     min_above_fraction      0.8          0.8          0.9 (all)    0.95            0.6 (6/10)
     distance_prior          0.5          0.5 (H/2)    none (0)     none (0)        0.5
@@ -56,6 +57,18 @@ class ParsingParams:
     The MATLAB code and OpenPose average only the samples above ``paf_threshold``; the demo
     (and we) average all of them. OpenPose refines each peak to a sub-pixel centroid.
 
+    tf-pose (ildoonet/tf-pose-estimation): its code calls ``Smoother(..., 25, 3.0)``, but
+    ``tensblur/smoother.gauss_kernel`` spreads +-3.5 standard deviations over 25 taps and takes
+    the square root of the outer product, a Gaussian of sigma about 5 px, applied to the maps
+    upsampled x4 (``run.py --resize-out-ratio 4``; its default ``--resize 0x0`` does not resize
+    the photo). Its PAF samples (``pafprocess.cpp``) are a + i (b - a) / 10 for i = 0..9 (never
+    b itself), rounded as ``(int)(v + .5)``, and all 10 enter the mean.
+
+    Where the smoothing acts: the demo resizes the maps to the photo and smooths there; this
+    package parses on the network-input grid (height at most 368, ``inference.network_grid``),
+    so the same sigma 3 is 1080 / 368 = 2.9x wider in photo pixels on a 1080-px photo. Current OpenPose also gives a limb that fails the sample test a
+    small fallback score when its two parts lie very close (docs/openpose_facts.md, Sec. 6).
+
     The thresholds suit the maps of one network: a model file may name its own
     (``meta["parsing"]``, read into ``model.parsing_params``; ``inference.parsing_params_of``),
     as the bundled model does, chosen by ``evaluate.tune_parsing``.
@@ -63,7 +76,8 @@ class ParsingParams:
 
     # thre1: a peak is a local maximum of the (smoothed) map above this value.
     peak_threshold: float = 0.1
-    # The demo smooths each part map with a Gaussian (sigma in image pixels) before NMS, which
+    # The demo smooths each part map with a Gaussian (sigma in pixels of the maps parsed: the
+    # photo's for the demo, the network-input grid's here; see above) before NMS, which
     # removes the ripples that bicubic upsampling adds; None or 0 turns it off (OpenPose).
     smooth_sigma: float | None = 3.0
     # 4: >= the left/right/up/down neighbours (demo); 8: also the diagonals (OpenPose's NMS).
@@ -489,12 +503,14 @@ def match_limbs(scores: LimbScores) -> Connections:
     """Greedy bipartite matching of one limb type: best pairs first, each candidate used once.
 
     The paper relaxes the full graph to a spanning tree and then to one bipartite problem per
-    limb type (Fig. 6c-d; Eq. 12-14: max E_c, each candidate in at most one connection; Eq. 15
-    sums them) and says each can be solved optimally with the Hungarian algorithm (Sec. 2.4).
-    Taking valid pairs greedily in decreasing score while neither end is taken, stopping after
-    min(nA, nB) connections, is the released code's choice (CMU's Python demo and C++, tf-pose),
-    reproduced here; ``match_limbs_optimal`` solves Eq. 12-14 exactly. Input ``LimbScores``
-    (nA x nB); output ``Connections`` in decision order.
+    limb type (CVPR 2017 Fig. 6c-d; Eq. 12-14: max E_c, each candidate in at most one
+    connection; Eq. 15 sums them). It notes that the Hungarian algorithm *could* solve each
+    optimally but adopts a greedy relaxation (CVPR 2017 abstract and Sec. 2.4; Table 2 credits
+    its results to "the greedy algorithm presented in this paper"; TPAMI 2019 Sec. 3.5 spells
+    the greedy rule out). Taking valid pairs in decreasing score while neither end is taken,
+    stopping after min(nA, nB) connections, is that rule, and the released code's (CMU's Python
+    demo and C++, tf-pose); ``match_limbs_optimal`` solves Eq. 12-14 exactly, for comparison.
+    Input ``LimbScores`` (nA x nB); output ``Connections`` in decision order.
     """
     i_valid, j_valid = np.nonzero(scores.valid)  # row-major, as the demo lists its candidates
     s = scores.score[i_valid, j_valid]
@@ -572,8 +588,9 @@ class MatchingComparison:
 
 
 def compare_matchings(limbs: Sequence[LimbScores]) -> MatchingComparison:
-    """Run ``match_limbs`` (greedy, the released code) and ``match_limbs_optimal`` (the
-    Hungarian algorithm the paper names, Sec. 2.4) on every limb type's scores and compare.
+    """Run ``match_limbs`` (greedy: the paper's relaxation and the released code's) and
+    ``match_limbs_optimal`` (the Hungarian algorithm CVPR 2017 Sec. 2.4 says could be used
+    instead) on every limb type's scores and compare.
 
     ``limbs``: one ``LimbScores`` per limb type, e.g. ``parse(S, L).steps.limbs``.
     """

@@ -376,7 +376,7 @@ def stage_grid(
 ) -> Figure:
     """All stages side by side: row 1 S^t (one part or all), row 2 L^t (one limb or all).
 
-    The refinement of Eq. 2 over t = 1..T (paper Fig. 4). ``S``, ``L``: lists of T maps
+    The refinement of Eq. 1-2 over t = 1..T (CVPR 2017 Fig. 4). ``S``, ``L``: lists of T maps
     (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. ``differences``: a
     third row, S^t - S^{t-1} (red: grew, blue: shrank; ``overlay_change``). Fixed colour
     scales, a colorbar for S and a labelled colour wheel for L. Returns a new Figure.

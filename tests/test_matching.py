@@ -1,4 +1,4 @@
-"""Greedy (released code) against optimal (the paper's Hungarian algorithm) matching, Sec. 2.4."""
+"""Greedy (the paper's relaxation, Sec. 2.4) against optimal (Hungarian algorithm) matching."""
 
 from __future__ import annotations
 

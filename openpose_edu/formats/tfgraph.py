@@ -58,8 +58,9 @@ GRAPH_OUTPUT = "Openpose/concat_stage7"  # [S^6 (19) | L^6 (38)], NHWC
 FEATURE_NODE = "feat_concat"  # F: stride-8 and upsampled stride-16 MobileNetV2 features
 N_STAGES = 6
 
-# tf-pose-estimation's estimator: cv2.imread (BGR) as float32, no normalization; it resizes to
-# its target size 432x368 (w x h) and pads with zeros when it crops at other scales.
+# tf-pose-estimation's estimator: cv2.imread (BGR) as float32, no normalization. Its run.py
+# default (--resize 0x0) feeds the photo at its own size; only --resize WxH (e.g. its suggested
+# 432x368) resizes it, and its multi-scale windows pad with zeros where they run off the photo.
 TFPOSE_INPUT_SPEC = InputSpec(channel_order="BGR", scale=1.0, offset=0.0, pad_value=0, stride=8, box_size=368)
 
 SUPPORTED_OPS = (
