@@ -8,7 +8,7 @@ function, each returning plain data a notebook can print or plot:
                                                    (score_all_limbs: the 19 limb types at once)
     match_limbs(limb_scores)       -> Connections  greedy bipartite matching of one limb type (Eq. 12-14),
                                                    the paper's own relaxation (Sec. 2.4)
-                                                   (match_limbs_optimal: the Hungarian algorithm, for comparison)
+                                                   (match_limbs_optimal: the Hungarian algorithm, to compare)
     group_people(peaks, conns)     -> People       connections sharing parts merged into people
     parse(S, L, params)            -> People       the four steps chained
 
@@ -66,8 +66,9 @@ class ParsingParams:
 
     Where the smoothing acts: the demo resizes the maps to the photo and smooths there; this
     package parses on the network-input grid (height at most 368, ``inference.network_grid``),
-    so the same sigma 3 is 1080 / 368 = 2.9x wider in photo pixels on a 1080-px photo. Current OpenPose also gives a limb that fails the sample test a
-    small fallback score when its two parts lie very close (docs/openpose_facts.md, Sec. 6).
+    so the same sigma 3 is 1080 / 368 = 2.9x wider in photo pixels on a 1080-px photo.
+    Current OpenPose also gives a limb that fails the sample test a small fallback score
+    when its two parts lie very close (docs/openpose_facts.md, Sec. 6).
 
     The thresholds suit the maps of one network: a model file may name its own
     (``meta["parsing"]``, read into ``model.parsing_params``; ``inference.parsing_params_of``),
