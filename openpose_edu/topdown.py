@@ -9,6 +9,7 @@ Fig. 8d; TPAMI 2019 Fig. 12 against Mask R-CNN and Alpha-Pose).
     person_boxes(keypoints, margin)           -> (P, 4)       boxes around labelled people (oracle detector)
     single_person(model, image, box, height)  -> (18, 3)      one person: the crop's per-part maximum of S
     top_down(model, image, boxes, height)     -> (P, 18, 3)   single_person once per box
+    time_per_box(model, image, boxes, height) -> (P, 18, 3), (P,) seconds, (P,) input pixels: the loop, timed
     time_bottom_up / time_top_down            -> seconds      wall-clock of each, for a runtime curve
 
 The detector's own cost is left out (the boxes come from the labels), which favours top-down.
@@ -84,6 +85,38 @@ def top_down(model: Any, image: np.ndarray, boxes: np.ndarray, height: int = 96)
         if len(boxes)
         else np.zeros((0, N_PARTS, 3))
     )
+
+
+def input_pixels(model: Any, image: np.ndarray, height: int | None = None) -> int:
+    """Pixels of the network input for ``image`` resized to ``height`` (default: the model's box size).
+
+    A fully convolutional network's cost grows with its input's pixel count, so this is the
+    machine-independent measure of one pass (padding to the stride included).
+    """
+    spec = model.input_spec
+    scale = 1.0 if height is None else height / spec.box_size
+    H, W = image.shape[:2]
+    f = spec.box_size * scale / H
+    h, w = round(H * f), round(W * f)
+    s = spec.stride
+    return int(-(-h // s) * s * (-(-w // s) * s))
+
+
+def time_per_box(
+    model: Any, image: np.ndarray, boxes: np.ndarray, height: int = 96
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top-down loop, each pass timed: keypoints (P, 18, 3), seconds (P,), input pixels (P,).
+
+    The cumulative sum of the seconds is the top-down runtime for the first 1, 2, ... people.
+    """
+    out, seconds, pixels = [], [], []
+    for box in boxes:
+        t0 = time.perf_counter()
+        out.append(single_person(model, image, box, height))
+        seconds.append(time.perf_counter() - t0)
+        pixels.append(input_pixels(model, _crop(image, box)[0], height))
+    kp = np.stack(out) if out else np.zeros((0, N_PARTS, 3), dtype=np.float32)
+    return kp, np.array(seconds), np.array(pixels, dtype=np.int64)
 
 
 def time_bottom_up(model: Any, image: np.ndarray, repeats: int = 1) -> float:
