@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,13 +68,93 @@ def _close(a: Any, b: Any, atol: float) -> bool:
     return bool(np.allclose(x, y, atol=atol, rtol=1e-4, equal_nan=False))
 
 
-def _show(value: Any) -> str:
+SHOW_VALUES = 12  # a value with more elements is summarised (shape, range, first values), never printed whole
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    """``value`` as a numpy array when it is a tensor or an array, else None."""
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
+        return value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
-        with np.printoptions(precision=3, suppress=True, linewidth=100, threshold=200):
-            return f"array of shape {value.shape}:\n{value}"
-    return repr(value)
+        return value
+    return None
+
+
+def _show(value: Any) -> str:
+    """A short description of a value: small arrays in full, large ones summarised on one line."""
+    arr = _as_array(value)
+    if arr is not None:
+        if arr.size <= SHOW_VALUES:
+            with np.printoptions(precision=3, suppress=True, linewidth=100):
+                return f"array of shape {arr.shape}: {np.array2string(arr, separator=', ')}"
+        flat = arr.ravel()
+        head = ", ".join(f"{v:.3g}" if np.issubdtype(arr.dtype, np.number) else str(v) for v in flat[:6])
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            return f"array of shape {arr.shape} ({arr.dtype}), first values [{head}, ...]"
+        finite = flat[np.isfinite(flat)] if np.issubdtype(arr.dtype, np.floating) else flat
+        rng = (
+            f"min {finite.min():.3g}, max {finite.max():.3g}, mean {finite.mean():.3g}"
+            if finite.size
+            else "no finite values"
+        )
+        return f"array of shape {arr.shape} ({arr.dtype}; {rng}), first values [{head}, ...]"
+    if isinstance(value, (list, tuple)) and any(_as_array(v) is not None for v in value):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return (
+            f"{kind} of {len(value)}: ["
+            + "; ".join(_show(v) for v in value[:4])
+            + ("; ...]" if len(value) > 4 else "]")
+        )
+    text = repr(value)
+    return text if len(text) <= 300 else text[:300] + " ..."
+
+
+def _difference(got: Any, expected: Any) -> str | None:
+    """Why ``got`` is not ``expected`` when that can be said in one line (None, a shape, a length)."""
+    if got is None:
+        return "your function returned None: did it reach a `return` statement?"
+    g, e = _as_array(got), _as_array(expected)
+    if (
+        g is None
+        and isinstance(got, (list, tuple))
+        and isinstance(expected, (list, tuple))
+        and len(got) != len(expected)
+    ):
+        return f"you returned {len(got)} items, {len(expected)} were expected"
+    if e is not None:
+        try:
+            g = np.asarray(got) if g is None else g
+        except Exception:  # an object numpy cannot read
+            return f"you returned {type(got).__name__}, an array of shape {e.shape} was expected"
+        if g.shape != e.shape:
+            return f"shape: yours {g.shape} != expected {e.shape}"
+        if np.issubdtype(g.dtype, np.number) and np.issubdtype(e.dtype, np.number):
+            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
+            if diff.size and np.isfinite(diff).any():
+                where = np.unravel_index(np.nanargmax(np.where(np.isfinite(diff), diff, -1)), diff.shape)
+                return f"largest difference {np.nanmax(diff):.3g} at index {tuple(int(i) for i in where)}"
+    return None
+
+
+def _learner_line(err: BaseException) -> str:
+    """The last line of the traceback that is the learner's code (not this package, not a library)."""
+    package = str(Path(__file__).resolve().parents[1])
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not str(Path(f.filename).resolve()).startswith(package)
+        and "site-packages" not in f.filename
+        and not f.filename.startswith("<frozen")
+    ]
+    if not frames:
+        return ""
+    f = frames[-1]
+    where = "your cell" if "ipykernel" in f.filename or f.filename.startswith("<") else Path(f.filename).name
+    return (
+        f"\n  in {where}, line {f.lineno}, in {f.name}: {f.line}"
+        if f.line
+        else f"\n  in {where}, line {f.lineno}"
+    )
 
 
 def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Result:
@@ -91,7 +172,10 @@ def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Res
             return Result(exercise.name, False, 0, "not implemented", message=msg)
         except Exception as err:  # the learner's bug: show it, do not stop the notebook
             tb = traceback.format_exception_only(type(err), err)[-1].strip()
-            msg = f"{exercise.name}: your function raised {tb} on case {n + 1}:\n" + _inputs(case)
+            msg = (
+                f"{exercise.name}: your function raised {tb} on case {n + 1}{_learner_line(err)}\n"
+                + _inputs(case)
+            )
             if verbose:
                 print(msg)
             return Result(exercise.name, False, n, "failed", hint=None, message=msg, case=case)
@@ -104,9 +188,10 @@ def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Res
                         break
                 except Exception:  # a wrong variant may not apply to this case
                     continue
+            why = _difference(got, expected)
             msg = (
                 f"{exercise.name}: failed on case {n + 1}\n{_inputs(case)}\nexpected: {_show(expected)}\n"
-                f"got: {_show(got)}\nhint: {hint}"
+                f"got: {_show(got)}\n" + (f"{why}\n" if why else "") + f"hint: {hint}"
             )
             if verbose:
                 print(msg)
