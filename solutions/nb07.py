@@ -37,3 +37,38 @@ def greedy_matching(score: np.ndarray, valid: np.ndarray) -> list[tuple[int, int
             used_a.add(i[k])
             used_b.add(j[k])
     return out
+
+
+def limb_validity(
+    along: np.ndarray,
+    length: float,
+    image_height: int,
+    paf_threshold: float,
+    min_above_fraction: float,
+    distance_prior: float,
+) -> bool:
+    """The demo's two tests: enough samples above the threshold, and mean + distance prior > 0."""
+    along = np.asarray(along, dtype=float)
+    enough = (along > paf_threshold).sum() > min_above_fraction * len(along)
+    prior = min(distance_prior * image_height / length - 1.0, 0.0) if distance_prior else 0.0
+    return bool(enough and along.mean() + prior > 0)
+
+
+def group_limbs(connections: list[tuple[int, int]], n_candidates: int) -> np.ndarray:
+    """Limbs sharing a candidate are one person: merge labels; number people by first appearance."""
+    person = np.full(n_candidates, -1, dtype=np.int64)
+    n = 0
+    for a, b in connections:
+        pa, pb = person[a], person[b]
+        if pa < 0 and pb < 0:
+            person[a] = person[b] = n
+            n += 1
+        elif pa < 0:
+            person[a] = pb
+        elif pb < 0:
+            person[b] = pa
+        elif pa != pb:  # two people joined by this limb: one person
+            keep, gone = min(pa, pb), max(pa, pb)
+            person[person == gone] = keep
+            person[person > gone] -= 1
+    return person

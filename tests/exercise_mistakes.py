@@ -1,6 +1,7 @@
 """Typical wrong solutions of the exercises, each with a word its checker's hint must contain."""
 
 import numpy as np
+import torch
 
 from openpose_edu.skeleton import LIMBS
 from solutions import nb03, nb04, nb06, nb07
@@ -53,6 +54,67 @@ def _match_rows(score, valid):  # noqa: ANN001, ANN202
                 used.add(int(j))
                 break
     return out
+
+
+def _stage_eq1_order(L_prev, S_prev, F, phi, rho):  # noqa: ANN001, ANN202
+    x = torch.cat([F, S_prev, L_prev], dim=1)  # Eq. 1's argument order, not the network's
+    return phi(x), rho(x)
+
+
+def _stage_swapped(L_prev, S_prev, F, phi, rho):  # noqa: ANN001, ANN202
+    x = torch.cat([L_prev, S_prev, F], dim=1)
+    return rho(x), phi(x)
+
+
+def _paf_first_lf(F, phis, rhos):  # noqa: ANN001, ANN202
+    L = [phis[0](F)]
+    for phi in phis[1:]:
+        L.append(phi(torch.cat([L[-1], F], dim=1)))
+    S = [rhos[0](torch.cat([F, L[-1]], dim=1))]
+    for rho in rhos[1:]:
+        S.append(rho(torch.cat([F, S[-1], L[-1]], dim=1)))
+    return L, S
+
+
+def _paf_first_l1(F, phis, rhos):  # noqa: ANN001, ANN202
+    L = [phis[0](F)]
+    for phi in phis[1:]:
+        L.append(phi(torch.cat([F, L[-1]], dim=1)))
+    S = [rhos[0](torch.cat([F, L[0]], dim=1))]
+    for rho in rhos[1:]:
+        S.append(rho(torch.cat([F, S[-1], L[0]], dim=1)))
+    return L, S
+
+
+def _valid_ge(along, length, image_height, paf_threshold, min_above_fraction, distance_prior):  # noqa: ANN001, ANN202
+    along = np.asarray(along, float)
+    prior = min(distance_prior * image_height / length - 1, 0) if distance_prior else 0
+    return bool((along > paf_threshold).mean() >= min_above_fraction and along.mean() + prior > 0)
+
+
+def _valid_no_prior(along, length, image_height, paf_threshold, min_above_fraction, distance_prior):  # noqa: ANN001, ANN202
+    along = np.asarray(along, float)
+    return bool((along > paf_threshold).sum() > min_above_fraction * len(along) and along.mean() > 0)
+
+
+def _group_first_end_only(connections, n_candidates):  # noqa: ANN001, ANN202
+    person, n = -np.ones(n_candidates, dtype=np.int64), 0
+    for a, b in connections:
+        if person[a] == -1 and person[b] == -1:
+            person[a] = person[b] = n
+            n += 1
+        elif person[a] != -1:
+            person[b] = person[a] if person[b] == -1 else person[b]
+        else:
+            person[a] = person[b]
+    return person
+
+
+def _group_new_each(connections, n_candidates):  # noqa: ANN001, ANN202
+    person = -np.ones(n_candidates, dtype=np.int64)
+    for k, (a, b) in enumerate(connections):
+        person[[a, b]] = k
+    return person
 
 
 def _match_all(score, valid):  # noqa: ANN001, ANN202
@@ -136,4 +198,12 @@ MISTAKES = {
         (lambda paf, a, b, n_samples: _integral(paf, a, b, n_samples, normalise=False), "normalised"),
     ],
     "greedy_matching": [(_match_all, "not valid"), (_match_rows, "row by row")],
+    "stage_forward": [(_stage_eq1_order, "order of the channels"), (_stage_swapped, "phi makes the PAFs")],
+    "paf_first_forward": [(_paf_first_lf, "F first"), (_paf_first_l1, "LAST PAF stage")],
+    "grid_to_pixels": [
+        (lambda g, stride: stride * np.asarray(g, float), "top-left corner"),
+        (lambda g, stride: stride * (np.asarray(g, float) + 0.5), "(stride - 1) / 2"),
+    ],
+    "limb_validity": [(_valid_ge, "EXCEED"), (_valid_no_prior, "distance prior")],
+    "group_limbs": [(_group_first_end_only, "merge them"), (_group_new_each, "extends that person")],
 }

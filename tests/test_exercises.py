@@ -20,11 +20,16 @@ SOLUTIONS = {
     "peaks": nb07.peaks,
     "line_integral": nb07.line_integral,
     "greedy_matching": nb07.greedy_matching,
+    "stage_forward": nb02.stage_forward,
+    "paf_first_forward": nb02.paf_first_forward,
+    "grid_to_pixels": nb02.grid_to_pixels,
+    "limb_validity": nb07.limb_validity,
+    "group_limbs": nb07.group_limbs,
 }
 
 
-def test_at_least_twelve_exercises_each_with_a_solution_and_two_mistakes() -> None:
-    assert len(exercises.EXERCISES) >= 12
+def test_at_least_eighteen_exercises_each_with_a_solution_and_two_mistakes() -> None:
+    assert len(exercises.EXERCISES) >= 18
     assert set(SOLUTIONS) == set(exercises.EXERCISES) == set(MISTAKES)
     assert all(len(m) >= 2 for m in MISTAKES.values())
 

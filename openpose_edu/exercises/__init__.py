@@ -17,13 +17,26 @@ Exercises by notebook (CVPR 2017 numbering):
 ``check_background``; 04 ``check_limb_field`` (Eq. 8), ``check_paf_average`` (Eq. 9),
 ``check_paf_channels``; 05 ``check_receptive_field``; 06 ``check_masked_l2`` (Eq. 3),
 ``check_loss_over_stages`` (Eq. 5); 07 ``check_peaks`` (NMS), ``check_line_integral``
-(Eq. 10-11), ``check_greedy_matching`` (Sec. 2.4). Reference solutions: ``solutions/``.
+(Eq. 10-11), ``check_greedy_matching`` (Sec. 2.4). Building the pipeline: 02
+``check_stage_forward`` (Eq. 1-2, the concat [L, S, F]), ``check_paf_first_forward`` (TPAMI 2019
+Sec. 3.1), ``check_grid_to_pixels``; 07 ``check_limb_validity``, ``check_group_limbs`` (Eq. 15).
+Reference solutions: ``solutions/``.
 
 Modules: ``checker`` (Exercise, run, Result), ``maps`` (03, 04), ``network`` (02, 05), ``losses``
-(06), ``parsing`` (07); the names below are the notebooks' (``exercises.check_gaussian``).
+(06), ``parsing`` (07), ``forward`` (02), ``grouping`` (07); the names below are the
+notebooks' (``exercises.check_gaussian``).
 """
 
 from .checker import Exercise, Result, run
+from .forward import (
+    GRID_TO_PIXELS,
+    PAF_FIRST_FORWARD,
+    STAGE_FORWARD,
+    check_grid_to_pixels,
+    check_paf_first_forward,
+    check_stage_forward,
+)
+from .grouping import GROUP_LIMBS, LIMB_VALIDITY, check_group_limbs, check_limb_validity
 from .losses import LOSS_OVER_STAGES, MASKED_L2, check_loss_over_stages, check_masked_l2
 from .maps import (
     BACKGROUND,
@@ -60,11 +73,22 @@ EXERCISES: dict[str, Exercise] = {
     for e in (
         CONV_PARAMETERS, GAUSSIAN, MAX_OVER_PEOPLE, BACKGROUND, LIMB_FIELD, PAF_AVERAGE, PAF_CHANNELS,
         RECEPTIVE_FIELD, MASKED_L2, LOSS_OVER_STAGES, PEAKS, LINE_INTEGRAL, GREEDY_MATCHING,
+        STAGE_FORWARD, PAF_FIRST_FORWARD, GRID_TO_PIXELS, LIMB_VALIDITY, GROUP_LIMBS,
     )
 }  # fmt: skip
 
 __all__ = [
     "EXERCISES",
+    "GRID_TO_PIXELS",
+    "GROUP_LIMBS",
+    "LIMB_VALIDITY",
+    "PAF_FIRST_FORWARD",
+    "STAGE_FORWARD",
+    "check_grid_to_pixels",
+    "check_group_limbs",
+    "check_limb_validity",
+    "check_paf_first_forward",
+    "check_stage_forward",
     "BACKGROUND",
     "CONV_PARAMETERS",
     "Exercise",
