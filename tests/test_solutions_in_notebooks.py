@@ -1,7 +1,7 @@
 """A learner's notebook: every stub replaced by its reference solution, the WHOLE notebook run.
 
-What a learner does: paste the solution into the stub cell (the function body, not the
-``OPENPOSE_EDU_SOLUTIONS`` switch) and run the notebook top to bottom in a kernel. Every check
+What a learner does: paste the solution into the stub cell (the stub is only the function:
+no test plumbing shows in it) and run the notebook top to bottom in a kernel. Every check
 cell must then print "passed" and no cell may fail. test_exercise_notebooks.py runs only the
 exercise cells (fast); this runs each notebook 02-07 in full, as nbval does with the stubs.
 """
@@ -27,10 +27,7 @@ NOTEBOOKS = {
     "06_loss_and_masks": "nb06",
     "07_assembly": "nb07",
 }
-STUB = re.compile(r"def (my_\w+)\((.*?)\):\n    raise NotImplementedError\([^\n]*\)\n", re.S)
-SWITCH = re.compile(
-    r"\n*if os\.environ\.get\(\"OPENPOSE_EDU_SOLUTIONS\"\):[^\n]*\n    from solutions[^\n]*\n?"
-)
+STUB = re.compile(r"def (my_\w+)\((.*?)\):\n    raise NotImplementedError\([^\n]*\)(?:\n|$)", re.S)
 
 
 def with_solutions(nb: nbformat.NotebookNode, module: str) -> int:
@@ -61,7 +58,7 @@ def with_solutions(nb: nbformat.NotebookNode, module: str) -> int:
         for other in stubbed:
             source = re.sub(rf"(?<![\w.]){other}\(", f"my_{other}(", source)
         body = STUB.sub(lambda _, src=source: src, cell.source, count=1)
-        cell.source = header + "\n\n" + SWITCH.sub("\n", body)
+        cell.source = header + "\n\n" + body
         n += 1
     return n
 
@@ -69,7 +66,6 @@ def with_solutions(nb: nbformat.NotebookNode, module: str) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(NOTEBOOKS))
 def test_whole_notebook_with_the_solutions_pasted_in(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENPOSE_EDU_SOLUTIONS", raising=False)  # the pasted code, not the switch
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     n_stubs = with_solutions(nb, NOTEBOOKS[name])
@@ -86,3 +82,14 @@ def test_whole_notebook_with_the_solutions_pasted_in(name: str, monkeypatch: pyt
     assert len(verdicts) == n_stubs, verdicts
     for verdict in verdicts:
         assert "passed" in verdict and "failed" not in verdict and "not implemented" not in verdict, verdict
+
+
+def test_stubs_show_no_test_plumbing() -> None:
+    """A stub cell is the function the learner writes and nothing else (no environment switch)."""
+    for name in NOTEBOOKS:
+        nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        stubs = [c.source for c in nb.cells if c.cell_type == "code" and STUB.search(c.source)]
+        assert stubs, name
+        for source in stubs:
+            assert "environ" not in source and "solutions" not in source and "import os" not in source, source
+            assert STUB.fullmatch(source.strip() + "\n") or source.strip().startswith("def my_"), source
