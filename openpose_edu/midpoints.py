@@ -247,6 +247,15 @@ def perfect_maps(
     return S, L, M
 
 
+def moved_parts(keypoints: np.ndarray, jitter: float, seed: int = 0) -> np.ndarray:
+    """(P, 18, 3) the labelled parts moved by Gaussian noise of ``jitter`` px (seeded): where a
+    network that localises parts to within a pixel or two would put its peaks."""
+    rng = np.random.default_rng(seed)
+    moved = np.asarray(keypoints, dtype=np.float64).copy()
+    moved[..., :2] += rng.normal(0.0, jitter, moved[..., :2].shape) * (moved[..., 2:] > 0)
+    return moved
+
+
 def compare(
     keypoints: np.ndarray,
     size: tuple[int, int],
@@ -261,9 +270,7 @@ def compare(
     get the same S and the same ``params``. keypoints (P, 18, 3); size (h, w).
     Returns {"PAF": LimbAccuracy, "midpoint": LimbAccuracy}, scored against the moved parts.
     """
-    rng = np.random.default_rng(seed)
-    moved = np.asarray(keypoints, dtype=np.float64).copy()
-    moved[..., :2] += rng.normal(0.0, jitter, moved[..., :2].shape) * (moved[..., 2:] > 0)
+    moved = moved_parts(keypoints, jitter, seed)
     _, L, M = perfect_maps(keypoints, size)
     S = groundtruth.confidence_maps(moved, grid_size=size, stride=1, sigma=3.0)[0].numpy()
     return {
