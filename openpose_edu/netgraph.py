@@ -2,7 +2,7 @@
 
     parse_prototxt(text)      -> list[ProtoLayer]   every ``layer { ... }`` block: name, type, bottoms, tops
     collapse(layers)          -> (blocks, edges)    runs of layers joined into one block per chain
-    draw_graph(blocks, edges) -> Figure             blocks placed left to right by depth, arrows between
+    draw_graph(blocks, edges) -> Figure             blocks placed top to bottom by depth, arrows between
 
 The text may be ``formats.caffe.to_prototxt()`` (this package's COCO network, written from
 the torch model), ``body25.to_prototxt()`` or CMU's own file. A chain is a run of layers where
@@ -49,11 +49,21 @@ class Block:
         return "Pooling" if "Pooling" in types else self.layers[0].type
 
     @property
-    def label(self) -> str:
-        """Two lines: first and last layer names, then the conv count, kernel sizes, widths."""
+    def title(self) -> str:
+        """ "stage t L1" / "stage t L2" for a branch of a stage (stage 1: the ``_CPM_L`` layers), else
+        the first and last layer names."""
         first, last = self.layers[0].name, self.layers[-1].name
+        m = re.search(r"stage(\d+)_L(\d)", first) or re.search(r"CPM_L(\d)", first)
+        if m and self.kind == "Convolution":
+            stage, branch = (m.group(1), m.group(2)) if m.lastindex == 2 else ("1", m.group(1))
+            return f"stage {stage} L{branch}"
+        return first if first == last else f"{first} .. {last}"
+
+    @property
+    def label(self) -> str:
+        """Two lines: the title, then the conv count, kernel sizes and output channels."""
         convs = [layer for layer in self.layers if layer.type == "Convolution"]
-        head = first if first == last else f"{first} .. {last}"
+        head = self.title
         if not convs:
             return head
         kernels = "/".join(sorted({f"{c.kernel}x{c.kernel}" for c in convs}, reverse=True))
@@ -146,26 +156,25 @@ def depths(n: int, edges: list[tuple[int, int]]) -> list[int]:
 COLORS = {"Convolution": "#cfe2f3", "Concat": "#f4cccc", "Pooling": "#d9ead3"}
 
 
-def draw_graph(
-    blocks: list[Block], edges: list[tuple[int, int]], title: str = "", width: float = 13.0
-) -> Any:
-    """Blocks left to right by depth (one column per depth), rows within a column; arrows for edges.
+def draw_graph(blocks: list[Block], edges: list[tuple[int, int]], title: str = "", width: float = 8.0) -> Any:
+    """Blocks top to bottom by depth (one row per depth), side by side within a row; arrows for edges.
 
-    Colours: convolution chains blue, Concat red (where a stage reads [L, S, F]). Returns a
-    matplotlib Figure.
+    Colours: convolution chains blue, Concat red (where a stage reads its inputs); the edges that
+    skip rows (F read again by a later stage) are green paths on the right. Returns a matplotlib Figure.
     """
     from matplotlib.figure import Figure
 
     d = depths(len(blocks), edges)
-    cols: dict[int, list[int]] = {}
+    rows: dict[int, list[int]] = {}
     for i, depth in enumerate(d):
-        cols.setdefault(depth, []).append(i)
-    n_rows = max(len(v) for v in cols.values())
-    pos = {i: (depth, (len(v) - 1) / 2 - r) for depth, v in cols.items() for r, i in enumerate(v)}
-    fig = Figure(figsize=(width, 1.1 + 0.9 * n_rows))
+        rows.setdefault(depth, []).append(i)
+    n_cols = max(len(v) for v in rows.values())
+    pos = {i: (c - (len(v) - 1) / 2, -depth) for depth, v in rows.items() for c, i in enumerate(v)}
+    fig = Figure(figsize=(width, 0.55 * (max(d) + 1) + 0.6))
     ax = fig.add_subplot()
     for i, j in edges:
-        skip = d[j] - d[i] > 1  # F read again by a later stage: an arc above the chain
+        arm = 190 + 5 * (d[j] - d[i])  # points: past the right-hand column
+        skip = d[j] - d[i] > 1  # F read again by a later stage: a path to the right of the chain
         ax.annotate(
             "",
             xy=pos[j],
@@ -174,9 +183,11 @@ def draw_graph(
                 arrowstyle="->",
                 color="tab:green" if skip else "0.45",
                 lw=0.8,
-                shrinkA=14,
-                shrinkB=14,
-                connectionstyle=f"arc3,rad={-0.5 / (d[j] - d[i]) if skip else 0}",
+                shrinkA=9,
+                shrinkB=9,
+                connectionstyle=(
+                    f"arc,angleA=0,angleB=0,armA={arm},armB={arm},rad=6" if skip else "arc3,rad=0"
+                ),
             ),
         )
     for i, block in enumerate(blocks):
@@ -184,14 +195,14 @@ def draw_graph(
         ax.text(
             x,
             y,
-            block.label,
+            block.label.replace("\n", ": "),
             ha="center",
             va="center",
-            fontsize=6,
-            bbox=dict(boxstyle="round,pad=0.3", fc=COLORS.get(block.kind, "0.9"), ec="0.4", lw=0.6),
+            fontsize=7.5,
+            bbox=dict(boxstyle="round,pad=0.25", fc=COLORS.get(block.kind, "0.9"), ec="0.4", lw=0.6),
         )
-    ax.set_xlim(-0.6, max(d) + 0.6)
-    ax.set_ylim(-n_rows / 2 - 0.1, n_rows / 2 + 0.1)
+    ax.set_xlim(-n_cols / 2 - 0.4, n_cols / 2 + 0.8)
+    ax.set_ylim(-max(d) - 0.5, 0.5)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
