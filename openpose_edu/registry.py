@@ -65,6 +65,7 @@ class WeightSpec:
     description: str = ""
     path: Path | None = None  # set for files that ship inside the package (no download)
     trained_on: str = "COCO"  # what the network has seen: "COCO" or "synthetic scenes"
+    skeleton: str = "COCO18"  # skeleton.SKELETONS name; a loaded model checks it against its output_spec
 
     @property
     def card(self) -> ModelCard:
@@ -74,6 +75,7 @@ class WeightSpec:
             trained_on=self.trained_on,
             licence=self.licence,
             home=self.urls[0] if self.urls else "",
+            skeleton=self.skeleton,
         )
 
     @property
@@ -123,6 +125,7 @@ REGISTRY: dict[str, WeightSpec] = {
             attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",
             loader="openpose_edu.body25:load_caffemodel",
             description="CMU BODY_25 (2019, PAF-first; body_25/pose_deploy.prototxt), Caffe weights",
+            skeleton="BODY25",
         ),
         WeightSpec(
             name="cmu-coco-pth",
