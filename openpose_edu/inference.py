@@ -368,6 +368,11 @@ class Poses:
     def __len__(self) -> int:
         return len(self.scores)
 
+    @property
+    def skeleton(self) -> Skeleton:
+        """What the keypoints' J parts are (the model's ``output_spec.skeleton``)."""
+        return self.maps.skeleton
+
     def to_json(self) -> dict:
         """OpenPose's JSON layout: {"version": 1.3, "people": [{"pose_keypoints_2d": [...]}]}."""
         return openpose_json(self.keypoints, self.maps.skeleton)

@@ -28,7 +28,7 @@ from .drawing import (
     paf_to_rgb,
     part_map,
 )
-from .skeleton import BACKGROUND, COCO18, COLORS, DRAWN_LIMBS, LIMBS, N_PARTS, PART_NAMES, Limb, Skeleton
+from .skeleton import COCO18, COLORS, DRAWN_LIMBS, N_PARTS, PART_NAMES, Limb, Skeleton
 
 if TYPE_CHECKING:  # matplotlib is imported where it is used, so the command line stays light
     from matplotlib.axes import Axes
@@ -55,14 +55,18 @@ def show_image(ax: Axes, image: np.ndarray, title: str | None = None) -> Axes:
     return ax
 
 
-def part_label(part: int | None) -> str:
-    """'all parts', 'background' or the part's name."""
-    return "all parts" if part is None else ("background" if part == BACKGROUND else PART_NAMES[part])
+def part_label(part: int | None, skeleton: Skeleton = COCO18) -> str:
+    """'all parts', 'background' or the part's name in ``skeleton``."""
+    if part is None:
+        return "all parts"
+    return "background" if part == skeleton.background else skeleton.parts[part]
 
 
-def limb_label(limb: int | Limb | None) -> str:
-    """'all limbs' or the limb's name (e.g. 'RShoulder-RElbow')."""
-    return "all limbs" if limb is None else (LIMBS[limb] if isinstance(limb, int) else limb).name
+def limb_label(limb: int | Limb | None, skeleton: Skeleton = COCO18) -> str:
+    """'all limbs' or the limb's name in ``skeleton`` (e.g. 'RShoulder-RElbow')."""
+    if limb is None:
+        return "all limbs"
+    return skeleton.limb_name(skeleton.limbs[limb] if isinstance(limb, int) else limb)
 
 
 def add_colorbar(ax: Axes, cmap: str = S_CMAP, label: str = "$S$", vmin: float = 0.0, vmax: float = 1.0):

