@@ -188,3 +188,26 @@ def test_every_accepted_connection_is_replayed(seed: int) -> None:
     assert len(ids) == len(set(ids.tolist())), "a candidate in two people"
     assert set(ids.tolist()) == ends
     assert steps.n_people[-1] == len(people) if len(steps.ranked) else len(people) == 0
+
+
+def test_assembly_stepper_steps_through_the_2019_walk() -> None:
+    from openpose_edu import widgets
+
+    size = (128, 160)
+    kp = random_scene(np.random.default_rng(3), size, 2)
+    S, L = perfect_maps(kp, size, "released")
+    image = np.full((*size, 3), 255, np.uint8)
+    st = widgets.AssemblyStepper(image, S, L, parser="2019")
+    people = st.parse()
+    np.testing.assert_array_equal(people.keypoints, parse_2019(S, L).keypoints)
+    R = len(people.steps.ranked)
+    assert st.n_decisions(0) == R == len(st.decisions(0)) > 0  # every limb type, one list
+    assert st.decisions(0)[0].startswith("1. ") and "new person" in st.decisions(0)[0]
+    fig = st.figure(limb=0, step=2)
+    assert fig.axes[0].get_title().startswith(f"2019: decision 2 of {R}")
+    box = st.widget()
+    before = box.picture.value
+    box.controls["step"].value = 3
+    assert box.picture.value != before and "<b>3. " in box.decisions.value
+    with pytest.raises(ValueError, match="parser"):
+        widgets.AssemblyStepper(image, S, L, parser="2018")
