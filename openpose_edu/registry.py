@@ -119,7 +119,20 @@ REGISTRY: dict[str, WeightSpec] = {
         WeightSpec(
             name="cmu-body25",
             filename="pose_iter_584000.caffemodel",
-            urls=("http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",),
+            urls=(  # tried in order; each download is checked against the md5 below
+                # OpenPose's CMakeLists.txt download_model("BODY_25") (CMU's current host)
+                "http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",
+                # CMU's models/getModels.sh and installation docs (the original host)
+                "http://posefs1.perception.cs.cmu.edu/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",
+                # public mirrors: Hugging Face camenduru/openpose at a fixed commit, the
+                # Musical Gestures Toolbox's (University of Oslo) pose-models folder, and the
+                # Dropbox copy a fork's getModels.sh names
+                "https://huggingface.co/camenduru/openpose/resolve/f4a22b0e6fa2a4a2b1e2d50bd589e8bb11ebea7c/"
+                "pose_iter_584000.caffemodel",
+                "https://www.uio.no/ritmo/english/research/labs/fourms/software/musicalgesturestoolbox/"
+                "mgt-python/pose-models/body25/pose_iter_584000.caffemodel",
+                "https://www.dropbox.com/s/3x0xambj2rkyrap/pose_iter_584000.caffemodel?dl=1",
+            ),
             md5="78287b57cf85fa89c03f1393d368e5b7",  # OpenPose CMakeLists.txt download_model("BODY_25")
             licence=_CMU_LICENCE,
             attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",

@@ -142,3 +142,12 @@ def test_body25_json_has_25_triples(image: np.ndarray) -> None:
     poses = estimate(image, _net("body25"), stage=None)
     people = poses.to_json()["people"]
     assert people and all(len(p["pose_keypoints_2d"]) == 25 * 3 for p in people)
+
+
+def test_body25_weights_have_several_urls_tried_in_order() -> None:
+    """CMU's two hosts first (CMakeLists, getModels.sh), then public mirrors; one md5 checks them all."""
+    spec = REGISTRY["cmu-body25"]
+    assert len(spec.urls) >= 4 and len(set(spec.urls)) == len(spec.urls)
+    assert spec.urls[0].startswith("http://vcl.snu.ac.kr/") and "perception.cs.cmu.edu" in spec.urls[1]
+    assert all(u.split("?")[0].endswith("pose_iter_584000.caffemodel") for u in spec.urls)
+    assert spec.md5 == "78287b57cf85fa89c03f1393d368e5b7" and spec.card.home == spec.urls[0]
