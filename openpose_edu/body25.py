@@ -10,15 +10,21 @@
       -> heatmap stage 0:  rho^1(concat[F, L^4])                = S^1  (N, 26, ..)
       -> heatmap stage 1:  rho^2(concat[F, S^1, L^4])           = S^2
 
-The 2019 paper (Sec. 3.1-3.2, Fig. 3 there) makes two changes to the 2017 refinement:
+The 2019 paper (TPAMI Sec. 3.1, Fig. 3 there) changes the 2017 refinement in two ways:
 
-1. **PAF first.** The PAF stages come first and alone; the heatmap stages come last, read the
-   final PAFs, and the PAFs never see a heatmap. The paper found that refining PAFs matters
-   more than refining heatmaps: heatmaps are easy once the limbs are known, not the other way.
-2. **Chained 3x3 blocks.** Each 7x7 convolution of 2017 becomes a block of three 3x3
-   convolutions whose three outputs are concatenated: the same 7x7 receptive field
+1. **PAF first** (TPAMI Eq. 1-3). The PAF stages come first and alone; the heatmap stages
+   come last, read the final PAFs, and the PAFs never see a heatmap. The paper found that
+   refining PAFs matters more than refining heatmaps: heatmaps are easy once the limbs are
+   known, not the other way.
+2. **Chained 3x3 blocks** (TPAMI Sec. 3.1). Each 7x7 convolution of 2017 becomes a block of
+   three 3x3 convolutions whose three outputs are concatenated: the same 7x7 receptive field
    (3 + 2 + 2) for about half the multiplications, and the concatenation keeps the fine
-   (3x3) and the coarse (7x7) features side by side. PReLU replaces ReLU.
+   (3x3) and the coarse (7x7) features side by side.
+
+The released network also differs in ways the paper's headline does not isolate: PReLU
+replaces ReLU, the stages are deeper (15 chained 3x3 convolutions against five 7x7), it has BODY_25's feet and MidHip, and the
+redundant PAF connections go with the 2019 parser (``assembly2019``). The released BODY_25 is
+4 PAF stages - 2 confidence-map stages; the paper's headline numbers are for 5 PAF - 1 CM.
 
 Names swap meaning relative to the COCO network: here ``_L2`` is the PAF branch (phi, L) and
 ``_L1`` the heatmap branch (rho, S); stages are numbered from 0 in each branch. Module names
@@ -26,9 +32,10 @@ are CMU's layer names, so the weights load by name.
 
 **What forward returns.** ``NetworkOutput(F, S=[S^1..S^H], L=[L^1..L^P])``: every stage, the
 two lists of different lengths (P = 4 PAF stages, H = 2 heatmap stages in the paper). The
-loss supervises each list entry (Eq. 3-4 of the 2019 paper); the last entries ``S[-1]``,
+loss supervises each list entry (TPAMI Eq. 4-6); the last entries ``S[-1]``,
 ``L[-1]`` are the network's output, which inference parses. To parse "the maps after stage t"
-for t = 1..P+H (``evaluate --stages all``), wrap the model in ``StageView``.
+for t = 1..P+H (``evaluate --stages all``), ``output.stage(t)`` follows ``outputs.OutputSpec``
+(stage t <= P: L^t with the map stages run on it; stage P + h: S^h with L^P).
 
 Smaller members of the family come from the same dataclass (``Body25Config.small``), with the
 COCO-18 skeleton (19 heatmaps, 38 PAFs) so that they train on the synthetic scenes. Shown in
@@ -182,7 +189,7 @@ def _conv(name: str, c_in: int, c_out: int, k: int, act: str | None) -> list[tup
 
 
 class ChainedBlock(nn.Module):
-    """Three chained k x k convs (each with PReLU), their outputs concatenated (2019 paper Sec. 3.2).
+    """Three chained k x k convs (each with PReLU), their outputs concatenated (TPAMI 2019 Sec. 3.1).
 
     (N, C_in, h, w) -> (N, 3 * width, h, w). Receptive field of the chain: 1 + 3 (k - 1) cells
     (7 for k = 3: one 7x7's reach for 3 * 9 / 49 = 55 % of its multiplications per channel pair).
