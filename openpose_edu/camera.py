@@ -127,7 +127,7 @@ class FrameResult:
     """What the kernel answers for one frame: the picture, the people, and where the time went."""
 
     jpeg: bytes  # the frame with the map and the people drawn
-    keypoints: np.ndarray  # (P, 18, 3) [x, y, score] in frame pixels
+    keypoints: np.ndarray  # (P, J, 3) [x, y, score] in frame pixels (J: the model's skeleton)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: decode, network+parse, render, encode
 
 

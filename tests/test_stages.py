@@ -18,7 +18,7 @@ from openpose_edu import __main__ as cli
 from openpose_edu import evaluate
 from openpose_edu.assembly import ParsingParams
 from openpose_edu.body25 import Body25Config, Body25Net
-from openpose_edu.inference import estimate
+from openpose_edu.inference import estimate, infer_maps
 from openpose_edu.io import read_openpose_json, write_image
 from openpose_edu.model import InputSpec, ModelCard, OpenPoseConfig, OpenPoseNet, he_normal_
 from openpose_edu.outputs import OutputSpec
@@ -151,3 +151,27 @@ def test_body25_weights_have_several_urls_tried_in_order() -> None:
     assert spec.urls[0].startswith("http://vcl.snu.ac.kr/") and "perception.cs.cmu.edu" in spec.urls[1]
     assert all(u.split("?")[0].endswith("pose_iter_584000.caffemodel") for u in spec.urls)
     assert spec.md5 == "78287b57cf85fa89c03f1393d368e5b7" and spec.card.home == spec.urls[0]
+
+
+def test_stages_are_one_to_T_for_a_paf_first_network(image: np.ndarray) -> None:
+    net = _net("body25")  # P = 2 PAF stages, H = 2 map stages: T = 4
+    assert evaluate._stages_of(net, None) == [4] and evaluate._stages_of(net, "all") == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="1..4"):
+        evaluate._stages_of(net, [5])
+    assert estimate(image, net).stage == 4
+    maps = infer_maps(net, image, all_stages=True)
+    assert maps.n_stages == 4 and maps.skeleton is BODY25 and maps.S.shape[0] == 26
+    # stage P and stage P + H are both the network's output; stage 1 is not
+    np.testing.assert_allclose(maps.stage_maps(2)[0], maps.stage_maps(4)[0], atol=1e-5)
+    np.testing.assert_allclose(maps.stage_maps(2)[1], maps.stage_maps(4)[1], atol=1e-5)
+    assert not np.allclose(maps.stage_maps(1)[1], maps.stage_maps(4)[1])
+
+
+def test_camera_and_video_frames_take_a_body25_model(image: np.ndarray) -> None:
+    from openpose_edu.camera import encode_jpeg, process_frame
+    from openpose_edu.video import MapView
+
+    net = _net("body25")
+    for view in (MapView("S", 25), MapView("L", 25, 1), MapView("L", None, 3)):  # BODY_25's last part / limb
+        result = process_frame(net, encode_jpeg(image), view)
+        assert result.jpeg[:2] == b"\xff\xd8" and result.keypoints.shape[1:] == (25, 3)
