@@ -22,9 +22,10 @@ The 2019 paper (TPAMI Sec. 3.1, Fig. 3 there) changes the 2017 refinement in two
    (3x3) and the coarse (7x7) features side by side.
 
 The released network also differs in ways the paper's headline does not isolate: PReLU
-replaces ReLU, the stages are deeper (15 chained 3x3 convolutions against five 7x7), it has BODY_25's feet and MidHip, and the
-redundant PAF connections go with the 2019 parser (``assembly2019``). The released BODY_25 is
-4 PAF stages - 2 confidence-map stages; the paper's headline numbers are for 5 PAF - 1 CM.
+replaces ReLU, the stages are deeper (15 chained 3x3 convolutions against five 7x7), it has
+BODY_25's feet and MidHip, and the redundant PAF connections go with the 2019 parser
+(``assembly2019``). The released BODY_25 is 4 PAF stages - 2 confidence-map stages; the
+paper's headline numbers are for 5 PAF - 1 CM.
 
 Names swap meaning relative to the COCO network: here ``_L2`` is the PAF branch (phi, L) and
 ``_L1`` the heatmap branch (rho, S); stages are numbered from 0 in each branch. Module names
