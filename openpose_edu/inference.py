@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import weights  # module-qualified: tests replace weights.load_model
 from .assembly import ParsingParams, People, parse
 from .io import check_device, check_image, check_model, check_scales, check_stage, openpose_json
 from .model import InputSpec, NetworkOutput, PoseModel
@@ -411,9 +412,7 @@ def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None)
 def resolve_model(model: Any = None, device: torch.device | str | None = None) -> Any:
     """A model object as it is, or a registry name / file / None (the bundled model) loaded once."""
     if model is None or isinstance(model, (str, Path)):
-        from .weights import load_model
-
-        return load_model(model, device=device or "cpu")  # cached per (name, device)
+        return weights.load_model(model, device=device or "cpu")  # cached per (name, device)
     if not isinstance(model, PoseModel):
         raise TypeError(
             f"model must be a pose model (with input_spec, stride, n_stages, card and forward), "

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from .assembly import ParsingParams
+from .formats.caffe import caffemodel_layer_names, read_caffemodel
 from .io import atomic_write, check_device
 from .model import ModelCard, OpenPoseConfig, OpenPoseNet, PoseModel, load_state_checked
 from .networks import config_from_dict
@@ -164,7 +165,6 @@ def load_caffemodel(
     CMU's pose_deploy_linevec.prototxt); each convolution's blobs are weight
     (C_out, C_in, k, k) and bias (C_out,).
     """
-    from .formats.caffe import caffemodel_layer_names, read_caffemodel  # cv2 only when a caffemodel is read
 
     config = config or OpenPoseConfig.paper()
     data = Path(path).read_bytes()

@@ -175,3 +175,80 @@ def test_camera_and_video_frames_take_a_body25_model(image: np.ndarray) -> None:
     for view in (MapView("S", 25), MapView("L", 25, 1), MapView("L", None, 3)):  # BODY_25's last part / limb
         result = process_frame(net, encode_jpeg(image), view)
         assert result.jpeg[:2] == b"\xff\xd8" and result.keypoints.shape[1:] == (25, 3)
+
+
+def _package_imports() -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """{module: package modules it imports at module level}, and [(module, imported)] inside functions."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "openpose_edu"
+    modules = {
+        ".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in root.rglob("*.py")
+    }
+
+    def target(name: str, node: ast.ImportFrom, alias: str) -> str | None:
+        base = (
+            name.split(".")
+            if name.endswith("__init__") or modules[name].name == "__init__.py"
+            else name.split(".")[:-1]
+        )
+        if modules[name].name == "__init__.py":
+            base = name.split(".")
+        base = base[: len(base) - (node.level - 1)] if node.level else []
+        mod = ".".join([*base, *(node.module.split(".") if node.module else [])])
+        full = f"{mod}.{alias}"
+        return full if full in modules else (mod if mod in modules else None)
+
+    top: dict[str, set[str]] = {}
+    inner: list[tuple[str, str]] = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        top[name] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            for alias in node.names:
+                t = target(name, node, alias.name)
+                if t is None or t == name:
+                    continue
+                in_function = any(
+                    isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and any(n is node for n in ast.walk(f))
+                    for f in ast.walk(tree)
+                )
+                (inner.append((name, t)) if in_function else top[name].add(t))
+    return top, inner
+
+
+def test_no_import_cycle_between_package_modules() -> None:
+    """The body25 <-> formats.caffe <-> weights cycle is gone, and no other is left: the graph
+    of module-level imports between submodules (the package __init__ aside) has no cycle."""
+    top, inner = _package_imports()
+    graph = {m: {t for t in ts if t != "openpose_edu"} for m, ts in top.items() if m != "openpose_edu"}
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for t in graph.get(m, ()):
+            assert state.get(t) != 1, f"import cycle: {' -> '.join([*path, m, t])}"
+            if t not in state:
+                visit(t, [*path, m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+    assert "openpose_edu.formats.caffe" in graph["openpose_edu.body25"]
+    assert "openpose_edu.body25" not in graph["openpose_edu.formats.caffe"]
+    # Function-level imports of package modules: only the command line's video path is left
+    # (python -m openpose_edu hands videos to video.main before parsing its own arguments).
+    assert sorted(set(inner)) == [("openpose_edu.__main__", "openpose_edu.video")], inner
+
+
+def test_no_architecture_string_switch_is_left() -> None:
+    root = Path(__file__).resolve().parents[1] / "openpose_edu"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert 'architecture == "' not in text and '"architecture") == "' not in text, path
+        assert 'getattr(config, "architecture"' not in text, path
