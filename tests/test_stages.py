@@ -252,3 +252,16 @@ def test_no_architecture_string_switch_is_left() -> None:
         text = path.read_text()
         assert 'architecture == "' not in text and '"architecture") == "' not in text, path
         assert 'getattr(config, "architecture"' not in text, path
+
+
+def test_workshop_app_takes_a_body25_model(image: np.ndarray) -> None:
+    """The app's menus, people picture and legend follow the model's skeleton."""
+    from openpose_edu.widgets.app import _legend_png, workshop
+
+    app = workshop({"coco": _net("2017"), "b25": _net("body25")}, {"scene": image})
+    coco_legend = app.children[-1].children[-1].children[-1].value
+    app.controls["model"].value = "b25"
+    assert "found at stage 3" in app.status.value and app.controls["stage"].max == 4  # 2017 net: T = 3
+    assert [label for label, _ in app.controls["part"].options][-2] == "24 RHeel"
+    assert app.children[-1].children[-1].children[-1].value == _legend_png(dpr=2.0, skeleton=BODY25)
+    assert coco_legend != _legend_png(dpr=2.0, skeleton=BODY25)

@@ -63,11 +63,11 @@ def people_png(
     return cv2.imencode(".png", drawn[..., ::-1])[1].tobytes(), round(W * css)
 
 
-def _legend_png(width_px: int = 200, dpr: float = 2.0) -> bytes:
+def _legend_png(width_px: int = 200, dpr: float = 2.0, skeleton: Skeleton = COCO18) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width_px / 100, width_px / 100 * 1.05), dpi=100 * dpr, layout="constrained")
-    viz.skeleton_legend(fig.subplots(), fontsize=6)
+    viz.skeleton_legend(fig.subplots(), fontsize=6, skeleton=skeleton)
     return viz.figure_to_png(fig)
 
 
@@ -98,6 +98,7 @@ def workshop(
         value=_legend_png(dpr=display.dpr), format="png", layout=w.Layout(width="200px", height="auto")
     )
     uploading = [False]
+    shown_legend = [COCO18.name]
 
     def show_people(_change: Any = None) -> None:
         if uploading[0]:
@@ -109,6 +110,9 @@ def workshop(
         )
         people_picture.layout.width = f"{width}px"
         show_png(people_picture, png, width)
+        if people.skeleton.name != shown_legend[0]:  # the model's own parts and colours
+            legend.value = _legend_png(dpr=display.dpr, skeleton=people.skeleton)
+            shown_legend[0] = people.skeleton.name
         status.value = (
             f"<b>{people_text(len(people))}</b> found at stage {c['stage'].value} in "
             f"<i>{html.escape(key['image'])}</i>"
