@@ -7,6 +7,7 @@ weights (test-made) and loose parser thresholds, so that their noise maps hold p
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,6 +89,10 @@ def test_every_path_agrees_at_stage_1_and_T(kind: str, image: np.ndarray, tmp_pa
     assert loaded.output_spec == net.output_spec and loaded.card.skeleton == net.output_spec.skeleton.name
     counts = _agree(loaded, image, tmp_path, str(path))
     assert sum(counts.values()) > 0, "the test-made network found nobody: the agreement would be empty"
+    # python -m openpose_edu.evaluate --stages all, on the checkpoint
+    out = tmp_path / "ap.json"
+    assert evaluate.main(["--model", str(path), "--stages", "all", "--n", "1", "--json", str(out)]) == 0
+    assert sorted(json.loads(out.read_text()), key=int) == [str(t) for t in range(1, net.n_stages + 1)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
