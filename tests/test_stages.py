@@ -270,3 +270,21 @@ def test_workshop_app_takes_a_body25_model(image: np.ndarray) -> None:
     assert [label for label, _ in app.controls["part"].options][-2] == "24 RHeel"
     assert app.children[-1].children[-1].children[-1].value == _legend_png(dpr=2.0, skeleton=BODY25)
     assert coco_legend != _legend_png(dpr=2.0, skeleton=BODY25)
+
+
+def test_video_frames_with_a_body25_model(image: np.ndarray, tmp_path: Path) -> None:
+    """A folder of frames through process_video: BODY_25 JSON (25 x 3 per person) per frame."""
+    from openpose_edu import video
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        write_image(frames / f"f{i}.png", image)
+    summary = video.process_video(
+        frames, _net("body25"), tmp_path / "out", video.MapView("L", 25), progress=False
+    )
+    assert summary["frames"] == 2
+    for path in sorted((tmp_path / "out").glob("*_keypoints.json")):
+        people = json.loads(path.read_text())["people"]
+        assert people and all(len(p["pose_keypoints_2d"]) == 75 for p in people)
+        assert read_openpose_json(path, BODY25).shape[1:] == (25, 3)
