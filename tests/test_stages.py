@@ -210,19 +210,19 @@ def _package_imports() -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
     for name, path in modules.items():
         tree = ast.parse(path.read_text())
         top[name] = set()
+        in_functions = {
+            id(n)
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+            for n in ast.walk(f)
+        }
         for node in ast.walk(tree):
             if not isinstance(node, ast.ImportFrom) or not node.level:
                 continue
             for alias in node.names:
                 t = target(name, node, alias.name)
-                if t is None or t == name:
-                    continue
-                in_function = any(
-                    isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
-                    and any(n is node for n in ast.walk(f))
-                    for f in ast.walk(tree)
-                )
-                (inner.append((name, t)) if in_function else top[name].add(t))
+                if t is not None and t != name:
+                    (inner.append((name, t)) if id(node) in in_functions else top[name].add(t))
     return top, inner
 
 
