@@ -288,3 +288,17 @@ def test_video_frames_with_a_body25_model(image: np.ndarray, tmp_path: Path) -> 
         people = json.loads(path.read_text())["people"]
         assert people and all(len(p["pose_keypoints_2d"]) == 75 for p in people)
         assert read_openpose_json(path, BODY25).shape[1:] == (25, 3)
+
+
+@pytest.mark.slow
+def test_cmu_body25_weights_through_every_path(mirror_dir: Path, tmp_path: Path) -> None:
+    """CMU's pose_iter_584000.caffemodel, where the mirror holds it: the same agreement on a
+    scene, people with 25 parts, and the card's skeleton from the outputs. Skipped otherwise."""
+    if not (mirror_dir / REGISTRY["cmu-body25"].filename).is_file():
+        pytest.skip("the weights mirror has no pose_iter_584000.caffemodel")
+    from openpose_edu.weights import load_model
+
+    model = load_model("cmu-body25")
+    assert model.output_spec == Body25Config.paper().output_spec() and model.card.skeleton == "BODY25"
+    scene = make_scene(7, 1, size=(184, 184)).image
+    _agree(model, scene, tmp_path, "cmu-body25")
