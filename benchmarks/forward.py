@@ -226,8 +226,9 @@ def cuda_benchmark(net: OpenPoseNet, sizes: list[tuple[int, int]], repeats: int)
 
 def two_papers_benchmark(sizes: list[tuple[int, int]], repeats: int) -> None:
     """COCO network (2017) beside BODY_25 (2019): torch and OpenCV dnn, same weights, same rounds."""
-    from openpose_edu.body25 import Body25Config, Body25Net, conv_macs
+    from openpose_edu.body25 import Body25Config, Body25Net
     from openpose_edu.formats.caffe import opencv_forward
+    from openpose_edu.macs import conv_macs
 
     nets = {
         "coco-2017": (OpenPoseConfig.paper(), he_normal_(OpenPoseNet(OpenPoseConfig.paper())).eval()),

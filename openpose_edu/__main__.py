@@ -221,8 +221,9 @@ def run(
             poses = inference.estimate(
                 image, model=model, params=params, scales=scales, stage=stage, device=device
             )
-            write_openpose_json(out / f"{names[path]}_keypoints.json", poses.keypoints)
-            write_image(out / f"{names[path]}_rendered.png", draw_people(image, poses.keypoints, color="RGB"))
+            write_openpose_json(out / f"{names[path]}_keypoints.json", poses.keypoints, poses.skeleton)
+            drawn = draw_people(image, poses.keypoints, color="RGB", skeleton=poses.skeleton)
+            write_image(out / f"{names[path]}_rendered.png", drawn)
         except Exception as e:  # noqa: BLE001 - one image's failure, whatever it is, must not end the batch
             failed.append(path)
             tqdm.write(f"error: {_message(path, e)}", file=sys.stderr)

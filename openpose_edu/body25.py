@@ -10,15 +10,22 @@
       -> heatmap stage 0:  rho^1(concat[F, L^4])                = S^1  (N, 26, ..)
       -> heatmap stage 1:  rho^2(concat[F, S^1, L^4])           = S^2
 
-The 2019 paper (Sec. 3.1-3.2, Fig. 3 there) makes two changes to the 2017 refinement:
+The 2019 paper (TPAMI Sec. 3.1, Fig. 3 there) changes the 2017 refinement in two ways:
 
-1. **PAF first.** The PAF stages come first and alone; the heatmap stages come last, read the
-   final PAFs, and the PAFs never see a heatmap. The paper found that refining PAFs matters
-   more than refining heatmaps: heatmaps are easy once the limbs are known, not the other way.
-2. **Chained 3x3 blocks.** Each 7x7 convolution of 2017 becomes a block of three 3x3
-   convolutions whose three outputs are concatenated: the same 7x7 receptive field
+1. **PAF first** (TPAMI Eq. 1-3). The PAF stages come first and alone; the heatmap stages
+   come last, read the final PAFs, and the PAFs never see a heatmap. The paper found that
+   refining PAFs matters more than refining heatmaps: heatmaps are easy once the limbs are
+   known, not the other way.
+2. **Chained 3x3 blocks** (TPAMI Sec. 3.1). Each 7x7 convolution of 2017 becomes a block of
+   three 3x3 convolutions whose three outputs are concatenated: the same 7x7 receptive field
    (3 + 2 + 2) for about half the multiplications, and the concatenation keeps the fine
-   (3x3) and the coarse (7x7) features side by side. PReLU replaces ReLU.
+   (3x3) and the coarse (7x7) features side by side.
+
+The released network also differs in ways the paper's headline does not isolate: PReLU
+replaces ReLU, the stages are deeper (15 chained 3x3 convolutions against five 7x7), it has
+BODY_25's feet and MidHip, and the redundant PAF connections go with the 2019 parser
+(``assembly2019``). The released BODY_25 is 4 PAF stages - 2 confidence-map stages; the
+paper's headline numbers are for 5 PAF - 1 CM.
 
 Names swap meaning relative to the COCO network: here ``_L2`` is the PAF branch (phi, L) and
 ``_L1`` the heatmap branch (rho, S); stages are numbered from 0 in each branch. Module names
@@ -26,9 +33,10 @@ are CMU's layer names, so the weights load by name.
 
 **What forward returns.** ``NetworkOutput(F, S=[S^1..S^H], L=[L^1..L^P])``: every stage, the
 two lists of different lengths (P = 4 PAF stages, H = 2 heatmap stages in the paper). The
-loss supervises each list entry (Eq. 3-4 of the 2019 paper); the last entries ``S[-1]``,
+loss supervises each list entry (TPAMI Eq. 4-6); the last entries ``S[-1]``,
 ``L[-1]`` are the network's output, which inference parses. To parse "the maps after stage t"
-for t = 1..P+H (``evaluate --stages all``), wrap the model in ``StageView``.
+for t = 1..P+H (``evaluate --stages all``), ``output.stage(t)`` follows ``outputs.OutputSpec``
+(stage t <= P: L^t with the map stages run on it; stage P + h: S^h with L^P).
 
 Smaller members of the family come from the same dataclass (``Body25Config.small``), with the
 COCO-18 skeleton (19 heatmaps, 38 PAFs) so that they train on the synthetic scenes. Shown in
@@ -40,21 +48,30 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from .formats.caffe import caffemodel_layer_names, read_caffemodel
+from .formats.prototxt import CaffeLayer, render_layer
 from .model import (
     InputSpec,
     ModelCard,
     NetworkOutput,
+    PoseNet,
+    card_for,
     config_from_dict,
     cpm_layers,
+    load_state_checked,
+    parameter_counts,
     scaled_widths,
     vgg_backbone,
 )
+from .outputs import OutputSpec, skeleton_of
 from .skeleton import SKELETONS
+
+__all__ = ["Body25Config", "Body25Net", "StageView", "load_caffemodel", "parameter_counts", "to_prototxt"]
 
 ARCHITECTURE = "body25"  # the config dict's "architecture" tag (checkpoints tell the families apart)
 
@@ -123,10 +140,21 @@ class Body25Config:
     def F_channels(self) -> int:
         return self.cpm[-1]
 
+    ARCHITECTURE: ClassVar[str] = ARCHITECTURE
+
     @property
     def skeleton_name(self) -> str:
         """'BODY25' for 26 heatmaps, 'COCO18' for 19 (the skeleton the maps follow)."""
-        return {26: "BODY25", 19: "COCO18"}.get(self.n_heatmaps, f"{self.n_heatmaps - 1} parts")
+        return self.output_spec().skeleton.name
+
+    def output_spec(self) -> OutputSpec:
+        """What the network's outputs mean: P PAF stages, then H map stages (``outputs``)."""
+        skeleton = skeleton_of(self.n_heatmaps, self.n_pafs)
+        return OutputSpec.paf_first_layout(skeleton, self.stride, self.paf_stages, self.heat_stages)
+
+    def build(self, card: ModelCard | None = None) -> Body25Net:
+        """The network of this config (random weights)."""
+        return Body25Net(self, card=card)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -134,6 +162,20 @@ class Body25Config:
     @classmethod
     def from_dict(cls, d: dict) -> Body25Config:
         return config_from_dict(cls, d)
+
+    # --- the Caffe side (formats/caffe.py reads and writes the files with these) ---
+
+    def caffe_net_layers(self) -> list[CaffeLayer]:
+        """Every layer of body_25/pose_deploy.prototxt for this config (``caffe_net_layers``)."""
+        return caffe_net_layers(self)
+
+    def output_blobs(self) -> tuple[str, list[str], list[str]]:
+        """OpenCV output names of F, [S^1..S^H], [L^1..L^P] (``output_blobs``)."""
+        return output_blobs(self)
+
+    def to_prototxt(self) -> str:
+        """The deploy prototxt (``to_prototxt``)."""
+        return to_prototxt(self)
 
 
 def _conv(name: str, c_in: int, c_out: int, k: int, act: str | None) -> list[tuple[str, nn.Module]]:
@@ -148,7 +190,7 @@ def _conv(name: str, c_in: int, c_out: int, k: int, act: str | None) -> list[tup
 
 
 class ChainedBlock(nn.Module):
-    """Three chained k x k convs (each with PReLU), their outputs concatenated (2019 paper Sec. 3.2).
+    """Three chained k x k convs (each with PReLU), their outputs concatenated (TPAMI 2019 Sec. 3.1).
 
     (N, C_in, h, w) -> (N, 3 * width, h, w). Receptive field of the chain: 1 + 3 (k - 1) cells
     (7 for k = 3: one 7x7's reach for 3 * 9 / 49 = 55 % of its multiplications per channel pair).
@@ -214,17 +256,18 @@ def _cpm_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, n
     return _conv(name, c_in, c_out, 3, "prelu")
 
 
-class Body25Net(nn.Module):
-    """The PAF-first OpenPose network (2019); ``forward`` returns F, [S^1..S^H], [L^1..L^P].
+class Body25Net(PoseNet):
+    """The PAF-first OpenPose network (TPAMI 2019); ``forward`` returns F, [S^1..S^H], [L^1..L^P].
 
-    Same interface as ``OpenPoseNet``: ``input_spec``, ``stride``, ``n_stages`` (= P + H) and
+    Same interface as ``OpenPoseNet`` (``model.PoseNet``): ``input_spec``, ``output_spec``,
+    ``stride``, ``n_stages`` (= P + H, in running order: ``outputs`` says what stage t is) and
     ``stages`` (the P PAF stages, then the H heatmap stages, in the order they run).
     """
 
     def __init__(self, config: Body25Config | None = None, card: ModelCard | None = None) -> None:
         super().__init__()
         cfg = self.config = config or Body25Config.paper()
-        self.card = card or ModelCard(skeleton="BODY-25" if cfg.n_heatmaps == 26 else "COCO-18")
+        self.card = card_for(card, cfg.output_spec())
         self.backbone = vgg_backbone(cfg.vgg, _vgg_conv)  # VGG-19 conv1_1..conv4_2, stride 8
         self.cpm = cpm_layers(cfg.vgg, cfg.cpm, _cpm_conv)
         Fc = cfg.F_channels
@@ -240,34 +283,19 @@ class Body25Net(nn.Module):
         )
 
     @property
-    def input_spec(self) -> InputSpec:
-        return self.config.input
-
-    @property
-    def stride(self) -> int:
-        return self.config.stride
-
-    @property
-    def n_stages(self) -> int:
-        return self.config.n_stages
-
-    @property
-    def parsing_params(self) -> Any:
-        """The parser thresholds chosen for this network (``card.parsing``), None for the demo's."""
-        return self.card.parsing
-
-    @property
     def stages(self) -> list[RefinementStage]:
         """Every stage in the order it runs: PAF stages 0..P-1, then heatmap stages 0..H-1."""
         return [*self.paf_stages, *self.heat_stages]
 
+    def parts(self) -> dict[str, nn.Module]:
+        """'vgg', 'cpm', 'paf0'..'paf{P-1}', 'heat0'..'heat{H-1}' (CMU's stage numbers, from 0)."""
+        parts: dict[str, nn.Module] = {"vgg": self.backbone, "cpm": self.cpm}
+        parts |= {f"paf{i}": s for i, s in enumerate(self.paf_stages)}
+        return parts | {f"heat{i}": s for i, s in enumerate(self.heat_stages)}
+
     def output_layers(self) -> tuple[list[nn.Conv2d], list[nn.Conv2d]]:
         """(the last conv of every heatmap stage, the last conv of every PAF stage)."""
         return [s.output_conv for s in self.heat_stages], [s.output_conv for s in self.paf_stages]
-
-    def features(self, x: Tensor) -> Tensor:
-        """Image (N, 3, H, W) -> F (N, C_F, H/8, W/8)."""
-        return self.cpm(self.backbone(x))
 
     def heatmaps(self, F: Tensor, paf: Tensor, n: int | None = None) -> list[Tensor]:
         """The heatmap stages on features F and PAFs ``paf``: [S^1..S^n] (n default H)."""
@@ -277,73 +305,31 @@ class Body25Net(nn.Module):
         return S
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
-        """Image (N, 3, H, W) -> NetworkOutput(F, S=[S^1..S^H], L=[L^1..L^P]).
+        """Image (N, 3, H, W) -> NetworkOutput(F, S, L), stages 1..t in running order.
 
-        ``n_stages`` t stops after t stages in running order (PAF stages first); it must be
-        > P so that there is a heatmap stage to parse.
+        t = ``n_stages`` (default P + H). t > P: L = [L^1..L^P], S = [S^1..S^{t-P}] (the map
+        stages on [F, (S^{h-1},) L^P]): with t = P + H what training supervises (TPAMI Eq. 4-6).
+        t <= P: L = [L^1..L^t] and S = the H map stages run on L^t (stage t of ``outputs``:
+        the output if PAF refinement stopped after t stages). ``output.stage(t')`` gives any
+        earlier stage, re-running the map stages on L^t' where it must.
         """
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an image batch of shape (N, 3, H, W), got {tuple(x.shape)}")
+        self._check_input(x)
         P, T = self.config.paf_stages, self.n_stages
         t = T if n_stages is None else n_stages
-        if not P < t <= T:
-            raise ValueError(
-                f"n_stages must be in {P + 1}..{T} (the {P} PAF stages run first; a heatmap stage "
-                f"is needed to parse), got {n_stages}; use StageView(model) for the maps after each stage"
-            )
+        if isinstance(t, bool) or not 1 <= t <= T:
+            raise ValueError(f"n_stages must be in 1..{T} (the {P} PAF stages run first), got {n_stages}")
         F = self.features(x)
         L: list[Tensor] = []
-        for stage in self.paf_stages:
+        for stage in self.paf_stages[: min(t, P)]:
             L.append(stage(F if not L else torch.cat([F, L[-1]], dim=1)))
-        return NetworkOutput(F=F, S=self.heatmaps(F, L[-1], t - P), L=L)
+        S = self.heatmaps(F, L[-1], t - P if t > P else None)
+        return NetworkOutput(F=F, S=S, L=L, spec=self.output_spec, ran=t, heads=self.heatmaps)
 
 
-class StageView(nn.Module):
-    """A Body25Net seen as P + H aligned stages, for per-stage parsing (``evaluate --stages all``).
-
-    Stage t <= P: (S = the heatmap stages run on L^t, L^t): what the network would output if
-    PAF refinement stopped after t stages. Stage t > P: (S^{t-P}, L^P). Stage P and stage P + H
-    are both the network's output. ``forward`` returns aligned lists of length t.
-    Not for training (the heatmap stages are run P times).
-    """
-
-    def __init__(self, net: Body25Net) -> None:
-        super().__init__()
-        self.net = net
-        self.card = net.card
-
-    @property
-    def input_spec(self) -> InputSpec:
-        return self.net.input_spec
-
-    @property
-    def stride(self) -> int:
-        return self.net.stride
-
-    @property
-    def stages(self) -> list[RefinementStage]:
-        return self.net.stages
-
-    def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
-        T = self.net.n_stages if n_stages is None else n_stages
-        out = self.net(x)
-        P = len(out.L)
-        S = [self.net.heatmaps(out.F, out.L[t])[-1] for t in range(min(T, P) - 1)] + [out.S[-1]]
-        L = list(out.L[: min(T, P)])
-        S += out.S[: max(0, T - P)]
-        L += [out.L[-1]] * max(0, T - P)
-        return NetworkOutput(F=out.F, S=S[:T], L=L[:T])
-
-
-def parameter_counts(net: Body25Net) -> dict[str, int]:
-    """Parameters per part: 'vgg', 'cpm', 'paf0'..'paf{P-1}', 'heat0'..'heat{H-1}' (PReLU slopes included)."""
-    counts = {"vgg": sum(p.numel() for p in net.backbone.parameters())}
-    counts["cpm"] = sum(p.numel() for p in net.cpm.parameters())
-    for i, s in enumerate(net.paf_stages):
-        counts[f"paf{i}"] = sum(p.numel() for p in s.parameters())
-    for i, s in enumerate(net.heat_stages):
-        counts[f"heat{i}"] = sum(p.numel() for p in s.parameters())
-    return counts
+def StageView(net: Body25Net) -> Body25Net:  # noqa: N802 - the former class's name
+    """The network itself: ``Body25Net`` now numbers its stages 1..P+H in every view
+    (``outputs.OutputSpec``), so a view is no longer needed. Kept for old scripts."""
+    return net
 
 
 def caffe_modules(net: nn.Module) -> dict[str, nn.Module]:
@@ -363,10 +349,8 @@ def _meta_net(config: Body25Config) -> Body25Net:
         return Body25Net(config)
 
 
-def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[Any], str]:
+def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[CaffeLayer], str]:
     """A Sequential / ChainedBlock / RefinementStage -> Caffe layers (in-place activations), its top."""
-    from .formats.caffe import CaffeLayer
-
     layers: list[CaffeLayer] = []
     for name, m in seq.named_children():
         if isinstance(m, RefinementStage):
@@ -394,15 +378,13 @@ def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[Any], str]:
     return layers, bottom
 
 
-def caffe_net_layers(config: Body25Config) -> list[Any]:
+def caffe_net_layers(config: Body25Config) -> list[CaffeLayer]:
     """Every layer of the Caffe network for ``config`` in pose_deploy.prototxt order (walks the model).
 
     PAF stage p > 0 reads ``concat_stage{p}_L2`` = [F, L^p]; heatmap stage 0 reads
     ``concat_stage0_L1`` = [F, L^P]; heatmap stage h > 0 reads ``concat_stage{h}_L1`` =
     [F, S^h, L^P]; ``net_output`` = [S^H, L^P] (heatmaps first, as in the COCO network).
     """
-    from .formats.caffe import CaffeLayer
-
     net = _meta_net(config)
     layers, F = _layers_of(net.backbone, "image")
     more, F = _layers_of(net.cpm, F)
@@ -427,8 +409,6 @@ def caffe_net_layers(config: Body25Config) -> list[Any]:
 
 def to_prototxt(config: Body25Config | None = None) -> str:
     """The deploy prototxt of ``config`` (default: the paper network = CMU's body_25/pose_deploy.prototxt)."""
-    from .formats.caffe import render_layer
-
     config = config or Body25Config.paper()
     runtime = " # This value will be defined at runtime"
     head = f'name: "OpenPose - BODY_25"\ninput: "image"\ninput_dim: 1{runtime}\ninput_dim: 3\n'
@@ -443,32 +423,6 @@ def output_blobs(config: Body25Config) -> tuple[str, list[str], list[str]]:
     S = [list(s.body.named_children())[-1][0] for s in net.heat_stages]
     L = [list(s.body.named_children())[-1][0] for s in net.paf_stages]
     return F, S, L
-
-
-def conv_macs(net: nn.Module, size: tuple[int, int] = (368, 368)) -> dict[str, int]:
-    """Multiply-accumulates of every convolution for one (1, 3, H, W) image, by Caffe layer name.
-
-    A k x k conv from C_in to C_out channels on an h x w grid costs h w C_out C_in k^2 MACs.
-    Runs the network once on the meta device (no arithmetic); works for OpenPoseNet and Body25Net.
-    """
-    out: dict[str, int] = {}
-    hooks = []
-    for name, m in net.named_modules():
-        if isinstance(m, nn.Conv2d):
-
-            def hook(mod: nn.Conv2d, inp: Any, res: Tensor, name: str = name.rsplit(".", 1)[-1]) -> None:
-                c_out, c_in, kh, kw = mod.weight.shape
-                out[name] = int(res.shape[-2] * res.shape[-1] * c_out * c_in * kh * kw)
-
-            hooks.append(m.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            p = next(net.parameters())
-            net(torch.zeros(1, 3, *size, device=p.device, dtype=p.dtype))
-    finally:
-        for h in hooks:
-            h.remove()
-    return out
 
 
 # --- CMU's weights ----------------------------------------------------------------------------
@@ -486,9 +440,6 @@ def load_caffemodel(
     network = CMU's pose_deploy.prototxt): each Convolution carries weight (C_out, C_in, k, k)
     and bias (C_out,), each PReLU its slopes (C,). Every layer must be in the file, and nothing else.
     """
-    from .formats.caffe import caffemodel_layer_names, read_caffemodel
-    from .weights import _check_and_load
-
     config = config or Body25Config.paper()
     data = Path(path).read_bytes()
     if not data:
@@ -520,5 +471,5 @@ def load_caffemodel(
         )
         if want[name] == 2:
             tensors[f"{keys[name]}.bias"] = torch.from_numpy(arrays[1].reshape(-1).copy())
-    _check_and_load(model, tensors, source=str(path))
+    load_state_checked(model, tensors, source=str(path))
     return model.to(device).eval()

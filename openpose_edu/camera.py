@@ -22,8 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from .inference import estimate, preprocess
-from .skeleton import LIMBS, PART_NAMES
+from .inference import estimate, output_spec_of, preprocess
 from .video import MapView, overlay_map
 from .viz import draw_people
 from .weights import load_model
@@ -128,7 +127,7 @@ class FrameResult:
     """What the kernel answers for one frame: the picture, the people, and where the time went."""
 
     jpeg: bytes  # the frame with the map and the people drawn
-    keypoints: np.ndarray  # (P, 18, 3) [x, y, score] in frame pixels
+    keypoints: np.ndarray  # (P, J, 3) [x, y, score] in frame pixels (J: the model's skeleton)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: decode, network+parse, render, encode
 
 
@@ -161,7 +160,9 @@ def process_frame(model: Any, data: bytes, view: MapView, params: Any = None) ->
     t1 = time.perf_counter()
     poses = estimate(frame, model=model, params=params, stage=view.stage)
     t2 = time.perf_counter()
-    picture = draw_people(overlay_map(frame, poses.maps.S, poses.maps.L, view), poses.keypoints)
+    picture = draw_people(
+        overlay_map(frame, poses.maps.S, poses.maps.L, view), poses.keypoints, skeleton=poses.skeleton
+    )
     t3 = time.perf_counter()
     jpeg = encode_jpeg(picture)
     t4 = time.perf_counter()
@@ -210,10 +211,12 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     camera = Camera(width=width, max_fps=max_fps)
     stage = w.IntSlider(value=n_stages, min=1, max=n_stages, description="stage t")
     kind = w.ToggleButtons(options=[("S (parts)", "S"), ("L (limbs)", "L")], value="S", description="map")
+    skeleton = output_spec_of(model).skeleton  # the model's parts and limbs (COCO-18 or BODY_25)
     part = w.Dropdown(
-        options=[("all parts", -1)] + [(n, i) for i, n in enumerate(PART_NAMES)], description="part"
+        options=[("all parts", -1)] + [(n, i) for i, n in enumerate(skeleton.parts)], description="part"
     )
-    limb = w.Dropdown(options=[("all limbs", -1)] + [(lb.name, lb.index) for lb in LIMBS], description="limb")
+    limbs = [(skeleton.limb_name(lb), lb.index) for lb in skeleton.limbs]
+    limb = w.Dropdown(options=[("all limbs", -1)] + limbs, description="limb")
 
     def on_msg(_widget: Any, content: dict, buffers: list) -> None:
         if content.get("type") != "frame" or not buffers:

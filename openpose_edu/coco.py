@@ -29,7 +29,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .skeleton import COCO_PART_NAMES, N_PARTS, OPENPOSE_FROM_COCO
+from .skeleton import BODY25, COCO18, COCO_PART_NAMES, N_PARTS, OPENPOSE_FROM_COCO, Skeleton
 
 # COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
 COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
@@ -37,15 +37,32 @@ COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")  # COCOeval.stats order
 
 
-def openpose_to_coco(keypoints: np.ndarray) -> np.ndarray:
-    """OpenPose-18 keypoints (..., 18, 3) -> COCO-17 (..., 17, 3): reorder, drop the Neck.
+def coco_from(skeleton: Skeleton) -> tuple[int, ...]:
+    """For each COCO-17 keypoint k, the part of ``skeleton`` it is (``skeleton.from_coco``)."""
+    return tuple(skeleton.from_coco.index(k) for k in range(17))
 
-    The third value (visibility flag or score) is carried over unchanged.
+
+def openpose_to_coco(keypoints: np.ndarray, skeleton: Skeleton = COCO18) -> np.ndarray:
+    """OpenPose keypoints (..., J, 3) -> COCO-17 (..., 17, 3): reorder, drop the parts COCO lacks.
+
+    COCO-18 (J = 18) loses its Neck; BODY_25 (J = 25, ``skeleton=BODY25``) its Neck, MidHip and
+    six foot points (``foot_keypoints`` keeps those). The third value (visibility flag or
+    score) is carried over unchanged.
     """
     keypoints = np.asarray(keypoints)
-    if keypoints.shape[-2:] != (N_PARTS, 3):
-        raise ValueError(f"expected OpenPose keypoints of shape (..., {N_PARTS}, 3), got {keypoints.shape}")
-    return keypoints[..., COCO_FROM_OPENPOSE, :]
+    J = skeleton.n_parts
+    if keypoints.shape[-2:] != (J, 3):
+        raise ValueError(f"expected {skeleton.name} keypoints of shape (..., {J}, 3), got {keypoints.shape}")
+    return keypoints[..., coco_from(skeleton), :]
+
+
+FOOT_PARTS: tuple[str, ...] = ("LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+
+
+def foot_keypoints(keypoints: np.ndarray, skeleton: Skeleton = BODY25) -> np.ndarray:
+    """BODY_25's six foot points (..., 6, 3) in ``FOOT_PARTS`` order (COCO-17 has no feet)."""
+    keypoints = np.asarray(keypoints)
+    return keypoints[..., [skeleton.part_index(n) for n in FOOT_PARTS], :]
 
 
 def ground_truth_coco(
@@ -116,12 +133,16 @@ def _annotation(ann_id: int, image_id: int, flat: np.ndarray, n: int, bbox: list
 
 
 def detections_coco(
-    image_ids: Sequence[int], keypoints: Sequence[np.ndarray], scores: Sequence[np.ndarray]
+    image_ids: Sequence[int],
+    keypoints: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+    skeleton: Skeleton = COCO18,
 ) -> list:
-    """COCO result list from detected OpenPose-18 people: keypoints (P, 18, 3) [x, y, score], scores (P,)."""
+    """COCO result list from detected people: keypoints (P, J, 3) [x, y, score] of ``skeleton``
+    (COCO-18 or BODY_25: its COCO-17 parts, ``openpose_to_coco``), scores (P,)."""
     results = []
     for image_id, kps, sc in zip(image_ids, keypoints, scores):
-        kps = openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, N_PARTS, 3))
+        kps = openpose_to_coco(np.asarray(kps, np.float64).reshape(-1, skeleton.n_parts, 3), skeleton)
         for person, score in zip(kps, np.asarray(sc, np.float64).reshape(-1)):
             found = person[:, 2] > 0
             # COCO wants a visibility-like third value; unfound parts sit at (0, 0) with 0.

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .io import check_image
-from .skeleton import BACKGROUND, COCO18, LIMBS, N_PARTS, Limb, Skeleton
+from .skeleton import BACKGROUND, COCO18, LIMBS, SKELETONS, Limb, Skeleton
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -166,38 +166,52 @@ def map_to_image(m: ArrayLike, image_shape: tuple[int, ...], stride: int | None 
 
 
 def part_map(S: ArrayLike, part: int | None = None) -> np.ndarray:
-    """One confidence map S_j, or all parts at once (max over j = 0..17, background excluded).
+    """One confidence map S_j, or all parts at once (max over the parts, background excluded).
 
-    Sec. 2.2. ``S``: (19, h, w) or (1, 19, h, w); ``part``: 0..17, 18 (background) or None
-    for all parts. Returns float32 (h, w).
+    Sec. 2.2. ``S``: (J + 1, h, w) or (1, J + 1, h, w) of any skeleton whose background is
+    the last channel (19 for COCO-18, 26 for BODY_25); ``part``: 0..J-1, J (background) or
+    None for all parts. Returns float32 (h, w).
     """
     s = as_numpy(S)
     if s.ndim == 4:
         s = s[0]
     if s.ndim != 3 or s.shape[0] <= BACKGROUND:
         raise ValueError(f"expected S of shape (19, h, w) or (1, 19, h, w), got {s.shape}")
+    background = s.shape[0] - 1
     if part is None:
-        return s[:N_PARTS].max(axis=0)
-    if not 0 <= part <= BACKGROUND:
-        raise ValueError(f"part must be in 0..{BACKGROUND} (18 = background) or None, got {part}")
+        return s[:background].max(axis=0)
+    if not 0 <= part <= background:
+        raise ValueError(f"part must be in 0..{background} ({background} = background) or None, got {part}")
     return s[part]
 
 
-def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
-    """The two channels (x, y) of limb c's PAF L_c (Sec. 2.3): float32 (2, h, w) from L (38, h, w).
+def _limbs_of(paf: np.ndarray) -> tuple[Limb, ...]:
+    """The limbs of the skeleton with as many PAF channels as ``paf`` (COCO-18's if none has)."""
+    n = paf.shape[0] if paf.ndim == 3 else 0
+    return next((s.limbs for s in SKELETONS.values() if s.n_pafs == n), LIMBS)
 
-    ``limb`` None: all limbs at once, at each cell the limb with the longest vector.
+
+def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
+    """The two channels (x, y) of limb c's PAF L_c (Sec. 2.3): float32 (2, h, w) from L (2C, h, w).
+
+    ``limb`` None: all limbs at once, at each cell the limb with the longest vector. The
+    skeleton is the one with 2C PAF channels (38: COCO-18, 52: BODY_25); an int is its limb c.
     """
     paf = as_numpy(L)
     if paf.ndim == 4:
         paf = paf[0]
+    limbs = _limbs_of(paf)
     if limb is None:
-        if paf.ndim != 3 or paf.shape[0] < 2 * len(LIMBS):
+        if paf.ndim != 3 or paf.shape[0] < 2 * len(limbs):
             raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
-        fields = np.stack([paf[[lb.paf_x, lb.paf_y]] for lb in LIMBS])  # (19, 2, h, w)
+        fields = np.stack([paf[[lb.paf_x, lb.paf_y]] for lb in limbs])  # (C, 2, h, w)
         best = (fields**2).sum(axis=1).argmax(axis=0)[None, None]  # (1, 1, h, w)
         return np.take_along_axis(fields, np.broadcast_to(best, (1, 2, *best.shape[2:])), axis=0)[0]
-    lb = LIMBS[limb] if isinstance(limb, int) else limb
+    if isinstance(limb, int) and not 0 <= limb < len(limbs):
+        raise ValueError(
+            f"limb must be in 0..{len(limbs) - 1} for L with {paf.shape[0]} channels, got {limb}"
+        )
+    lb = limbs[limb] if isinstance(limb, int) else limb
     if paf.ndim != 3 or paf.shape[0] <= lb.paf_y:
         raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
     return paf[[lb.paf_x, lb.paf_y]]

@@ -37,16 +37,18 @@ from tqdm.auto import tqdm
 
 from .assembly import ParsingParams, parse
 from .coco import (
+    FOOT_PARTS,
     STAT_NAMES,
     coco_ground_truth,
     detections_coco,
+    foot_keypoints,
     format_keypoint_errors,
     keypoint_stats,
     scenes_ground_truth,
 )
 from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
-from .inference import Padding, infer_maps, parsing_params_of, poses_from_maps, resize_maps
+from .inference import Padding, infer_maps, output_spec_of, parsing_params_of, poses_from_maps, resize_maps
 from .io import atomic_write, positive_int_arg, scale_arg
 from .skeleton import N_HEATMAPS
 from .synthetic import VALIDATION_SEED
@@ -119,6 +121,24 @@ def predict(
     return out
 
 
+def _stats_per_stage(
+    model: Any, gt: Any, found: dict[int, tuple[list, list]], ids: list[int], per_keypoint: bool
+) -> dict[int, dict]:
+    """{t: COCO stats} of ``predict``'s people, in the model's skeleton (``output_spec``): its
+    COCO-17 parts are scored; a skeleton with feet (BODY_25) also reports, under "feet", how
+    many of its six foot points were found per detected person (COCO-17 cannot score them)."""
+    skeleton = output_spec_of(model).skeleton
+    out = {}
+    for t, (kps, scores) in found.items():
+        out[t] = keypoint_stats(gt, detections_coco(ids, kps, scores, skeleton=skeleton), ids, per_keypoint)
+        if all(name in skeleton.parts for name in FOOT_PARTS):
+            feet = [foot_keypoints(np.asarray(k).reshape(-1, skeleton.n_parts, 3), skeleton) for k in kps]
+            people = sum(len(f) for f in feet)
+            found_points = sum(int((f[..., 2] > 0).sum()) for f in feet)
+            out[t]["feet"] = {"people": people, "foot_points_per_person": found_points / max(people, 1)}
+    return out
+
+
 def evaluate_synthetic(
     model: Any,
     n: int = N_VAL,
@@ -144,7 +164,7 @@ def evaluate_synthetic(
     images = [s.image for s in scenes]
     found = predict(model, images, ts, color="RGB", params=params, scales=scales, progress=progress)
     ids = list(range(1, len(scenes) + 1))
-    return {t: keypoint_stats(gt, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+    return _stats_per_stage(model, gt, found, ids, per_keypoint)
 
 
 def tune_parsing(
@@ -179,6 +199,7 @@ def tune_parsing(
         raise ValueError(f"the grid {grid} has no combination (an empty list of values?)")
     scenes = validation_scenes(n, seed=seed)
     gt = scenes_ground_truth(scenes)
+    skeleton = output_spec_of(model).skeleton
     found: list[tuple[list, list]] = [([], []) for _ in candidates]
     for scene in tqdm(scenes, disable=not progress, desc="tune parsing"):
         maps = infer_maps(model, scene.image, scales=scales, stage=stage)  # one forward pass per scene
@@ -188,7 +209,8 @@ def tune_parsing(
             scores.append(np.asarray(poses.scores))
     ids = list(range(1, n + 1))
     results = [
-        (p, keypoint_stats(gt, detections_coco(ids, *f), ids, False)) for p, f in zip(candidates, found)
+        (p, keypoint_stats(gt, detections_coco(ids, *f, skeleton=skeleton), ids, False))
+        for p, f in zip(candidates, found)
     ]
     return sorted(results, key=lambda r: -r[1]["AP"])
 
@@ -285,14 +307,18 @@ def evaluate_coco(
         pictures.append(bgr)
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
-    return {t: keypoint_stats(gt.dataset, detections_coco(ids, *found[t]), ids, per_keypoint) for t in ts}
+    return _stats_per_stage(model, gt.dataset, found, ids, per_keypoint)
 
 
 def format_table(results: dict[int | str, dict]) -> str:
     """Per-stage AP table as text (stages 1..T; a str key is printed as it is)."""
-    lines = ["stage     AP   AP50   AP75     AR"]
+    feet = any("feet" in r for r in results.values())
+    lines = ["stage     AP   AP50   AP75     AR" + ("  feet/person" if feet else "")]
     for t, r in results.items():
-        lines.append(f"{t:>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}")
+        line = f"{t:>5} {r['AP']:6.3f} {r['AP50']:6.3f} {r['AP75']:6.3f} {r['AR']:6.3f}"
+        if "feet" in r:  # BODY_25's foot points, outside COCO-17: how many were found
+            line += f"  {r['feet']['foot_points_per_person']:11.2f}"
+        lines.append(line)
     return "\n".join(lines)
 
 

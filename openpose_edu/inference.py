@@ -34,10 +34,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import weights  # module-qualified: tests replace weights.load_model
 from .assembly import ParsingParams, People, parse
-from .io import check_device, check_image, check_model, check_scales, check_stage
+from .io import check_device, check_image, check_model, check_scales, check_stage, openpose_json
 from .model import InputSpec, NetworkOutput, PoseModel
-from .skeleton import N_HEATMAPS, N_PAFS
+from .outputs import OutputSpec
+from .skeleton import COCO18, Skeleton
 
 
 class Padding(NamedTuple):
@@ -117,20 +119,33 @@ def run_network(
     stage 1 first, and the ``NetworkOutput`` itself (its ``n_stages`` is the last stage t).
     No gradients are kept.
     """
+    spec = output_spec_of(model)
     with torch.no_grad():
         out = model(x, n_stages=stage)
-    if len(out.S) == 0:
-        raise ValueError(f"{type(model).__name__} returned no stages")
-    pairs = list(zip(out.S, out.L)) if all_stages else [(out.S[-1], out.L[-1])]
+        if len(out.S) == 0:
+            raise ValueError(f"{type(model).__name__} returned no stages")
+        if out.spec is None:  # a model that does not say: its spec is its model's
+            out.spec = spec
+        T = out.n_stages
+        pairs = out.stages() if all_stages else [out.stage(T)]  # stage t as outputs.OutputSpec defines it
     stacked = []
     for S, L in pairs:
-        if S.shape[1] != N_HEATMAPS or L.shape[1] != N_PAFS:
+        if S.shape[1] != spec.n_heatmaps or L.shape[1] != spec.n_pafs:
             raise ValueError(
-                f"expected S with {N_HEATMAPS} and L with {N_PAFS} channels, "
-                f"got {S.shape[1]} and {L.shape[1]}"
+                f"expected S with {spec.n_heatmaps} and L with {spec.n_pafs} channels "
+                f"({spec.skeleton.name}), got {S.shape[1]} and {L.shape[1]}"
             )
         stacked.append(torch.cat([S, L], dim=1).float())
     return stacked, out
+
+
+def output_spec_of(model: Any) -> OutputSpec:
+    """The model's ``output_spec`` (skeleton, stride, stages); a model without one is taken
+    for the 2017 layout on COCO-18 (``n_stages`` aligned stages at its ``stride``)."""
+    spec = getattr(model, "output_spec", None)
+    if spec is not None:
+        return spec
+    return OutputSpec.aligned(COCO18, int(model.stride), int(model.n_stages))
 
 
 def resize_maps(maps: Tensor, padding: Padding, stride: int = 8) -> Tensor:
@@ -236,8 +251,8 @@ class Maps:
     fy = h / H (half-pixel centres, as the bicubic resize): ``to_image`` does that.
     """
 
-    S: np.ndarray  # (19, h, w) float32 on the grid, channel 18 background
-    L: np.ndarray  # (38, h, w) float32 on the grid, channels per skeleton.Limb.paf_x / paf_y
+    S: np.ndarray  # (J + 1, h, w) float32 on the grid, the background last (19 for COCO-18)
+    L: np.ndarray  # (2 C, h, w) float32 on the grid, channels per skeleton.Limb.paf_x / paf_y
     stage: int  # the stage t (1-based) S and L come from
     scales: tuple[float, ...]  # the scales averaged
     image_size: tuple[int, int] = (0, 0)  # (H, W) of the image the maps belong to
@@ -247,6 +262,7 @@ class Maps:
     # The network's own output at its stride (F, every stage's S^t, L^t) when one scale ran:
     # what the loss compares with S*, L* (notebook 05), without a second forward pass.
     network: NetworkOutput | None = field(default=None, repr=False)
+    skeleton: Skeleton = COCO18  # what the channels mean (the model's output_spec.skeleton)
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -319,15 +335,18 @@ def infer_maps(
                 t += m  # in place: no new 40 MB arrays per scale
     mean = total if len(scales) == 1 else [t / len(scales) for t in total]  # the mean over scales
     last = mean[-1]
+    skeleton = output_spec_of(model).skeleton
+    J1 = skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
     return Maps(
-        S=np.ascontiguousarray(last[:N_HEATMAPS]),
-        L=np.ascontiguousarray(last[N_HEATMAPS:]),
+        S=np.ascontiguousarray(last[:J1]),
+        L=np.ascontiguousarray(last[J1:]),
         stage=output.n_stages,
         scales=scales,
         image_size=(int(image.shape[0]), int(image.shape[1])),
-        S_stages=[np.ascontiguousarray(m[:N_HEATMAPS]) for m in mean] if all_stages else None,
-        L_stages=[np.ascontiguousarray(m[N_HEATMAPS:]) for m in mean] if all_stages else None,
+        S_stages=[np.ascontiguousarray(m[:J1]) for m in mean] if all_stages else None,
+        L_stages=[np.ascontiguousarray(m[J1:]) for m in mean] if all_stages else None,
         network=output if len(scales) == 1 else None,
+        skeleton=skeleton,
     )
 
 
@@ -341,7 +360,7 @@ class Poses:
     that result placed back on the photo.
     """
 
-    keypoints: np.ndarray  # (P, 18, 3) float32 [x, y, score] in IMAGE pixels, 0, 0, 0 for missing parts
+    keypoints: np.ndarray  # (P, J, 3) float32 [x, y, score] in IMAGE pixels (J = 18 COCO-18, 25 BODY_25)
     scores: np.ndarray  # (P,) float32 total score per person (parts + connections)
     maps: Maps  # the S and L that were parsed (on the grid, Maps.grid_size)
     people: People  # the full parse on the grid, with every intermediate step in .steps
@@ -350,11 +369,14 @@ class Poses:
     def __len__(self) -> int:
         return len(self.scores)
 
+    @property
+    def skeleton(self) -> Skeleton:
+        """What the keypoints' J parts are (the model's ``output_spec.skeleton``)."""
+        return self.maps.skeleton
+
     def to_json(self) -> dict:
         """OpenPose's JSON layout: {"version": 1.3, "people": [{"pose_keypoints_2d": [...]}]}."""
-        from .io import openpose_json
-
-        return openpose_json(self.keypoints)
+        return openpose_json(self.keypoints, self.maps.skeleton)
 
 
 def parsing_params_of(model: Any, params: ParsingParams | None = None) -> ParsingParams:
@@ -376,7 +398,7 @@ def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None)
     and the widgets alike. stage: 1..T held by ``maps`` (None: the last). Returns ``Poses``.
     """
     S, L = maps.stage_maps(stage)
-    people = parse(S, L, params)
+    people = parse(S, L, params, skeleton=maps.skeleton)
     keypoints = maps.to_image(people.keypoints).reshape(np.asarray(people.keypoints).shape)
     return Poses(
         keypoints=keypoints,
@@ -390,9 +412,7 @@ def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None)
 def resolve_model(model: Any = None, device: torch.device | str | None = None) -> Any:
     """A model object as it is, or a registry name / file / None (the bundled model) loaded once."""
     if model is None or isinstance(model, (str, Path)):
-        from .weights import load_model
-
-        return load_model(model, device=device or "cpu")  # cached per (name, device)
+        return weights.load_model(model, device=device or "cpu")  # cached per (name, device)
     if not isinstance(model, PoseModel):
         raise TypeError(
             f"model must be a pose model (with input_spec, stride, n_stages, card and forward), "

@@ -59,11 +59,18 @@ class LossTerms:
         return len(self.S)
 
     def as_dict(self) -> dict[str, float]:
-        """Plain floats for logging: {"total": ..., "stage1/S": ..., "stage1/L": ..., ...}."""
+        """Plain floats for logging, EVERY term: {"total": ..., "stage1/S": ..., "stage1/L": ..., ...}.
+
+        "stage{i}/S" is the i-th map stage's term and "stage{i}/L" the i-th PAF stage's, so a
+        PAF-first network (4 L terms, 2 S terms for BODY_25) logs all six; the keys of the 2017
+        network are unchanged. Their sum is ``total``.
+        """
         out = {"total": float(self.total.detach())}
-        for t, (s, paf) in enumerate(zip(self.S, self.L), start=1):
-            out[f"stage{t}/S"] = float(s.detach())
-            out[f"stage{t}/L"] = float(paf.detach())
+        for t in range(1, max(len(self.S), len(self.L)) + 1):
+            if t <= len(self.S):
+                out[f"stage{t}/S"] = float(self.S[t - 1].detach())
+            if t <= len(self.L):
+                out[f"stage{t}/L"] = float(self.L[t - 1].detach())
         return out
 
 
@@ -108,18 +115,20 @@ def openpose_loss(
     S_list, L_list = list(output.S), list(output.L)
     if not S_list or not L_list:  # a Body25Net (2019) has fewer S than L stages: both lists count
         raise ValueError(f"output needs >= 1 S and >= 1 L stages, got {len(S_list)} and {len(L_list)}")
-    if S_star.ndim != 4 or S_star.shape[1] != N_HEATMAPS:
-        raise ValueError(f"S_star must be (N, {N_HEATMAPS}, h, w), got {tuple(S_star.shape)}")
-    if L_star.ndim != 4 or L_star.shape[1] != N_PAFS:
-        raise ValueError(f"L_star must be (N, {N_PAFS}, h, w), got {tuple(L_star.shape)}")
+    spec = getattr(output, "spec", None)  # the network's OutputSpec: its skeleton's channel counts
+    J1, C2 = (spec.n_heatmaps, spec.n_pafs) if spec is not None else (N_HEATMAPS, N_PAFS)
+    if S_star.ndim != 4 or S_star.shape[1] != J1:
+        raise ValueError(f"S_star must be (N, {J1}, h, w), got {tuple(S_star.shape)}")
+    if L_star.ndim != 4 or L_star.shape[1] != C2:
+        raise ValueError(f"L_star must be (N, {C2}, h, w), got {tuple(L_star.shape)}")
     if W is None:
         W_S = W_L = torch.ones((), dtype=S_star.dtype, device=S_star.device)
     elif W.ndim == 4 and W.shape[1] == 1:
         W_S = W_L = W
-    elif W.ndim == 4 and W.shape[1] == N_HEATMAPS + N_PAFS:
-        W_S, W_L = W[:, :N_HEATMAPS], W[:, N_HEATMAPS:]
+    elif W.ndim == 4 and W.shape[1] == J1 + C2:
+        W_S, W_L = W[:, :J1], W[:, J1:]
     else:
-        raise ValueError(f"W must be (N, 1, h, w) or (N, {N_HEATMAPS + N_PAFS}, h, w), got {tuple(W.shape)}")
+        raise ValueError(f"W must be (N, 1, h, w) or (N, {J1 + C2}, h, w), got {tuple(W.shape)}")
     if W is not None and (W.shape[0] != S_star.shape[0] or W.shape[-2:] != S_star.shape[-2:]):
         raise ValueError(f"W {tuple(W.shape)} does not match the targets {tuple(S_star.shape)}")
     f_S = [masked_l2(s, S_star, W_S, reduction) for s in S_list]  # Eq. 3, one per stage

@@ -33,9 +33,10 @@ def conv_macs(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> dict[
 
 
 def macs_per_part(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> dict[str, int]:
-    """``conv_macs`` summed per top-level part: 'backbone', 'cpm', 'stage1', ..., 'stageT'.
+    """``conv_macs`` summed per top-level module: 'backbone', 'cpm', 'stage1', ..., 'stageT'.
 
-    For an OpenPoseNet the stage modules ``stages.0`` .. become ``stage1`` ...
+    For an OpenPoseNet the stage modules ``stages.0`` .. become ``stage1`` ... (``part_macs``
+    names the parts as ``model.parameter_counts`` does, for either network family).
     """
     totals: dict[str, int] = {}
     for name, m in conv_macs(net, input_size).items():
@@ -43,4 +44,18 @@ def macs_per_part(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> d
         if head == "stages":
             head = f"stage{int(rest.split('.')[0]) + 1}"
         totals[head] = totals.get(head, 0) + m
+    return totals
+
+
+def part_macs(net: nn.Module, input_size: tuple[int, int] = (368, 368)) -> dict[str, int]:
+    """``conv_macs`` summed per part of a ``model.PoseNet`` (``net.parts()``), in running order.
+
+    The keys are ``model.parameter_counts``'s: 'vgg', 'cpm', 'stage1'.. for the 2017 network,
+    'paf0'.., 'heat0'.. for BODY_25. Works on the meta device (shapes only).
+    """
+    per_conv = conv_macs(net, input_size)
+    totals: dict[str, int] = {}
+    for part, module in net.parts().items():
+        inside = {id(m) for m in module.modules()}
+        totals[part] = sum(v for name, v in per_conv.items() if id(net.get_submodule(name)) in inside)
     return totals

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .formats.prototxt import CaffeLayer, render_layer
+from .outputs import OutputSpec, skeleton_of
 from .skeleton import N_HEATMAPS, N_PAFS
 
 
@@ -131,6 +133,16 @@ class OpenPoseConfig:
     def F_channels(self) -> int:
         return self.cpm[-1]
 
+    ARCHITECTURE: ClassVar[str] = "openpose2017"  # a checkpoint's config without "architecture"
+
+    def output_spec(self) -> OutputSpec:
+        """What the network's outputs mean: T aligned stages (S^t, L^t) of its skeleton."""
+        return OutputSpec.aligned(skeleton_of(self.n_heatmaps, self.n_pafs), self.stride, self.n_stages)
+
+    def build(self, card: ModelCard | None = None) -> OpenPoseNet:
+        """The network of this config (random weights)."""
+        return OpenPoseNet(self, card=card)
+
     def to_dict(self) -> dict:
         """Plain dict (lists, ints, strs) that travels inside checkpoints."""
         return asdict(self)
@@ -138,6 +150,20 @@ class OpenPoseConfig:
     @classmethod
     def from_dict(cls, d: dict) -> OpenPoseConfig:
         return config_from_dict(cls, d)
+
+    # --- the Caffe side (formats/caffe.py reads and writes the files with these) ---
+
+    def caffe_net_layers(self) -> list[CaffeLayer]:
+        """Every layer of the Caffe network, in pose_deploy_linevec.prototxt order (``caffe_net_layers``)."""
+        return caffe_net_layers(self)
+
+    def output_blobs(self) -> tuple[str, list[str], list[str]]:
+        """OpenCV output names of F, [S^1..S^T], [L^1..L^T] (``output_blobs``)."""
+        return output_blobs(self)
+
+    def to_prototxt(self) -> str:
+        """The deploy prototxt (``to_prototxt``)."""
+        return to_prototxt(self)
 
 
 def config_from_dict(cls: Any, d: dict) -> Any:
@@ -190,11 +216,21 @@ class ModelCard:
     parsing: Any = None  # assembly.ParsingParams chosen for this network, None: the demo's defaults
     sigma: float | None = None  # the width of S* it was trained with (px), where known
     limb_width: float | None = None  # the PAF half-width of L* it was trained with (px), where known
-    skeleton: str = "COCO-18"  # the parts and limbs its S and L channels follow (skeleton.py)
+    # The skeleton its S and L channels follow, spelled as skeleton.SKELETONS ("COCO18",
+    # "BODY25"). A network sets it from its own ``output_spec`` (``card_for``); "" = not yet known.
+    skeleton: str = ""
 
     def summary(self) -> str:
         """One line for a log or a CLI run: name and what it was trained on."""
         return f"{self.name} (trained on {self.trained_on})"
+
+
+def card_for(card: ModelCard | None, spec: OutputSpec) -> ModelCard:
+    """``card`` (default: untrained) with ``skeleton`` derived from the network's outputs."""
+    card = card or ModelCard()
+    if card.skeleton and card.skeleton != spec.skeleton.name:
+        raise ValueError(f"the card says {card.skeleton!r}; the network's maps are {spec.skeleton.name}")
+    return replace(card, skeleton=spec.skeleton.name)
 
 
 @runtime_checkable
@@ -204,7 +240,10 @@ class PoseModel(Protocol):
     ``forward(x, n_stages=None)`` takes a normalized batch (N, 3, H, W) (``inference.preprocess``)
     and returns a ``NetworkOutput`` with every stage up to ``n_stages`` (None: all ``n_stages``).
     ``input_spec`` says how to feed it, ``stride`` how its maps' grid sits on the input, ``card``
-    what it is. Stages are numbered 1..T everywhere; None means the last.
+    what it is. Stages are numbered 1..T everywhere; None means the last. The package's
+    networks also carry ``output_spec`` (``outputs.OutputSpec``: skeleton, stride, what stage t
+    is); ``inference.output_spec_of`` reads it, and takes a model without one for the 2017
+    layout on COCO-18.
     """
 
     input_spec: InputSpec
@@ -217,26 +256,102 @@ class PoseModel(Protocol):
 
 @dataclass
 class NetworkOutput:
-    """What every model's ``forward`` returns: F and the maps of EVERY stage.
+    """What every model's ``forward`` returns: F and the maps of EVERY stage it ran.
 
-    F: (N, C, h, w) image features. S[t-1] is S^t: (N, 19, h, w) confidence maps (channel 18
-    background). L[t-1] is L^t: (N, 38, h, w) part affinity fields (channels in skeleton.py).
-    h, w = H/8, W/8 (ceil) for an (N, 3, H, W) input.
+    F: (N, C, h, w) image features. S: the confidence maps (N, J+1, h, w) of each map stage
+    (background last), L: the part affinity fields (N, 2C, h, w) of each PAF stage, in running
+    order; h, w = ceil(H/s), ceil(W/s) for an (N, 3, H, W) input. For the 2017 network S[t-1],
+    L[t-1] are S^t, L^t; for a PAF-first network (TPAMI 2019) the two lists differ in length.
+    ``spec`` says what stage t is (``outputs.OutputSpec``; None: the aligned 2017 layout);
+    ``stage(t)`` gives it, whatever the network. The loss reads S and L as they are.
     """
 
     F: Tensor
     S: list[Tensor]
     L: list[Tensor]
+    spec: OutputSpec | None = None
+    ran: int | None = None  # the stages run (forward's n_stages); None: len(S) (aligned)
+    # PAF-first: (F, L^p) -> the map stages run on L^p, for a stage t < P (``OutputSpec.source``).
+    heads: Callable[[Tensor, Tensor], list[Tensor]] | None = field(default=None, repr=False)
+    _rerun: dict[int, list[Tensor]] = field(default_factory=dict, repr=False)
 
     @property
     def n_stages(self) -> int:
-        return len(self.S)
+        """The last stage t this output holds (stages 1..n_stages can be asked for)."""
+        return self.ran if self.ran is not None else len(self.S)
 
     def stage(self, t: int) -> tuple[Tensor, Tensor]:
-        """(S^t, L^t) for t = 1..T (1-based, as in the paper)."""
-        if not 1 <= t <= len(self.S):
-            raise ValueError(f"stage must be in 1..{len(self.S)}, got {t}")
-        return self.S[t - 1], self.L[t - 1]
+        """(S, L) of stage t = 1..n_stages (1-based, as in the papers), as ``spec`` defines it."""
+        if isinstance(t, bool) or not 1 <= t <= self.n_stages:
+            raise ValueError(f"stage must be in 1..{self.n_stages}, got {t}")
+        if self.spec is None or not self.spec.paf_first:
+            return self.S[t - 1], self.L[t - 1]
+        src = self.spec.source(t)
+        p = src.S_reads
+        assert p is not None
+        if p == len(self.L) and src.S <= len(self.S):
+            return self.S[src.S - 1], self.L[src.L - 1]
+        if p not in self._rerun:  # the map stages on an earlier L^p (each p computed once)
+            if self.heads is None:
+                raise ValueError(f"stage {t} needs the map stages re-run on L^{p}; this output cannot")
+            self._rerun[p] = self.heads(self.F, self.L[p - 1])
+        return self._rerun[p][src.S - 1], self.L[src.L - 1]
+
+    def stages(self) -> list[tuple[Tensor, Tensor]]:
+        """``stage(t)`` for t = 1..n_stages."""
+        return [self.stage(t) for t in range(1, self.n_stages + 1)]
+
+
+class PoseNet(nn.Module):
+    """What the two network families share (OpenPoseNet, body25.Body25Net), written once.
+
+    A subclass sets ``self.config`` (with ``input``, ``stride``, ``output_spec()``) and
+    ``self.card`` (``card_for``), and lists its parts (``parts``: name -> module, in running
+    order). ``parameter_counts`` and ``macs.macs_per_part`` read the parts.
+    """
+
+    config: Any
+    card: ModelCard
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.config.input
+
+    @property
+    def output_spec(self) -> OutputSpec:
+        """Skeleton, stride and stage layout of the maps (``outputs.OutputSpec``)."""
+        return self.config.output_spec()
+
+    @property
+    def skeleton(self) -> Any:
+        """The ``skeleton.Skeleton`` its S and L channels follow."""
+        return self.output_spec.skeleton
+
+    @property
+    def stride(self) -> int:
+        return self.config.stride
+
+    @property
+    def n_stages(self) -> int:
+        """T: stages 1..T in running order (``output_spec``)."""
+        return self.output_spec.n_stages
+
+    @property
+    def parsing_params(self) -> Any:
+        """The parser thresholds chosen for this network (``card.parsing``), None for the demo's."""
+        return self.card.parsing
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The network's parts by name, in running order ('vgg', 'cpm', then the stages)."""
+        raise NotImplementedError
+
+    def features(self, x: Tensor) -> Tensor:
+        """Image (N, 3, H, W) -> F (N, C_F, H/s, W/s): VGG-19 conv1_1..conv4_2 + the CPM convs."""
+        return self.cpm(self.backbone(x))
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected an image batch of shape (N, 3, H, W), got {tuple(x.shape)}")
 
 
 def conv(name: str, c_in: int, c_out: int, k: int, relu: bool = True) -> list[tuple[str, nn.Module]]:
@@ -327,7 +442,7 @@ class Stage(nn.Module):
         return self.L2(x), self.L1(x)
 
 
-class OpenPoseNet(nn.Module):
+class OpenPoseNet(PoseNet):
     """The OpenPose network; ``forward`` returns F and every stage's (S^t, L^t).
 
     Input: (N, 3, H, W) float, already normalized as ``config.input`` says
@@ -338,44 +453,25 @@ class OpenPoseNet(nn.Module):
     def __init__(self, config: OpenPoseConfig | None = None, card: ModelCard | None = None) -> None:
         super().__init__()
         self.config = config or OpenPoseConfig.paper()
-        self.card = card or ModelCard()  # what the weights are (weights.load_model fills it)
+        self.card = card_for(card, self.config.output_spec())  # what the weights are (weights.load_model)
         self.backbone = vgg_backbone(self.config.vgg, _relu_conv)
         self.cpm = cpm_layers(self.config.vgg, self.config.cpm, _relu_conv)
         self.stages = nn.ModuleList(Stage(self.config, t) for t in range(1, self.config.n_stages + 1))
 
-    @property
-    def input_spec(self) -> InputSpec:
-        return self.config.input
-
-    @property
-    def stride(self) -> int:
-        return self.config.stride
-
-    @property
-    def n_stages(self) -> int:
-        """T, the number of stages."""
-        return len(self.stages)
-
-    @property
-    def parsing_params(self) -> Any:
-        """The parser thresholds chosen for this network (``card.parsing``), None for the demo's."""
-        return self.card.parsing
+    def parts(self) -> dict[str, nn.Module]:
+        """'vgg', 'cpm', 'stage1', ..., 'stageT' (compare docs/openpose_facts.md s.3)."""
+        return {"vgg": self.backbone, "cpm": self.cpm, **{f"stage{s.t}": s for s in self.stages}}
 
     def output_layers(self) -> tuple[list[nn.Conv2d], list[nn.Conv2d]]:
         """(the last conv of every confidence-map branch L2, the last conv of every PAF branch L1)."""
         return [stage.L2[-1] for stage in self.stages], [stage.L1[-1] for stage in self.stages]
-
-    def features(self, x: Tensor) -> Tensor:
-        """Image (N, 3, H, W) -> F (N, C_F, H/s, W/s): VGG-19 conv1_1..conv4_2 + the CPM convs."""
-        return self.cpm(self.backbone(x))
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
         """Image (N, 3, H, W) -> NetworkOutput(F, S=[S^1..S^T], L=[L^1..L^T]) (Eq. 1-2).
 
         ``n_stages`` stops after that many stages (the later ones are not computed).
         """
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an image batch of shape (N, 3, H, W), got {tuple(x.shape)}")
+        self._check_input(x)
         T = len(self.stages) if n_stages is None else n_stages
         if not 1 <= T <= len(self.stages):
             raise ValueError(f"n_stages must be in 1..{len(self.stages)}, got {n_stages}")
@@ -388,7 +484,7 @@ class OpenPoseNet(nn.Module):
             s, paf = stage(torch.cat([paf, s, F], dim=1))  # [L, S, F]: (N, 185, h, w) (Eq. 1-2)
             S.append(s)
             L.append(paf)
-        return NetworkOutput(F=F, S=S, L=L)
+        return NetworkOutput(F=F, S=S, L=L, spec=self.output_spec)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -396,17 +492,42 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def parameter_counts(net: OpenPoseNet) -> dict[str, int]:
-    """Parameters per part: 'vgg', 'cpm', 'stage1', ..., 'stageT' (compare docs/openpose_facts.md s.3)."""
-    counts = {"vgg": count_parameters(net.backbone), "cpm": count_parameters(net.cpm)}
-    for stage in net.stages:
-        counts[f"stage{stage.t}"] = count_parameters(stage)
-    return counts
+def parameter_counts(net: PoseNet) -> dict[str, int]:
+    """Parameters per part of either family (``net.parts()``): 'vgg', 'cpm', then each stage
+    ('stage1'.. for OpenPoseNet, 'paf0'.., 'heat0'.. for Body25Net; PReLU slopes included)."""
+    return {name: count_parameters(m) for name, m in net.parts().items()}
 
 
 def caffe_layers(net: nn.Module) -> dict[str, nn.Conv2d]:
     """Every convolution by its Caffe layer name (``conv1_1``, ``Mconv7_stage6_L2``, ...)."""
     return {name.rsplit(".", 1)[-1]: m for name, m in net.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def load_state_checked(model: nn.Module, tensors: Mapping[str, Tensor], source: str) -> nn.Module:
+    """Copy ``tensors`` (keys as in model.state_dict()) into ``model``; every mismatch is named.
+
+    Raises ValueError listing missing and unexpected keys, or the first layer whose shape differs
+    with both shapes.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors]
+    unexpected = [k for k in tensors if k not in own]
+    if missing or unexpected:
+        raise ValueError(
+            f"{source} does not match the model's layers: missing {missing[:20]}"
+            + (f" (+{len(missing) - 20} more)" if len(missing) > 20 else "")
+            + f", unexpected {unexpected[:20]}"
+            + (f" (+{len(unexpected) - 20} more)" if len(unexpected) > 20 else "")
+            + "; is it for another network (config)?"
+        )
+    for k, v in tensors.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise ValueError(
+                f"layer {k!r}: {source} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}; "
+                "the file was made for another network config"
+            )
+    model.load_state_dict(dict(tensors), strict=True)
+    return model
 
 
 def he_normal_(
@@ -438,3 +559,90 @@ def he_normal_(
             else:
                 m.bias.zero_()
     return net
+
+
+# --- the Caffe side of the 2017 network (formats/caffe.py reads and writes the files) ---
+
+
+def _meta_net(config: OpenPoseConfig) -> OpenPoseNet:
+    # Only the module tree is needed: build it on the meta device (no memory, no init time).
+    with torch.device("meta"):
+        return OpenPoseNet(config)
+
+
+def _sequence(seq: nn.Sequential, bottom: str, lr_mult: float) -> list[list[CaffeLayer]]:
+    """A torch Sequential -> Caffe layers, grouped as [conv, its ReLU] or [pool] units."""
+    units: list[list[CaffeLayer]] = []
+    for name, m in seq.named_children():
+        if isinstance(m, nn.Conv2d):
+            k = m.kernel_size[0]
+            conv = CaffeLayer(
+                name, "Convolution", (bottom,), name, m.out_channels, k, k // 2, m.in_channels, lr_mult
+            )
+            units.append([conv])
+            bottom = name
+        elif isinstance(m, nn.ReLU):
+            # Caffe's ReLUs are in place: they overwrite their convolution's top blob.
+            units[-1].append(CaffeLayer(name, "ReLU", (bottom,), bottom))
+        elif isinstance(m, nn.MaxPool2d):
+            units.append([CaffeLayer(name, "Pooling", (bottom,), name, kernel=2)])
+            bottom = name
+        else:
+            raise TypeError(f"no Caffe layer for module {name!r} of type {type(m).__name__}")
+    return units
+
+
+def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
+    """Every layer of the Caffe network for ``config``, in prototxt order (Fig. 3 as Caffe sees it).
+
+    Walks the ``OpenPoseNet`` module tree, so the prototxt always describes the torch model.
+    Layer order follows pose_deploy_linevec.prototxt: the two branches of a stage interleaved
+    (conv of L1, its ReLU, conv of L2, its ReLU, ...), then ``concat_stage{t+1}`` = [L, S, F].
+    The last layer, ``concat_stage{T+1}``, is the original's 57-channel ``net_output`` [S | L].
+    """
+    net = _meta_net(config)
+    layers: list[CaffeLayer] = []
+    bottom = "image"
+    for seq in (net.backbone, net.cpm):
+        for unit in _sequence(seq, bottom, 1.0):
+            layers += unit
+            bottom = unit[0].top
+    F = bottom  # conv4_4_CPM in the paper network
+    tops: tuple[str, str] = ("", "")
+    for stage in net.stages:
+        if stage.t > 1:
+            concat = f"concat_stage{stage.t}"
+            layers.append(CaffeLayer(concat, "Concat", (tops[0], tops[1], F), concat))
+            bottom = concat
+        lr = 1.0 if stage.t == 1 else 4.0  # stages >= 2 train with lr_mult 4 (training prototxt)
+        u1, u2 = _sequence(stage.L1, bottom, lr), _sequence(stage.L2, bottom, lr)
+        for a, b in zip(u1, u2, strict=True):
+            layers += a + b
+        tops = (u1[-1][0].top, u2[-1][0].top)  # (L^t, S^t)
+    T = len(net.stages) + 1
+    layers.append(CaffeLayer(f"concat_stage{T}", "Concat", (tops[1], tops[0]), "net_output"))
+    return layers
+
+
+def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
+    """OpenCV output names of F, [S^1..S^T] and [L^1..L^T] in the Caffe network for ``config``.
+
+    OpenCV names an output by the layer that computes it. F is the ReLU of conv4_4_CPM
+    (``relu4_4_CPM``): asking for ``conv4_4_CPM`` would give the values before the ReLU.
+    """
+    net = _meta_net(config)
+    F = [n for n, m in net.cpm.named_children() if isinstance(m, nn.ReLU)][-1]
+    S = [list(caffe_layers(st.L2))[-1] for st in net.stages]
+    L = [list(caffe_layers(st.L1))[-1] for st in net.stages]
+    return F, S, L
+
+
+def to_prototxt(config: OpenPoseConfig | None = None) -> str:
+    """The deploy prototxt of ``config`` (default: the paper network = pose_deploy_linevec.prototxt).
+
+    Input blob ``image`` (1, 3, H, W), H and W set at run time as in CMU's file.
+    """
+    config = config or OpenPoseConfig.paper()
+    head = 'input: "image"\ninput_dim: 1\ninput_dim: 3\n'
+    head += "input_dim: 1 # This value will be defined at runtime\n" * 2
+    return head + "".join(render_layer(layer) for layer in caffe_net_layers(config))

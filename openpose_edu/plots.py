@@ -28,7 +28,7 @@ from .drawing import (
     paf_to_rgb,
     part_map,
 )
-from .skeleton import BACKGROUND, COCO18, COLORS, DRAWN_LIMBS, LIMBS, N_PARTS, PART_NAMES, Limb, Skeleton
+from .skeleton import COCO18, N_PARTS, PART_NAMES, Limb, Skeleton
 
 if TYPE_CHECKING:  # matplotlib is imported where it is used, so the command line stays light
     from matplotlib.axes import Axes
@@ -55,14 +55,18 @@ def show_image(ax: Axes, image: np.ndarray, title: str | None = None) -> Axes:
     return ax
 
 
-def part_label(part: int | None) -> str:
-    """'all parts', 'background' or the part's name."""
-    return "all parts" if part is None else ("background" if part == BACKGROUND else PART_NAMES[part])
+def part_label(part: int | None, skeleton: Skeleton = COCO18) -> str:
+    """'all parts', 'background' or the part's name in ``skeleton``."""
+    if part is None:
+        return "all parts"
+    return "background" if part == skeleton.background else skeleton.parts[part]
 
 
-def limb_label(limb: int | Limb | None) -> str:
-    """'all limbs' or the limb's name (e.g. 'RShoulder-RElbow')."""
-    return "all limbs" if limb is None else (LIMBS[limb] if isinstance(limb, int) else limb).name
+def limb_label(limb: int | Limb | None, skeleton: Skeleton = COCO18) -> str:
+    """'all limbs' or the limb's name in ``skeleton`` (e.g. 'RShoulder-RElbow')."""
+    if limb is None:
+        return "all limbs"
+    return skeleton.limb_name(skeleton.limbs[limb] if isinstance(limb, int) else limb)
 
 
 def add_colorbar(ax: Axes, cmap: str = S_CMAP, label: str = "$S$", vmin: float = 0.0, vmax: float = 1.0):
@@ -339,12 +343,50 @@ _LEGEND_POSE = np.array(
 )  # fmt: skip
 
 
-def skeleton_legend(ax: Axes, fontsize: float = 6.5, limbs: Sequence[Limb] = DRAWN_LIMBS) -> Axes:
+# BODY_25's extra points, placed from the COCO-18 legend pose: MidHip between the hips, and
+# under each ankle (x offset outward, y down) the big toe, small toe and heel.
+_LEGEND_FEET = {"BigToe": (3.0, 5.0), "SmallToe": (7.0, 4.0), "Heel": (-2.0, 4.0)}
+
+
+def _legend_pose(skeleton: Skeleton) -> np.ndarray:
+    """The legend person's (J, 2) points for ``skeleton``: COCO-18's by name, the rest derived."""
+    coco = {name: _LEGEND_POSE[j] for j, name in enumerate(PART_NAMES)}
+    pose = []
+    for name in skeleton.parts:
+        if name in coco:
+            pose.append(coco[name])
+        elif name == "MidHip":
+            pose.append((coco["RHip"] + coco["LHip"]) / 2)
+        else:  # LBigToe, ..., RHeel: below the ankle of its side, toes outward
+            side, kind = name[0], name[1:]
+            dx, dy = _LEGEND_FEET[kind]
+            ankle = coco[f"{side}Ankle"]
+            pose.append(ankle + np.array([dx if side == "L" else -dx, dy], np.float32))
+    return np.array(pose, np.float32)
+
+
+def skeleton_legend(
+    ax: Axes, fontsize: float = 6.5, limbs: Sequence[Limb] | None = None, skeleton: Skeleton = COCO18
+) -> Axes:
     """The legend of skeleton pictures: one person with every part named in its colour and every
-    limb in its colour (skeleton.COLORS; the image's left is the person's right)."""
-    kp = np.concatenate([_LEGEND_POSE, np.ones((N_PARTS, 1), np.float32)], axis=1)
-    plot_skeleton(ax, kp[None], limbs=limbs, linewidth=2.0, markersize=4.0)
-    for j, (x, y) in enumerate(_LEGEND_POSE):
+    limb in its colour (``skeleton.colors``; the image's left is the person's right). With
+    ``skeleton=BODY25`` the MidHip sits between the hips and the six foot points under the
+    ankles; their names are left out (only "feet" is written, once per foot)."""
+    pose = _legend_pose(skeleton)
+    limbs = skeleton.drawn_limbs if limbs is None else limbs
+    kp = np.concatenate([pose, np.ones((len(pose), 1), np.float32)], axis=1)
+    plot_skeleton(ax, kp[None], limbs=limbs, linewidth=2.0, markersize=4.0, skeleton=skeleton)
+    for j, (x, y) in enumerate(pose):
+        name = skeleton.parts[j]
+        color = np.array(skeleton.colors[j % len(skeleton.colors)]) / 255 * 0.75  # darker, on white
+        if name not in PART_NAMES:
+            if name == "MidHip":
+                ax.text(x, y - 4, name, fontsize=fontsize, color=color, ha="center", va="center")
+            elif name[1:] == "Heel":
+                ax.text(x + (6 if name[0] == "L" else -6), y + 4, f"{name[0]} foot", fontsize=fontsize,
+                        color=color, ha="left" if name[0] == "L" else "right", va="center")  # fmt: skip
+            continue
+        j = PART_NAMES.index(name)  # the COCO-18 label layout, by name
         if j >= 14:  # eyes and ears sit close together: their names fan out above the head
             side = -1 if j % 2 == 0 else 1
             x, y = x + side * (4 if j < 16 else 8), y - (4 if j < 16 else 10)
@@ -353,7 +395,6 @@ def skeleton_legend(ax: Axes, fontsize: float = 6.5, limbs: Sequence[Limb] = DRA
             x, y, ha = x + 4, y + (4 if j == 0 else -4), "left"
         else:
             x, ha = (x - 3, "right") if x < 50 else (x + 3, "left")
-        color = np.array(COLORS[j]) / 255 * 0.75  # darker, readable on white
         ax.text(x, y, PART_NAMES[j], fontsize=fontsize, color=color, ha=ha, va="center")
     ax.set_xlim(5, 95)
     ax.set_ylim(98, -8)

@@ -66,6 +66,7 @@ class WeightSpec:
     description: str = ""
     path: Path | None = None  # set for files that ship inside the package (no download)
     trained_on: str = "COCO"  # what the network has seen: "COCO" or "synthetic scenes"
+    skeleton: str = "COCO18"  # skeleton.SKELETONS name; a loaded model checks it against its output_spec
 
     @property
     def card(self) -> ModelCard:
@@ -75,6 +76,7 @@ class WeightSpec:
             trained_on=self.trained_on,
             licence=self.licence,
             home=self.urls[0] if self.urls else "",
+            skeleton=self.skeleton,
         )
 
     @property
@@ -118,12 +120,26 @@ REGISTRY: dict[str, WeightSpec] = {
         WeightSpec(
             name="cmu-body25",
             filename="pose_iter_584000.caffemodel",
-            urls=("http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",),
+            urls=(  # tried in order; each download is checked against the md5 below
+                # OpenPose's CMakeLists.txt download_model("BODY_25") (CMU's current host)
+                "http://vcl.snu.ac.kr/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",
+                # CMU's models/getModels.sh and installation docs (the original host)
+                "http://posefs1.perception.cs.cmu.edu/OpenPose/models/pose/body_25/pose_iter_584000.caffemodel",
+                # public mirrors: Hugging Face camenduru/openpose at a fixed commit, the
+                # Musical Gestures Toolbox's (University of Oslo) pose-models folder, and the
+                # Dropbox copy a fork's getModels.sh names
+                "https://huggingface.co/camenduru/openpose/resolve/f4a22b0e6fa2a4a2b1e2d50bd589e8bb11ebea7c/"
+                "pose_iter_584000.caffemodel",
+                "https://www.uio.no/ritmo/english/research/labs/fourms/software/musicalgesturestoolbox/"
+                "mgt-python/pose-models/body25/pose_iter_584000.caffemodel",
+                "https://www.dropbox.com/s/3x0xambj2rkyrap/pose_iter_584000.caffemodel?dl=1",
+            ),
             md5="78287b57cf85fa89c03f1393d368e5b7",  # OpenPose CMakeLists.txt download_model("BODY_25")
             licence=_CMU_LICENCE,
             attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",
             loader="openpose_edu.body25:load_caffemodel",
             description="CMU BODY_25 (2019, PAF-first; body_25/pose_deploy.prototxt), Caffe weights",
+            skeleton="BODY25",
         ),
         WeightSpec(
             name="cmu-coco-pth",

@@ -40,12 +40,13 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from .body25 import Body25Config, Body25Net
+from .body25 import Body25Config
 from .datasets import CocoKeypointDataset, SyntheticPoseDataset, collate
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .io import atomic_write
 from .loss import LossTerms, openpose_loss
 from .model import InputSpec, OpenPoseConfig, OpenPoseNet, count_parameters, he_normal_
+from .networks import config_from_dict
 from .synthetic import VALIDATION_SEED
 from .weights import load_checkpoint, save_checkpoint
 
@@ -630,9 +631,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def build_model(config: Any) -> nn.Module:
     """The network of a config: ``OpenPoseNet`` (2017) or ``body25.Body25Net`` (2019, PAF-first)."""
-    if getattr(config, "architecture", None) == "body25":
-        return Body25Net(config)
-    return OpenPoseNet(config)
+    return config.build()
 
 
 def model_config_from_arg(arg: str) -> Any:
@@ -651,10 +650,7 @@ def model_config_from_arg(arg: str) -> Any:
         raise ValueError(
             f"--model must be 'bundled', 'paper' or a JSON file of OpenPoseConfig fields, got {arg!r}"
         )
-    d = json.loads(path.read_text())
-    if d.get("architecture") == "body25":
-        return Body25Config.from_dict(d)
-    return OpenPoseConfig.from_dict(d)
+    return config_from_dict(json.loads(path.read_text()))  # "architecture" picks the family
 
 
 def main(argv: Sequence[str] | None = None) -> int:

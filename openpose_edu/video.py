@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .io import command_line, openpose_json, read_image
-from .skeleton import LIMBS, N_HEATMAPS, N_LIMBS
+from .skeleton import COCO18, SKELETONS, Skeleton
 from .viz import draw_people, paf_to_rgb, part_map
 from .weights import REGISTRY
 
@@ -61,13 +61,14 @@ class MapView:
     """Which map to show: S^t_j (kind "S", index = part j, 18 background) or L^t_c (kind "L", limb c)."""
 
     kind: str = "S"  # "S" (confidence map, Eq. 1) or "L" (part affinity field, Eq. 2)
-    index: int | None = None  # part 0..18 / limb 0..18; None: all parts (max) / all limbs
+    index: int | None = None  # part 0..J (J = background) / limb 0..C-1; None: all parts (max) / all limbs
     stage: int | None = None  # the stage t (1-based); None: the last
 
     def __post_init__(self) -> None:
         if self.kind not in ("S", "L"):
             raise ValueError(f"kind must be 'S' (confidence maps) or 'L' (PAFs), got {self.kind!r}")
-        top = N_HEATMAPS - 1 if self.kind == "S" else N_LIMBS - 1
+        # The largest skeleton's range here; overlay_map checks against the maps it is given.
+        top = max(s.n_heatmaps if self.kind == "S" else s.n_limbs for s in SKELETONS.values()) - 1
         if self.index is not None and not 0 <= self.index <= top:
             raise ValueError(f"index for kind {self.kind!r} must be in 0..{top} or None, got {self.index}")
         if self.stage is not None and self.stage < 1:
@@ -79,8 +80,8 @@ def overlay_map(
 ) -> np.ndarray:
     """The frame with one map over it: S_j as a heat map (Sec. 2.2) or L_c as a color wheel (Sec. 2.3).
 
-    image: uint8 (H, W, 3) RGB; S (19, h, w), L (38, h, w) at any resolution (resized to the
-    image for display). Returns uint8 (H, W, 3) RGB.
+    image: uint8 (H, W, 3) RGB; S (J + 1, h, w), L (2C, h, w) of either skeleton at any
+    resolution (resized to the image for display). Returns uint8 (H, W, 3) RGB.
     """
 
     h, w = image.shape[:2]
@@ -91,7 +92,7 @@ def overlay_map(
         a = (alpha * m)[..., None]
         out = image * (1 - a) + heat * a
     else:
-        rgb = paf_to_rgb(L, LIMBS[view.index] if view.index is not None else None)
+        rgb = paf_to_rgb(L, view.index)  # limb c of the skeleton with L's channel count
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
         a = alpha * (rgb.max(axis=-1, keepdims=True) > 0.05)
         out = image * (1 - a) + rgb * 255 * a
@@ -149,10 +150,10 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_json_atomic(path: Path, keypoints: np.ndarray) -> Path:
+def write_json_atomic(path: Path, keypoints: np.ndarray, skeleton: Skeleton = COCO18) -> Path:
     """OpenPose's JSON for one frame, written to a temporary name then renamed (never half-written)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(openpose_json(keypoints)))
+        tmp.write_text(json.dumps(openpose_json(keypoints, skeleton)))
     return path
 
 
@@ -210,15 +211,16 @@ def process_video(
                 if view is not None:
                     writers.append(VideoWriter(maps_path, fps, size))
             poses = inference.estimate(frame, model=model, params=params, device=device)
-            write_json_atomic(out / f"{stem}_{i:012d}_keypoints.json", poses.keypoints)
-            writers[0].write(draw_people(frame, poses.keypoints))
+            write_json_atomic(out / f"{stem}_{i:012d}_keypoints.json", poses.keypoints, poses.skeleton)
+            writers[0].write(draw_people(frame, poses.keypoints, skeleton=poses.skeleton))
             if view is not None:
                 maps = (
                     poses.maps
                     if view.stage is None
                     else inference.infer_maps(model, frame, stage=view.stage, device=device)
                 )
-                writers[1].write(draw_people(overlay_map(frame, maps.S, maps.L, view), poses.keypoints))
+                drawn = overlay_map(frame, maps.S, maps.L, view)
+                writers[1].write(draw_people(drawn, poses.keypoints, skeleton=poses.skeleton))
             people.append(len(poses))
             bar.set_postfix(people=len(poses))
     except BaseException:

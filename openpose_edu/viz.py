@@ -32,7 +32,7 @@ from .drawing import (
     paf_to_rgba,
     part_map,
 )
-from .macs import conv_macs, macs_per_part
+from .macs import conv_macs, macs_per_part, part_macs
 from .plots import (
     PartChanges,
     add_colorbar,
@@ -69,6 +69,7 @@ __all__ = [
     "limb_field",
     "limb_label",
     "macs_per_part",
+    "part_macs",
     "map_to_image",
     "mark_part_changes",
     "overlay_change",

@@ -34,8 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from .assembly import ParsingParams
+from .formats.caffe import caffemodel_layer_names, read_caffemodel
 from .io import atomic_write, check_device
-from .model import ModelCard, OpenPoseConfig, OpenPoseNet, PoseModel
+from .model import ModelCard, OpenPoseConfig, OpenPoseNet, PoseModel, load_state_checked
+from .networks import config_from_dict
 from .registry import (
     BUNDLED_PATH,
     DOWNLOAD_DEADLINE_S,
@@ -106,31 +108,7 @@ def _torch_load(path: str | Path, what: str) -> Any:
 # --- loading tensors into an OpenPoseNet by layer name -------------------------------------------
 
 
-def _check_and_load(model: nn.Module, tensors: Mapping[str, Tensor], source: str) -> nn.Module:
-    """Copy ``tensors`` (keys as in model.state_dict()) into ``model``; every mismatch is named.
-
-    Raises ValueError listing missing and unexpected keys, or the first layer whose shape differs
-    with both shapes.
-    """
-    own = model.state_dict()
-    missing = [k for k in own if k not in tensors]
-    unexpected = [k for k in tensors if k not in own]
-    if missing or unexpected:
-        raise ValueError(
-            f"{source} does not match the model's layers: missing {missing[:20]}"
-            + (f" (+{len(missing) - 20} more)" if len(missing) > 20 else "")
-            + f", unexpected {unexpected[:20]}"
-            + (f" (+{len(unexpected) - 20} more)" if len(unexpected) > 20 else "")
-            + "; is it for another network (config)?"
-        )
-    for k, v in tensors.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise ValueError(
-                f"layer {k!r}: {source} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}; "
-                "the file was made for another network config"
-            )
-    model.load_state_dict(dict(tensors), strict=True)
-    return model
+_check_and_load = load_state_checked  # the name the loaders below have always used
 
 
 def _caffe_keys(model: OpenPoseNet) -> dict[str, str]:
@@ -187,7 +165,6 @@ def load_caffemodel(
     CMU's pose_deploy_linevec.prototxt); each convolution's blobs are weight
     (C_out, C_in, k, k) and bias (C_out,).
     """
-    from .formats.caffe import caffemodel_layer_names, read_caffemodel  # cv2 only when a caffemodel is read
 
     config = config or OpenPoseConfig.paper()
     data = Path(path).read_bytes()
@@ -285,20 +262,13 @@ def load_checkpoint(
             f"{path}: an openpose_edu checkpoint without {' and '.join(repr(k) for k in missing)}; "
             "it was not written by save_checkpoint or was edited; use last.pt or step_XXXXXX.pt of a run"
         )
-    body25 = payload["config"].get("architecture") == "body25"  # the 2019 network (body25.py)
     try:
-        if body25:
-            from .body25 import Body25Config, Body25Net  # here: body25 imports weights (a cycle)
-
-            config = Body25Config.from_dict(payload["config"])
-        else:
-            config = OpenPoseConfig.from_dict(payload["config"])
+        config = config_from_dict(payload["config"])  # either family (networks.FAMILIES)
     except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(f"{path}: the checkpoint's config is not a valid OpenPoseConfig ({e})") from None
+        raise ValueError(f"{path}: the checkpoint's config is not a valid network config ({e})") from None
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
     base = card or ModelCard(name=Path(path).name, trained_on="synthetic scenes (openpose_edu.synthetic)")
-    net_class = Body25Net if body25 else OpenPoseNet
-    model = net_class(config, card=card_from_checkpoint(extra, base))
+    model = config.build(card=card_from_checkpoint(extra, base))
     _check_and_load(model, payload["state_dict"], source=str(path))
     return model.to(device).eval(), extra
 

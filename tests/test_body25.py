@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from openpose_edu import body25
-from openpose_edu.body25 import Body25Config, Body25Net, StageView, conv_macs, parameter_counts
+from openpose_edu.body25 import Body25Config, Body25Net, parameter_counts
 from openpose_edu.formats.caffe import caffemodel_bytes, model_blobs, opencv_forward, opencv_net, to_prototxt
 from openpose_edu.loss import openpose_loss
+from openpose_edu.macs import conv_macs, part_macs
 from openpose_edu.model import he_normal_
 
 REFERENCE = (
@@ -122,6 +123,11 @@ def test_macs_of_the_two_papers() -> None:
         b25, coco = Body25Net(), OpenPoseNet()
     assert abs(sum(conv_macs(b25).values()) / 1e9 - 80.6) < 0.1  # docs/body25_facts.md: about 80.6 GMACs
     assert abs(sum(conv_macs(coco).values()) / 1e9 - 136) < 0.5
+    # one counter, grouped by the same parts as parameter_counts, for both families
+    for net in (b25, coco):
+        per_part = part_macs(net)
+        assert list(per_part) == list(parameter_counts(net))
+        assert sum(per_part.values()) == sum(conv_macs(net).values())
 
 
 def test_forward_returns_every_stage_pafs_first() -> None:
@@ -133,15 +139,22 @@ def test_forward_returns_every_stage_pafs_first() -> None:
     assert out.L[0].shape == (2, 38, 5, 6) and out.S[-1].shape == (2, 19, 5, 6)
     assert net.n_stages == 6 and len(net.stages) == 6 and net.stride == 8
     with pytest.raises(ValueError, match="n_stages"):
-        net(x, n_stages=3)  # only PAF stages: nothing to parse
+        net(x, n_stages=7)
     assert len(net(x, n_stages=5).S) == 1
-    view = StageView(net)(x)
-    assert len(view.S) == len(view.L) == 6
-    torch.testing.assert_close(view.S[-1], out.S[-1])
-    torch.testing.assert_close(view.S[3], out.S[-1])  # stage P: the network's output
-    torch.testing.assert_close(view.L[5], out.L[-1])
-    torch.testing.assert_close(view.S[4], out.S[0])
-    assert not torch.allclose(view.S[0], out.S[-1])  # heatmaps on L^1 differ
+    # Stage t as outputs.OutputSpec defines it, from one forward pass (no StageView).
+    view = out.stages()
+    assert len(view) == 6 and out.n_stages == 6
+    torch.testing.assert_close(view[5][0], out.S[-1])
+    torch.testing.assert_close(view[3][0], out.S[-1])  # stage P: the network's output
+    torch.testing.assert_close(view[5][1], out.L[-1])
+    torch.testing.assert_close(view[4][0], out.S[0])
+    assert not torch.allclose(view[0][0], out.S[-1])  # heatmaps on L^1 differ
+    # forward(n_stages=t) stops after stage t and gives the same stage t
+    for t in (1, 3, 5):
+        short = net(x, n_stages=t)
+        assert short.n_stages == t and len(short.L) == min(t, 4)
+        for a, b in zip(short.stage(t), view[t - 1], strict=True):
+            torch.testing.assert_close(a, b)
 
 
 def test_loss_supervises_every_stage_of_both_lists() -> None:
@@ -149,6 +162,11 @@ def test_loss_supervises_every_stage_of_both_lists() -> None:
     out = net(torch.randn(1, 3, 32, 32))
     terms = openpose_loss(out, torch.zeros(1, 19, 4, 4), torch.zeros(1, 38, 4, 4))
     assert len(terms.S) == 2 and len(terms.L) == 4
+    logged = terms.as_dict()  # every term of both lists is logged, and they sum to the total
+    assert [k for k in logged if k != "total"] == [
+        "stage1/S", "stage1/L", "stage2/S", "stage2/L", "stage3/L", "stage4/L"
+    ]  # fmt: skip
+    assert abs(sum(v for k, v in logged.items() if k != "total") - logged["total"]) < 1e-4 * logged["total"]
     terms.total.backward()
     assert all(p.grad is not None for p in net.parameters())
 

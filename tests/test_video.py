@@ -113,8 +113,11 @@ def test_interrupted_run_leaves_no_half_written_file(
 def test_map_view_rejects_bad_choices() -> None:
     with pytest.raises(ValueError, match="kind"):
         MapView("X")
+    with pytest.raises(ValueError, match="0..25"):
+        MapView("L", 26)  # BODY_25 has 26 limbs, COCO-18 19: the maps decide (overlay_map)
+    S, L = np.zeros((19, 4, 4), np.float32), np.zeros((38, 4, 4), np.float32)
     with pytest.raises(ValueError, match="0..18"):
-        MapView("L", 19)
+        video.overlay_map(np.zeros((8, 8, 3), np.uint8), S, L, MapView("L", 19))
     with pytest.raises(ValueError, match="stage"):
         MapView("S", None, 0)
 

@@ -250,9 +250,9 @@ def test_stage_explorer_parses_with_the_models_own_thresholds(small_net, images,
     seen = []
     real_parse = assembly.parse
 
-    def spy(S, L, params=None):
+    def spy(S, L, params=None, **kwargs):  # kwargs: skeleton= (the maps' own, Maps.skeleton)
         seen.append(params)
-        return real_parse(S, L, params)
+        return real_parse(S, L, params, **kwargs)
 
     from openpose_edu import inference
 

@@ -14,9 +14,9 @@ so running the same weights through it and through ``OpenPoseNet`` checks our Py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,149 +24,22 @@ import torch
 from torch import nn
 
 from ..model import NetworkOutput, OpenPoseConfig, OpenPoseNet, caffe_layers
+from .prototxt import CaffeLayer, render_layer  # noqa: F401 - render_layer: its old home
 
 
-@dataclass(frozen=True)
-class CaffeLayer:
-    """One layer of the prototxt: enough to write it and to match it to a torch module."""
-
-    name: str  # Caffe layer name, e.g. "Mconv1_stage2_L1" (also the torch module name)
-    type: str  # "Convolution", "ReLU", "Pooling" or "Concat"
-    bottoms: tuple[str, ...]
-    top: str
-    num_output: int = 0  # Convolution only
-    kernel: int = 0  # Convolution / Pooling
-    pad: int = 0  # Convolution only
-    c_in: int = 0  # Convolution only (not written; the weight blob's second axis)
-    lr_mult: float = 1.0  # the training prototxt's learning-rate multiplier (4 for stages >= 2)
+def caffe_net_layers(config: Any) -> list[CaffeLayer]:
+    """Every layer of the Caffe network of ``config``: each family lists its own layers."""
+    return config.caffe_net_layers()
 
 
-def _meta_net(config: OpenPoseConfig) -> OpenPoseNet:
-    # Only the module tree is needed: build it on the meta device (no memory, no init time).
-    with torch.device("meta"):
-        return OpenPoseNet(config)
+def output_blobs(config: Any) -> tuple[str, list[str], list[str]]:
+    """OpenCV output names of F, [S..] and [L..] of ``config``'s network (``config.output_blobs()``)."""
+    return config.output_blobs()
 
 
-def _sequence(seq: nn.Sequential, bottom: str, lr_mult: float) -> list[list[CaffeLayer]]:
-    """A torch Sequential -> Caffe layers, grouped as [conv, its ReLU] or [pool] units."""
-    units: list[list[CaffeLayer]] = []
-    for name, m in seq.named_children():
-        if isinstance(m, nn.Conv2d):
-            k = m.kernel_size[0]
-            conv = CaffeLayer(
-                name, "Convolution", (bottom,), name, m.out_channels, k, k // 2, m.in_channels, lr_mult
-            )
-            units.append([conv])
-            bottom = name
-        elif isinstance(m, nn.ReLU):
-            # Caffe's ReLUs are in place: they overwrite their convolution's top blob.
-            units[-1].append(CaffeLayer(name, "ReLU", (bottom,), bottom))
-        elif isinstance(m, nn.MaxPool2d):
-            units.append([CaffeLayer(name, "Pooling", (bottom,), name, kernel=2)])
-            bottom = name
-        else:
-            raise TypeError(f"no Caffe layer for module {name!r} of type {type(m).__name__}")
-    return units
-
-
-def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
-    """Every layer of the Caffe network for ``config``, in prototxt order (Fig. 3 as Caffe sees it).
-
-    Walks the ``OpenPoseNet`` module tree, so the prototxt always describes the torch model.
-    Layer order follows pose_deploy_linevec.prototxt: the two branches of a stage interleaved
-    (conv of L1, its ReLU, conv of L2, its ReLU, ...), then ``concat_stage{t+1}`` = [L, S, F].
-    The last layer, ``concat_stage{T+1}``, is the original's 57-channel ``net_output`` [S | L].
-    """
-    if getattr(config, "architecture", None) == "body25":  # the 2019 network (body25.py)
-        from .. import body25
-
-        return body25.caffe_net_layers(config)
-    net = _meta_net(config)
-    layers: list[CaffeLayer] = []
-    bottom = "image"
-    for seq in (net.backbone, net.cpm):
-        for unit in _sequence(seq, bottom, 1.0):
-            layers += unit
-            bottom = unit[0].top
-    F = bottom  # conv4_4_CPM in the paper network
-    tops: tuple[str, str] = ("", "")
-    for stage in net.stages:
-        if stage.t > 1:
-            concat = f"concat_stage{stage.t}"
-            layers.append(CaffeLayer(concat, "Concat", (tops[0], tops[1], F), concat))
-            bottom = concat
-        lr = 1.0 if stage.t == 1 else 4.0  # stages >= 2 train with lr_mult 4 (training prototxt)
-        u1, u2 = _sequence(stage.L1, bottom, lr), _sequence(stage.L2, bottom, lr)
-        for a, b in zip(u1, u2, strict=True):
-            layers += a + b
-        tops = (u1[-1][0].top, u2[-1][0].top)  # (L^t, S^t)
-    T = len(net.stages) + 1
-    layers.append(CaffeLayer(f"concat_stage{T}", "Concat", (tops[1], tops[0]), "net_output"))
-    return layers
-
-
-def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
-    """OpenCV output names of F, [S^1..S^T] and [L^1..L^T] in the Caffe network for ``config``.
-
-    OpenCV names an output by the layer that computes it. F is the ReLU of conv4_4_CPM
-    (``relu4_4_CPM``): asking for ``conv4_4_CPM`` would give the values before the ReLU.
-    """
-    if getattr(config, "architecture", None) == "body25":
-        from .. import body25
-
-        return body25.output_blobs(config)
-    net = _meta_net(config)
-    F = [n for n, m in net.cpm.named_children() if isinstance(m, nn.ReLU)][-1]
-    S = [list(caffe_layers(st.L2))[-1] for st in net.stages]
-    L = [list(caffe_layers(st.L1))[-1] for st in net.stages]
-    return F, S, L
-
-
-def render_layer(layer: CaffeLayer, deploy_only: bool = False) -> str:
-    """One ``layer { ... }`` block of a prototxt, in the style of CMU's files.
-
-    deploy_only=False: as in pose_deploy_linevec.prototxt (COCO), whose convolutions keep the
-    training file's lr_mult/decay_mult params and weight/bias fillers. deploy_only=True: as in
-    body_25/pose_deploy.prototxt, which has neither (the two files differ only there).
-    """
-    lines = ["layer {", f'  name: "{layer.name}"', f'  type: "{layer.type}"']
-    lines += [f'  bottom: "{b}"' for b in layer.bottoms]
-    if layer.name == layer.top or layer.type != "Concat":
-        lines.append(f'  top: "{layer.top}"')
-    else:
-        lines += [f'  # top: "{layer.name}"', f'  top: "{layer.top}"']  # as in CMU's file
-    if layer.type == "Convolution":
-        lr = layer.lr_mult
-        if not deploy_only:
-            lines += ["  param {", f"    lr_mult: {lr:.1f}", "    decay_mult: 1", "  }"]
-            lines += ["  param {", f"    lr_mult: {2 * lr:.1f}", "    decay_mult: 0", "  }"]
-        lines += ["  convolution_param {", f"    num_output: {layer.num_output}"]
-        lines += [f"    pad: {layer.pad}", f"    kernel_size: {layer.kernel}"]
-        if not deploy_only:
-            lines += ["    weight_filler {", '      type: "gaussian"', "      std: 0.01", "    }"]
-            lines += ["    bias_filler {", '      type: "constant"', "    }"]
-        lines.append("  }")
-    elif layer.type == "Pooling":
-        lines += ["  pooling_param {", "    pool: MAX", "    kernel_size: 2", "    stride: 2", "  }"]
-    elif layer.type == "Concat":
-        lines += ["  concat_param {", "    axis: 1", "  }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def to_prototxt(config: OpenPoseConfig | None = None) -> str:
-    """The deploy prototxt of ``config`` (default: the paper network = pose_deploy_linevec.prototxt).
-
-    Input blob ``image`` (1, 3, H, W), H and W set at run time as in CMU's file.
-    """
-    config = config or OpenPoseConfig.paper()
-    if getattr(config, "architecture", None) == "body25":  # CMU's body_25/pose_deploy.prototxt
-        from .. import body25
-
-        return body25.to_prototxt(config)
-    head = 'input: "image"\ninput_dim: 1\ninput_dim: 3\n'
-    head += "input_dim: 1 # This value will be defined at runtime\n" * 2
-    return head + "".join(render_layer(layer) for layer in caffe_net_layers(config))
+def to_prototxt(config: Any = None) -> str:
+    """The deploy prototxt of ``config`` (default: the paper network = pose_deploy_linevec.prototxt)."""
+    return (config or OpenPoseConfig.paper()).to_prototxt()
 
 
 # --- .caffemodel files: a minimal subset of caffe.proto ------------------------------------
@@ -350,4 +223,4 @@ def opencv_forward(
     net.setInput(np.ascontiguousarray(x, dtype=np.float32))
     outs = [torch.from_numpy(np.array(o)) for o in net.forward([F, *S, *L])]
     T = len(S)
-    return NetworkOutput(F=outs[0], S=outs[1 : 1 + T], L=outs[1 + T :])
+    return NetworkOutput(F=outs[0], S=outs[1 : 1 + T], L=outs[1 + T :], spec=config.output_spec())

@@ -50,7 +50,9 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-from ..model import InputSpec, ModelCard, NetworkOutput
+from ..model import InputSpec, ModelCard, NetworkOutput, card_for
+from ..outputs import OutputSpec
+from ..skeleton import COCO18
 
 # Names inside tf-pose-estimation's graph (README of the weights mirror, read from the file).
 GRAPH_INPUT = "image"  # Placeholder, NHWC float BGR pixels
@@ -682,7 +684,8 @@ class TFPoseNet(nn.Module):
 
     def __init__(self, graph: TFGraph, fast: bool = True, card: ModelCard | None = None) -> None:
         super().__init__()
-        self.card = card or ModelCard(name="tf-pose mobilenet_v2_small", trained_on="COCO")
+        default = ModelCard(name="tf-pose mobilenet_v2_small", trained_on="COCO")
+        self.card = card_for(card or default, self.output_spec)
         missing = [n for n in (FEATURE_NODE, GRAPH_OUTPUT, *_stage_nodes()) if n not in graph.inputs]
         if missing:
             raise ValueError(
@@ -704,6 +707,7 @@ class TFPoseNet(nn.Module):
     input_spec: InputSpec = TFPOSE_INPUT_SPEC
     stride: int = 8
     n_stages: int = N_STAGES
+    output_spec: OutputSpec = OutputSpec.aligned(COCO18, 8, N_STAGES)  # the 2017 layout, COCO-18
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
         """Image batch (N, 3, H, W) raw BGR float -> NetworkOutput(F, S, L) of stages 1..n_stages."""
@@ -722,7 +726,7 @@ class TFPoseNet(nn.Module):
             v = {k: t.contiguous() for k, t in v.items()}  # NCHW for callers
         S = [v[stage_node(t, 2)] for t in range(1, T + 1)]  # (N, 19, h, w)
         L = [v[stage_node(t, 1)] for t in range(1, T + 1)]  # (N, 38, h, w)
-        return NetworkOutput(F=v[FEATURE_NODE], S=S, L=L)
+        return NetworkOutput(F=v[FEATURE_NODE], S=S, L=L, spec=self.output_spec)
 
     def _trace(self, x: Tensor, names: list[str]) -> torch.jit.ScriptModule:
         """The frozen TorchScript trace of the fast path for x's shape (made on first use)."""

@@ -14,7 +14,7 @@ from torch import nn
 
 from .. import viz
 from ..io import check_image
-from ..skeleton import PART_NAMES
+from ..skeleton import COCO18, Skeleton
 from .base import (
     busy_html,
     people_text,
@@ -41,7 +41,9 @@ def decode_upload(content: bytes, max_height: int = 368) -> np.ndarray:
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
-def people_png(image: np.ndarray, keypoints: Any, box_px: int = 360, dpr: float = 2.0) -> tuple[bytes, int]:
+def people_png(
+    image: np.ndarray, keypoints: Any, box_px: int = 360, dpr: float = 2.0, skeleton: Skeleton = COCO18
+) -> tuple[bytes, int]:
     """The people drawn on the photo, sized to fit a ``box_px`` x ``box_px`` CSS-pixel box at
     device pixel ratio ``dpr`` (the photo is enlarged before drawing, so lines stay sharp).
 
@@ -54,17 +56,18 @@ def people_png(image: np.ndarray, keypoints: Any, box_px: int = 360, dpr: float 
     big = cv2.resize(
         check_image(image), (max(1, round(W * f)), max(1, round(H * f))), interpolation=cv2.INTER_LINEAR
     )
-    kp = np.array(viz.as_numpy(keypoints), np.float32, copy=True).reshape(-1, len(PART_NAMES), 3)
+    kp = np.array(viz.as_numpy(keypoints), np.float32, copy=True).reshape(-1, skeleton.n_parts, 3)
     kp[..., :2] *= f
-    drawn = viz.draw_people(big, kp, radius=max(2, round(3 * f)), thickness=max(2, round(2 * f)))
+    r, th = max(2, round(3 * f)), max(2, round(2 * f))
+    drawn = viz.draw_people(big, kp, radius=r, thickness=th, skeleton=skeleton)
     return cv2.imencode(".png", drawn[..., ::-1])[1].tobytes(), round(W * css)
 
 
-def _legend_png(width_px: int = 200, dpr: float = 2.0) -> bytes:
+def _legend_png(width_px: int = 200, dpr: float = 2.0, skeleton: Skeleton = COCO18) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width_px / 100, width_px / 100 * 1.05), dpi=100 * dpr, layout="constrained")
-    viz.skeleton_legend(fig.subplots(), fontsize=6)
+    viz.skeleton_legend(fig.subplots(), fontsize=6, skeleton=skeleton)
     return viz.figure_to_png(fig)
 
 
@@ -95,15 +98,21 @@ def workshop(
         value=_legend_png(dpr=display.dpr), format="png", layout=w.Layout(width="200px", height="auto")
     )
     uploading = [False]
+    shown_legend = [COCO18.name]
 
     def show_people(_change: Any = None) -> None:
         if uploading[0]:
             return
         key = dict(model=c["model"].value, image=c["image"].value)
         people = explorer.people(stage=c["stage"].value, **key)
-        png, width = people_png(explorer.images[key["image"]], people.keypoints, people_px, display.dpr)
+        png, width = people_png(
+            explorer.images[key["image"]], people.keypoints, people_px, display.dpr, people.skeleton
+        )
         people_picture.layout.width = f"{width}px"
         show_png(people_picture, png, width)
+        if people.skeleton.name != shown_legend[0]:  # the model's own parts and colours
+            legend.value = _legend_png(dpr=display.dpr, skeleton=people.skeleton)
+            shown_legend[0] = people.skeleton.name
         status.value = (
             f"<b>{people_text(len(people))}</b> found at stage {c['stage'].value} in "
             f"<i>{html.escape(key['image'])}</i>"

@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import viz
 from ..inference import Maps, infer_maps
-from ..skeleton import BACKGROUND, LIMBS, PART_NAMES
+from ..skeleton import COCO18, Skeleton
 
 # ipywidgets and matplotlib are imported where they are used: the package (and its command
 # line) imports without them.
@@ -30,18 +30,21 @@ if TYPE_CHECKING:
 ALL = -1  # the "all parts" / "all limbs" choice of the part and limb menus
 
 
-def part_options() -> list[tuple[str, int]]:
-    """(label, value) pairs of a part menu: all parts, the 18 parts, the background."""
+def part_options(skeleton: Skeleton = COCO18) -> list[tuple[str, int]]:
+    """(label, value) pairs of a part menu: all parts, the skeleton's parts, the background."""
     return [
         ("all parts", ALL),
-        *((f"{j} {n}", j) for j, n in enumerate(PART_NAMES)),
-        ("background", BACKGROUND),
+        *((f"{j} {n}", j) for j, n in enumerate(skeleton.parts)),
+        ("background", skeleton.background),
     ]
 
 
-def limb_options() -> list[tuple[str, int]]:
-    """(label, value) pairs of a limb menu: all limbs, then the 19 limbs in inference order."""
-    return [("all limbs", ALL), *((f"{lb.index} {lb.name}", lb.index) for lb in LIMBS)]
+def limb_options(skeleton: Skeleton = COCO18) -> list[tuple[str, int]]:
+    """(label, value) pairs of a limb menu: all limbs, then the skeleton's limbs in inference order."""
+    return [
+        ("all limbs", ALL),
+        *((f"{lb.index} {skeleton.limb_name(lb)}", lb.index) for lb in skeleton.limbs),
+    ]  # noqa: E501
 
 
 def people_text(n: int) -> str:

@@ -161,7 +161,7 @@ class StageExplorer:
         t = out.stage if stage is None else stage
         S_L = out.stage_maps(t)
         p, c = (None if part == ALL else part), (None if limb == ALL else limb)
-        pname, lname = viz.part_label(p), viz.limb_label(c)
+        pname, lname = viz.part_label(p, out.skeleton), viz.limb_label(c, out.skeleton)
         pictures = self._view_pictures(key, t, p, c, view)
         self._hs.set_data(pictures[0])
         self._hl.set_data(pictures[1])
@@ -285,8 +285,9 @@ class StageExplorer:
         image = w.Dropdown(options=list(self.images), description="image", style=wide)
         T = self.n_stages()
         stage = w.IntSlider(value=T, min=1, max=T, description="stage t", continuous_update=True, style=wide)
-        part = w.Dropdown(options=part_options(), value=ALL, description="part", style=wide)
-        limb = w.Dropdown(options=limb_options(), value=ALL, description="limb", style=wide)
+        skeleton = self.maps().skeleton  # the first model's (output_spec.skeleton)
+        part = w.Dropdown(options=part_options(skeleton), value=ALL, description="part", style=wide)
+        limb = w.Dropdown(options=limb_options(skeleton), value=ALL, description="limb", style=wide)
         view = w.ToggleButtons(
             options=[("maps", "maps"), ("change from t-1", "change"), ("arrows", "arrows")],
             value="maps", description="view", style={"description_width": "initial", "button_width": "auto"},
@@ -304,6 +305,14 @@ class StageExplorer:
                 n = self.n_stages(model.value)
                 if stage.max != n:
                     stage.max = n
+                skeleton = self.maps(model.value).skeleton  # each model's own parts and limbs
+                if list(part.options) != part_options(skeleton):
+                    hold[0] = True
+                    try:
+                        part.options, part.value = part_options(skeleton), ALL
+                        limb.options, limb.value = limb_options(skeleton), ALL
+                    finally:
+                        hold[0] = False
                 data = self.jpeg(
                     model=model.value, image=image.value, stage=stage.value, part=part.value,
                     limb=limb.value, view=view.value,

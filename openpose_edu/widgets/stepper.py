@@ -1,4 +1,9 @@
-"""The assembly stepper: the parse of one image, one greedy decision at a time (Eq. 10-15, Fig. 6)."""
+"""The assembly stepper: the parse of one image, one decision at a time (Eq. 10-15, Fig. 6).
+
+Either parser: the CVPR 2017 demo's (``assembly.parse``: one limb type at a time, greedy) or
+the TPAMI 2019 one (``assembly2019.parse_2019``: every connection of every limb type in one
+ranked list, fragments joined and merged).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ import numpy as np
 
 from .. import viz
 from ..assembly import ParsingParams, parse
+from ..assembly2019 import JOIN, LOOP, MERGE, NEW, parse_2019
 from ..inference import infer_maps, parsing_params_of
 from ..io import check_image
-from ..skeleton import COLORS, LIMBS
+from ..skeleton import COCO18, Skeleton
 from .base import (
     limb_options,
     people_text,
@@ -38,11 +44,26 @@ class AssemblyStepper:
     Parses are cached per set of thresholds, so moving the step slider only redraws.
     ``params``: the thresholds to start from (default the demo's ``ParsingParams()``; pass
     ``inference.parsing_params_of(model)`` for the ones chosen for a model, as ``from_model`` does).
+    ``parser``: "2017" (per limb type: the limb menu picks the type, the step its decisions) or
+    "2019" (TPAMI Sec. 3.5: the step walks the one ranked list of all limb types; the limb menu
+    only picks which samples are drawn).
     """
 
+    PARSERS = ("2017", "2019")
+
     def __init__(
-        self, image: np.ndarray, S: Any, L: Any, params: Any = None, display: viz.Display | None = None
+        self,
+        image: np.ndarray,
+        S: Any,
+        L: Any,
+        params: Any = None,
+        display: viz.Display | None = None,
+        skeleton: Skeleton = COCO18,
+        parser: str = "2017",
     ) -> None:
+        if parser not in self.PARSERS:
+            raise ValueError(f"parser must be one of {self.PARSERS}, got {parser!r}")
+        self.parser = parser
 
         self.image = check_image(image)
         # The thresholds the sliders start from and the others keep (default: the demo's).
@@ -58,6 +79,7 @@ class AssemblyStepper:
             h, w = self.S.shape[1:]
             self.image = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
         self.display = display or viz.Display()
+        self.skeleton = skeleton  # what S's and L's channels mean (the model's output_spec.skeleton)
         self._cache: dict[Any, Any] = {}
 
     @classmethod
@@ -69,6 +91,7 @@ class AssemblyStepper:
         maps = infer_maps(model, image, color=color, all_stages=stage is not None, stage=stage)
         S, L = maps.stage_maps(stage)
         kwargs.setdefault("params", parsing_params_of(model))
+        kwargs.setdefault("skeleton", maps.skeleton)
         return cls(image, S, L, **kwargs)
 
     def parse(self, **thresholds: float) -> Any:
@@ -76,7 +99,8 @@ class AssemblyStepper:
 
         params = replace(self.params, **thresholds)
         if params not in self._cache:
-            self._cache[params] = parse(self.S, self.L, params)
+            run = parse_2019 if self.parser == "2019" else parse
+            self._cache[params] = run(self.S, self.L, params, skeleton=self.skeleton)
         return self._cache[params]
 
     def threshold_ranges(self) -> dict[str, tuple[float, float]]:
@@ -102,9 +126,17 @@ class AssemblyStepper:
             "min_mean_score": (0.0, max(mean_hi, 0.01)),
         }
 
-    def decisions(self, limb: int, **thresholds: float) -> list[str]:
-        """One line per greedy decision of limb type ``limb``, in order: pair, score, verdict."""
+    def n_decisions(self, limb: int, **thresholds: float) -> int:
+        """How many decisions the step slider walks: limb ``limb``'s (2017) or all (2019)."""
         steps = self.parse(**thresholds).steps
+        return len(steps.ranked) if self.parser == "2019" else len(steps.connections[limb].ranked)
+
+    def decisions(self, limb: int, **thresholds: float) -> list[str]:
+        """One line per decision, in order: pair, score, verdict (limb type ``limb``'s greedy
+        decisions for the 2017 parser; every limb type's, in the global order, for 2019)."""
+        steps = self.parse(**thresholds).steps
+        if self.parser == "2019":
+            return [steps.describe(r, self.skeleton) for r in range(len(steps.ranked))]
         scores, conns = steps.limbs[limb], steps.connections[limb]
         lines = []
         for r, ((i, j), ok) in enumerate(zip(conns.ranked.tolist(), conns.accepted.tolist())):
@@ -120,8 +152,11 @@ class AssemblyStepper:
 
         people = self.parse(**thresholds)
         steps = people.steps
-        peaks, scores, conns = steps.peaks, steps.limbs[limb], steps.connections[limb]
-        lb = LIMBS[limb]
+        peaks = steps.peaks
+        if self.parser == "2019":
+            return self._figure_2019(people, step)
+        scores, conns = steps.limbs[limb], steps.connections[limb]
+        lb = self.skeleton.limbs[limb]
         R = len(conns.ranked)
         step = R if step is None else max(0, min(step, R))
         H, W = self.image.shape[:2]
@@ -130,7 +165,8 @@ class AssemblyStepper:
         ax, ax_p = fig.subplots(1, 2)
         viz.show_image(ax, self.image)
         # Every candidate part, faint; the two part types of this limb, large.
-        colors = np.array([COLORS[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
+        palette = self.skeleton.colors
+        colors = np.array([palette[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
         ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
         for ids, marker in ((scores.a, "o"), (scores.b, "s")):
             ax.scatter(peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none",
@@ -143,7 +179,7 @@ class AssemblyStepper:
                 break
             A, B = peaks.xy[scores.a[i]], peaks.xy[scores.b[j]]
             style = (
-                dict(color=np.array(COLORS[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
+                dict(color=np.array(palette[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
             )
             ax.plot([A[0], B[0]], [A[1], B[1]], **style)
             ax.text((A[0] + B[0]) / 2, (A[1] + B[1]) / 2, f"{scores.score[i, j]:.2f}", **label)
@@ -154,9 +190,49 @@ class AssemblyStepper:
             pts, vals = scores.samples[i, j], scores.along[i, j]
             ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
                        edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
-        ax.set_title(f"{lb.name}: decision {step} of {R}", fontsize=9)
+        ax.set_title(f"{self.skeleton.limb_name(lb)}: decision {step} of {R}", fontsize=9)
         viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
-        viz.plot_skeleton(ax_p, people.keypoints)
+        viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
+        return fig
+
+    def _figure_2019(self, people: Any, step: int | None) -> Figure:
+        """The 2019 walk up to decision ``step``: every connection decided so far, whatever its
+        limb type (solid: it built a person; dashed grey: skipped), the current one's samples."""
+        from matplotlib.figure import Figure
+
+        steps = people.steps
+        peaks, rc = steps.peaks, steps.ranked
+        R = len(rc)
+        step = R if step is None else max(0, min(step, R))
+        H, W = self.image.shape[:2]
+        d = self.display
+        fig = Figure(figsize=d.figsize(0.5 * H / W * 0.92 + 0.06), dpi=d.dpi, layout="constrained")
+        ax, ax_p = fig.subplots(1, 2)
+        viz.show_image(ax, self.image)
+        palette = self.skeleton.colors
+        colors = np.array([palette[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
+        ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
+        built = {NEW, JOIN, LOOP, MERGE}
+        for r in range(step):
+            A, B = peaks.xy[rc.a[r]], peaks.xy[rc.b[r]]
+            k = int(rc.limb[r])
+            ok = int(steps.decision[r]) in built
+            style = dict(color=np.array(palette[k]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
+            ax.plot([A[0], B[0]], [A[1], B[1]], **style)
+        if step >= 1:  # the current connection's sample points p(u), colored by L_c(p(u)) . v
+            r = step - 1
+            limb = steps.limbs[int(rc.limb[r])]
+            i = int(np.flatnonzero(limb.a == rc.a[r])[0])
+            j = int(np.flatnonzero(limb.b == rc.b[r])[0])
+            pts, vals = limb.samples[i, j], limb.along[i, j]
+            ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
+                       edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+            live = int(steps.n_people[r])
+            ax.set_title(f"2019: decision {step} of {R}, {live} fragments", fontsize=9)
+        else:
+            ax.set_title(f"2019: decision 0 of {R}", fontsize=9)
+        viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
+        viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
         return fig
 
     def widget(self) -> ipywidgets.VBox:
@@ -174,7 +250,7 @@ class AssemblyStepper:
             return w.FloatSlider(value=value, min=lo, max=hi, step=(hi - lo) / 100, description=text,
                                  readout_format=".3f", style=wide)  # fmt: skip
 
-        limb = w.Dropdown(options=limb_options()[1:], value=0, description="limb", style=wide)
+        limb = w.Dropdown(options=limb_options(self.skeleton)[1:], value=0, description="limb", style=wide)
         step = w.IntSlider(value=0, min=0, max=20, description="decision", style=wide)
         peak = slider("peak_threshold", d.peak_threshold, "peak threshold")
         paf = slider("paf_threshold", d.paf_threshold, "PAF threshold")
@@ -185,7 +261,7 @@ class AssemblyStepper:
             th = dict(
                 peak_threshold=peak_threshold, paf_threshold=paf_threshold, min_mean_score=min_mean_score
             )
-            n = len(self.parse(**th).steps.connections[limb].ranked)
+            n = self.n_decisions(limb, **th)
             step_slider.max = max(n, 1)
             lines = self.decisions(limb, **th)
             shown = [
