@@ -9,11 +9,15 @@ import matplotlib
 import torch
 
 SHARED_WEIGHTS = Path(__file__).resolve().parent.parent / "shared" / "weights"
+SHARED_EXAMPLES = SHARED_WEIGHTS.parent / "examples"
 
 # The real published weights are mirrored beside the project (never committed). Point the
 # package at them unless the caller already chose a mirror; notebook kernels inherit this.
 if "OPENPOSE_EDU_MIRROR" not in os.environ and SHARED_WEIGHTS.is_dir():
     os.environ["OPENPOSE_EDU_MIRROR"] = str(SHARED_WEIGHTS)
+# Likewise CMU's example photos and video (openpose_edu.media), never committed either.
+if "OPENPOSE_EDU_EXAMPLES" not in os.environ and SHARED_EXAMPLES.is_dir():
+    os.environ["OPENPOSE_EDU_EXAMPLES"] = str(SHARED_EXAMPLES)
 # Headless plots in the test process only: an MPLBACKEND variable would reach the notebook
 # kernels too and stop their inline figures (nbval would then miss the stored outputs).
 matplotlib.use("Agg")

@@ -35,6 +35,7 @@ _SUBMODULES = {
     "inference",
     "io",
     "loss",
+    "media",
     "model",
     "skeleton",
     "surgery",

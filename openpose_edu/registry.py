@@ -5,7 +5,8 @@ cmu-body25) to a ``WeightSpec``: file name, download URLs, digest, size, licence
 ``fetch(name)`` finds the file: first in the mirror directory ``$OPENPOSE_EDU_MIRROR``, then in
 the cache ``$OPENPOSE_EDU_CACHE`` (default ``~/.cache/openpose_edu``), then by download; the
 hash is checked before anything is used, and a failed download leaves nothing behind. Loading a
-file into a model is weights.py's (``load_model``).
+file into a model is weights.py's (``load_model``). ``fetch_file`` is that mirror -> cache ->
+download path for any registered file; the example-media registry (media.py) uses it too.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def _matches(spec: WeightSpec, path: Path) -> tuple[bool, str]:
+def _matches(spec: Any, path: Path) -> tuple[bool, str]:
     if spec.digest is None:
         return True, ""
     actual = file_digest(path, spec.algorithm)
@@ -195,7 +196,7 @@ class _LocalWriteError(OSError):
 
 
 def _download(
-    url: str, f: Any, spec: WeightSpec, progress: bool, timeout: float = 30.0, deadline: float | None = None
+    url: str, f: Any, spec: Any, progress: bool, timeout: float = 30.0, deadline: float | None = None
 ) -> None:
     """Stream ``url`` into the open file ``f`` (a temporary file) with a tqdm bar, checking its hash.
 
@@ -274,11 +275,28 @@ def fetch(name: str, progress: bool = True, deadline: float | None = None) -> Pa
     spec = weight_spec(name)
     if spec.path is not None:  # ships with the package
         return _packaged(spec)
-    mirror = mirror_dir()
+    return fetch_file(spec, mirror_dir(), cache_dir(), progress, deadline)
+
+
+def fetch_file(
+    spec: Any,
+    mirror: Path | None,
+    cache: Path,
+    progress: bool = True,
+    deadline: float | None = None,
+    mirror_var: str = "OPENPOSE_EDU_MIRROR",
+) -> Path:
+    """Mirror, then cache, then download (hash-checked, atomic) for any registered file ``spec``.
+
+    ``spec`` needs ``name``, ``filename``, ``urls``, ``algorithm``, ``digest`` and ``size`` (a
+    WeightSpec or media.MediaSpec); ``mirror_var`` is the environment variable that names
+    ``mirror``, quoted in the messages. Raises ValueError for a wrong file (mirror or download)
+    and ConnectionError when no URL could be downloaded, each saying where to put the file.
+    """
     return (
-        _from_mirror(spec, mirror)
-        or _from_cache(spec)
-        or _download_to_cache(spec, mirror, progress, deadline)
+        _from_mirror(spec, mirror, mirror_var)
+        or _from_cache(spec, cache)
+        or _download_to_cache(spec, mirror, progress, deadline, cache, mirror_var)
     )
 
 
@@ -300,24 +318,24 @@ def _packaged(spec: WeightSpec) -> Path:
     return spec.path
 
 
-def _from_mirror(spec: WeightSpec, mirror: Path | None) -> Path | None:
-    """Step 1: ``$OPENPOSE_EDU_MIRROR/<filename>`` if it is there (it must match; never modified)."""
+def _from_mirror(spec: Any, mirror: Path | None, mirror_var: str = "OPENPOSE_EDU_MIRROR") -> Path | None:
+    """Step 1: ``$<mirror_var>/<filename>`` if it is there (it must match; never modified)."""
     if mirror is not None and (mirror / spec.filename).is_file():
         path = mirror / spec.filename
         ok, actual = _matches(spec, path)
         if not ok:
             raise ValueError(
-                f"{path} (from OPENPOSE_EDU_MIRROR) has {spec.algorithm} {actual}, expected {spec.digest}; "
-                "replace it with the published file or unset OPENPOSE_EDU_MIRROR"
+                f"{path} (from {mirror_var}) has {spec.algorithm} {actual}, expected {spec.digest}; "
+                f"replace it with the published file or unset {mirror_var}"
             )
         return path
     return None
 
 
-def _from_cache(spec: WeightSpec) -> Path | None:
+def _from_cache(spec: Any, cache: Path | None = None) -> Path | None:
     """Step 2: the cached file if it matches (a mismatching one is removed, to be fetched again)."""
     name = spec.name
-    cache = cache_dir()
+    cache = cache_dir() if cache is None else cache
     target = cache / spec.filename
     if target.exists() and not target.is_file():
         raise IsADirectoryError(
@@ -332,10 +350,17 @@ def _from_cache(spec: WeightSpec) -> Path | None:
     return None
 
 
-def _download_to_cache(spec: WeightSpec, mirror: Path | None, progress: bool, deadline: float | None) -> Path:
+def _download_to_cache(
+    spec: Any,
+    mirror: Path | None,
+    progress: bool,
+    deadline: float | None,
+    cache: Path | None = None,
+    mirror_var: str = "OPENPOSE_EDU_MIRROR",
+) -> Path:
     """Step 3: each URL in turn into the cache, atomically; the error says what failed and what to do."""
     name = spec.name
-    cache = cache_dir()
+    cache = cache_dir() if cache is None else cache
     target = cache / spec.filename
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -366,7 +391,7 @@ def _download_to_cache(spec: WeightSpec, mirror: Path | None, progress: bool, de
                     "free disk space or set OPENPOSE_EDU_CACHE to a writable folder with room",
                 ) from None
             failures.append(str(e) if url in str(e) else f"{url}: {e}")
-    where = f"$OPENPOSE_EDU_MIRROR/{spec.filename}" + (f" (= {mirror / spec.filename})" if mirror else "")
+    where = f"${mirror_var}/{spec.filename}" + (f" (= {mirror / spec.filename})" if mirror else "")
     # A wrong file is a content problem (ValueError); otherwise the network failed.
     raise (ValueError if wrong_content else ConnectionError)(
         f"could not get {spec.filename!r} for {name!r}:\n  "
