@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ from .drawing import (
     as_numpy,
     check_keypoints,
     color_wheel,
+    draw_people,
     limb_field,
     overlay_change,
     overlay_heatmap,
@@ -423,3 +424,37 @@ def figure_to_png(fig: Figure, compression: int = 1) -> bytes:
     if not ok:
         raise RuntimeError("OpenCV could not encode the figure as PNG")
     return buf.tobytes()
+
+
+def pipeline_figure(
+    image: np.ndarray, poses: Any, width: float = 10.5, dpi: int = 80, fontsize: float = 11
+) -> Figure:
+    """The paper's pipeline figure (CVPR 2017 Fig. 2 a-e) for one image, in two rows of three panels.
+
+    (a) the input, (b) all confidence maps S, (c) all PAFs L (colour = direction), (d) the
+    matched limbs (Eq. 12-14), (e) the people, and the legend of part and limb colours.
+    image: uint8 (H, W, 3) RGB; poses: ``inference.Poses`` of that image (maps at any grid).
+    ``width`` inches at ``dpi``: 10.5 in at 80 dpi is 840 pixels, about the width JupyterLab
+    gives a notebook with its file browser open, so ``fontsize`` 11 titles stay about 12 px high.
+    """
+    from matplotlib.figure import Figure
+
+    H, W = image.shape[:2]
+    panel = width / 3
+    fig = Figure(figsize=(width, 2 * panel * H / W + 0.7), dpi=dpi, layout="constrained")
+    axes = fig.subplots(2, 3)
+    show_image(axes[0, 0], image, "(a) input")
+    plot_heatmap(
+        axes[0, 1], poses.maps.S, None, image=image, stride=None, title="(b) $S$: all parts", colorbar=True
+    )
+    plot_paf_rgb(
+        axes[0, 2], poses.maps.L, None, image=image, stride=None, title="(c) $L$: all limbs", legend=True
+    )
+    show_image(axes[1, 0], (image * 0.4 + 153).astype(np.uint8), "(d) matched limbs (Eq. 12-14)")
+    plot_skeleton(axes[1, 0], poses.keypoints, markersize=0)
+    n = len(poses.keypoints)
+    show_image(axes[1, 1], draw_people(image, poses.keypoints), f"(e) people: {n}")
+    skeleton_legend(axes[1, 2], fontsize=fontsize * 0.7)
+    for ax in axes.flat:
+        ax.title.set_fontsize(fontsize)
+    return fig
