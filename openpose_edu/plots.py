@@ -78,6 +78,39 @@ def add_colorbar(ax: Axes, cmap: str = S_CMAP, label: str = "$S$", vmin: float =
     return cb
 
 
+def change_colormap():
+    """The diverging colours of ``overlay_change``: blue (shrank) through the faded photo's grey
+    (no change) to red (grew), for a colorbar of a change view."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(
+        "change", [(0.1, 0.3, 1.0), (0.55, 0.55, 0.55), (0.85, 0.1, 0.1)]
+    )
+
+
+def add_change_colorbar(
+    ax: Axes,
+    label: str = "change",
+    vmax: float = 0.5,
+    cax: Axes | None = None,
+    orientation: str = "vertical",
+    fontsize: float = 7,
+):
+    """A diverging colorbar -vmax..+vmax for ``overlay_change`` pictures (red grew, blue shrank).
+
+    Beside ``ax``, or in ``cax`` (e.g. an inset) when given. Returns the Colorbar.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    sm = ScalarMappable(Normalize(-vmax, vmax), change_colormap())
+    kw = dict(cax=cax) if cax is not None else dict(ax=ax, fraction=0.04, pad=0.02)
+    cb = ax.figure.colorbar(sm, orientation=orientation, ticks=[-vmax, 0.0, vmax], **kw)
+    cb.ax.tick_params(labelsize=fontsize)
+    cb.set_label(label, fontsize=fontsize + 1)
+    return cb
+
+
 def plot_color_wheel(ax: Axes, size: int = 96, labels: bool = True, fontsize: float = 7) -> Axes:
     """The legend of a PAF picture: the colour of each direction, labelled (image y points down).
 
@@ -379,8 +412,9 @@ def stage_grid(
 
     The refinement of Eq. 2 over t = 1..T (paper Fig. 4). ``S``, ``L``: lists of T maps
     (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. ``differences``: a
-    third row, S^t - S^{t-1} (red: grew, blue: shrank; ``overlay_change``). Fixed colour
-    scales, a colorbar for S and a labelled colour wheel for L. Returns a new Figure.
+    third row, S^t - S^{t-1} (red: grew, blue: shrank; ``overlay_change``) with its diverging
+    colorbar. Fixed colour scales, a colorbar for S and a labelled colour wheel for L. Returns a
+    new Figure.
     """
     from matplotlib.figure import Figure
 
@@ -405,6 +439,8 @@ def stage_grid(
                 change = part_map(S[t], part) - part_map(S[t - 1], part)
                 ax.imshow(overlay_change(image, change, stride))
                 ax.set_title(f"$S^{{{t + 1}}} - S^{{{t}}}$", fontsize=9)
+                if t == T - 1:  # the legend of the row: red grew, blue shrank
+                    add_change_colorbar(ax, "red: grew\nblue: shrank")
             ax.set_axis_off()
     return fig
 

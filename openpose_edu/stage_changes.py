@@ -62,22 +62,31 @@ def compare_stages(
     image: np.ndarray,
     name: str = "",
     stage: int = 1,
-    radius: float = 4.0,
+    radius: float | None = None,
     device: torch.device | str | None = None,
 ) -> StageComparison:
     """Parse ``image`` at ``stage`` and at the last stage of one forward pass (Eq. 1-2, Fig. 4).
 
     image: uint8 (H, W, 3) RGB; the model's own parser thresholds (``parsing_params_of``).
     A part counts as changed when the other stage has no part of its type within ``radius``
-    image pixels. Returns a ``StageComparison``.
+    image pixels; the default is two cells of the network's output grid (``change_radius``), so
+    a peak that only moved to a neighbouring cell is the same part, not a new one.
+    Returns a ``StageComparison``.
     """
     maps = infer_maps(model, image, all_stages=True, device=device)
     params = parsing_params_of(model)
     first = poses_from_maps(maps, params, stage=stage)
     last = poses_from_maps(maps, params)
-    return StageComparison(name, first, last, part_changes(first.keypoints, last.keypoints, radius))
+    r = change_radius(model, image) if radius is None else radius
+    return StageComparison(name, first, last, part_changes(first.keypoints, last.keypoints, r))
+
+
+def change_radius(model: Any, image: np.ndarray, cells: float = 2.0) -> float:
+    """``cells`` output cells of ``model`` in the image's pixels (the photo is resized to the
+    network's input height ``input_spec.box_size``; one cell is ``model.stride`` input pixels)."""
+    return cells * model.stride * image.shape[0] / model.input_spec.box_size
 
 
 def rank_by_change(comparisons: Iterable[StageComparison]) -> list[StageComparison]:
-    """The comparisons, most changed first: by people gained or lost, then parts added + dropped."""
-    return sorted(comparisons, key=lambda c: (abs(c.people[1] - c.people[0]), len(c.changes)), reverse=True)
+    """The comparisons, most changed first: by parts added + dropped, then people gained or lost."""
+    return sorted(comparisons, key=lambda c: (len(c.changes), abs(c.people[1] - c.people[0])), reverse=True)

@@ -35,7 +35,9 @@ from .drawing import (
 from .macs import conv_macs, macs_per_part
 from .plots import (
     PartChanges,
+    add_change_colorbar,
     add_colorbar,
+    change_colormap,
     figure_to_png,
     limb_label,
     mark_part_changes,
@@ -60,8 +62,10 @@ __all__ = [
     "ArrayLike",
     "Display",
     "PartChanges",
+    "add_change_colorbar",
     "add_colorbar",
     "as_numpy",
+    "change_colormap",
     "check_keypoints",
     "color_wheel",
     "conv_macs",
