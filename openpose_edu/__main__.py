@@ -1,6 +1,7 @@
 """Command line: estimate poses in images, write drawn images and OpenPose JSON.
 
     python -m openpose_edu IMAGE_OR_DIR ... [--model NAME] [--out DIR] [--scales 0.5 1 1.5 2] [--stage T]
+    python -m openpose_edu VIDEO ... --out DIR [--maps S|L] ...   (videos: video.py)
 
 For every image (a directory means every regular file directly inside it) writes
 ``DIR/<name>_keypoints.json`` (OpenPose's format) and ``DIR/<name>_rendered.png`` (the
@@ -250,6 +251,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
         "a small real COCO network (downloaded once, 2 MB). 'bundled' works offline but was trained "
         "on synthetic scenes only: on photos it finds phantom people",
+    )
+    parser.epilog = (
+        "Videos: give a video file (.mp4, .avi, .mov, ...) or a folder of frames with --video: "
+        "<stem>_<frame>_keypoints.json per frame and <stem>_rendered.mp4, with the same default "
+        "model; --maps S|L (with --map-index I, --map-stage T) also writes <stem>_maps.mp4, a "
+        "confidence map or PAF over every frame; --max-frames N stops early. "
+        "Options of the video path: python -m openpose_edu clip.mp4 --help"
     )
     parser.add_argument(
         "--scales",

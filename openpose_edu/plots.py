@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ from .drawing import (
     as_numpy,
     check_keypoints,
     color_wheel,
+    draw_people,
     limb_field,
     overlay_change,
     overlay_heatmap,
@@ -78,6 +79,39 @@ def add_colorbar(ax: Axes, cmap: str = S_CMAP, label: str = "$S$", vmin: float =
     cb = ax.figure.colorbar(sm, ax=ax, fraction=0.04, pad=0.02, ticks=[vmin, (vmin + vmax) / 2, vmax])
     cb.ax.tick_params(labelsize=7)
     cb.set_label(label, fontsize=8)
+    return cb
+
+
+def change_colormap():
+    """The diverging colours of ``overlay_change``: blue (shrank) through the faded photo's grey
+    (no change) to red (grew), for a colorbar of a change view."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(
+        "change", [(0.1, 0.3, 1.0), (0.55, 0.55, 0.55), (0.85, 0.1, 0.1)]
+    )
+
+
+def add_change_colorbar(
+    ax: Axes,
+    label: str = "change",
+    vmax: float = 0.5,
+    cax: Axes | None = None,
+    orientation: str = "vertical",
+    fontsize: float = 7,
+):
+    """A diverging colorbar -vmax..+vmax for ``overlay_change`` pictures (red grew, blue shrank).
+
+    Beside ``ax``, or in ``cax`` (e.g. an inset) when given. Returns the Colorbar.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    sm = ScalarMappable(Normalize(-vmax, vmax), change_colormap())
+    kw = dict(cax=cax) if cax is not None else dict(ax=ax, fraction=0.04, pad=0.02)
+    cb = ax.figure.colorbar(sm, orientation=orientation, ticks=[-vmax, 0.0, vmax], **kw)
+    cb.ax.tick_params(labelsize=fontsize)
+    cb.set_label(label, fontsize=fontsize + 1)
     return cb
 
 
@@ -419,8 +453,9 @@ def stage_grid(
 
     The refinement of Eq. 1-2 over t = 1..T (CVPR 2017 Fig. 4). ``S``, ``L``: lists of T maps
     (19, h, w) / (38, h, w) (or (1, C, h, w)), e.g. ``NetworkOutput.S``. ``differences``: a
-    third row, S^t - S^{t-1} (red: grew, blue: shrank; ``overlay_change``). Fixed colour
-    scales, a colorbar for S and a labelled colour wheel for L. Returns a new Figure.
+    third row, S^t - S^{t-1} (red: grew, blue: shrank; ``overlay_change``) with its diverging
+    colorbar. Fixed colour scales, a colorbar for S and a labelled colour wheel for L. Returns a
+    new Figure.
     """
     from matplotlib.figure import Figure
 
@@ -445,6 +480,8 @@ def stage_grid(
                 change = part_map(S[t], part) - part_map(S[t - 1], part)
                 ax.imshow(overlay_change(image, change, stride))
                 ax.set_title(f"$S^{{{t + 1}}} - S^{{{t}}}$", fontsize=9)
+                if t == T - 1:  # the legend of the row: red grew, blue shrank
+                    add_change_colorbar(ax, "red: grew\nblue: shrank")
             ax.set_axis_off()
     return fig
 
@@ -464,3 +501,37 @@ def figure_to_png(fig: Figure, compression: int = 1) -> bytes:
     if not ok:
         raise RuntimeError("OpenCV could not encode the figure as PNG")
     return buf.tobytes()
+
+
+def pipeline_figure(
+    image: np.ndarray, poses: Any, width: float = 10.5, dpi: int = 80, fontsize: float = 11
+) -> Figure:
+    """The paper's pipeline figure (CVPR 2017 Fig. 2 a-e) for one image, in two rows of three panels.
+
+    (a) the input, (b) all confidence maps S, (c) all PAFs L (colour = direction), (d) the
+    matched limbs (Eq. 12-14), (e) the people, and the legend of part and limb colours.
+    image: uint8 (H, W, 3) RGB; poses: ``inference.Poses`` of that image (maps at any grid).
+    ``width`` inches at ``dpi``: 10.5 in at 80 dpi is 840 pixels, about the width JupyterLab
+    gives a notebook with its file browser open, so ``fontsize`` 11 titles stay about 12 px high.
+    """
+    from matplotlib.figure import Figure
+
+    H, W = image.shape[:2]
+    panel = width / 3
+    fig = Figure(figsize=(width, 2 * panel * H / W + 0.7), dpi=dpi, layout="constrained")
+    axes = fig.subplots(2, 3)
+    show_image(axes[0, 0], image, "(a) input")
+    plot_heatmap(
+        axes[0, 1], poses.maps.S, None, image=image, stride=None, title="(b) $S$: all parts", colorbar=True
+    )
+    plot_paf_rgb(
+        axes[0, 2], poses.maps.L, None, image=image, stride=None, title="(c) $L$: all limbs", legend=True
+    )
+    show_image(axes[1, 0], (image * 0.4 + 153).astype(np.uint8), "(d) matched limbs (Eq. 12-14)")
+    plot_skeleton(axes[1, 0], poses.keypoints, markersize=0)
+    n = len(poses.keypoints)
+    show_image(axes[1, 1], draw_people(image, poses.keypoints), f"(e) people: {n}")
+    skeleton_legend(axes[1, 2], fontsize=fontsize * 0.7)
+    for ax in axes.flat:
+        ax.title.set_fontsize(fontsize)
+    return fig

@@ -1,13 +1,15 @@
 """Videos: every frame through the one inference path, OpenPose's per-frame JSON, rendered videos.
 
     python -m openpose_edu VIDEO --out DIR [--model NAME] [--maps S|L --map-index I --map-stage T]
+                           [--max-frames N]
     python -m openpose_edu FRAME_DIR --video --out DIR ...
 
 For a video ``clip.mp4`` (or a folder ``clip/`` of frame images, sorted by name) writes
 ``DIR/clip_000000000000_keypoints.json``, ... (one per frame, named as OpenPose's
 ``--write_json`` names them), ``DIR/clip_rendered.mp4`` (the skeletons drawn, Fig. 2e per
 frame) and, with ``--maps``, ``DIR/clip_maps.mp4``: S^t_j (Eq. 1) or L^t_c (Eq. 2) of one
-part j or limb c at stage t over each frame.
+part j or limb c at stage t over each frame. The default model is the image path's
+(``__main__.DEFAULT_MODEL``, the small real COCO network): one network for photos and frames.
 
 Video I/O is OpenCV's (``cv2.VideoCapture`` / ``cv2.VideoWriter``): the opencv-python-headless
 wheel bundles FFmpeg, so it reads the usual containers and codecs (mp4/H.264, avi/MJPEG, webm)
@@ -22,6 +24,7 @@ half-written file under a final name.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -36,8 +39,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
-from .io import command_line, openpose_json, read_image
+from . import inference  # module-qualified: tests replace inference.estimate
+from .io import command_line, openpose_json, positive_int_arg, read_image
 from .skeleton import COCO18, SKELETONS, Skeleton
 from .viz import draw_people, paf_to_rgb, part_map
 from .weights import REGISTRY
@@ -186,15 +189,19 @@ def process_video(
     params: Any = None,
     device: str | None = None,
     progress: bool = True,
+    max_frames: int | None = None,
 ) -> dict[str, Any]:
     """Every frame of ``source`` through ``estimate`` (Fig. 2 a-e); write JSON per frame and videos.
 
-    With ``view`` also a maps video (S^t_j or L^t_c over each frame). Returns a summary: frames,
-    people per frame, seconds, fps and the paths written. Raises ValueError on an unreadable input.
+    With ``view`` also a maps video (S^t_j or L^t_c over each frame); ``max_frames`` stops after
+    the first N frames. Returns a summary: frames, people per frame, seconds, fps and the paths
+    written. Raises ValueError on an unreadable input.
     """
 
     source = Path(source)
     frames, count, fps = read_frames(source)
+    if max_frames is not None:
+        frames, count = itertools.islice(frames, max_frames), min(count, max_frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = source.stem if source.is_file() else source.name
@@ -242,17 +249,22 @@ def process_video(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m openpose_edu VIDEO --out DIR``: the video path of the command line."""
+    from .__main__ import DEFAULT_MODEL, load_cli_model  # one default network for images and videos
 
     parser = command_line(
         "Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
         "<stem>_<frame:012d>_keypoints.json per frame, <stem>_rendered.mp4 and optionally <stem>_maps.mp4.",
         inputs="video files, or folders of frame images",
-        model=f"registry name ({', '.join(REGISTRY)}) or a weights file",
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
+        "the same small real COCO network as for images (downloaded once, 2 MB)",
     )
     parser.add_argument("--video", action="store_true", help="treat folders as the frames of one video")
     parser.add_argument("--maps", choices=("S", "L"), default=None, help="also write a maps video: S or L")
     parser.add_argument("--map-index", type=int, default=None, help="part (S) or limb (L) index; default all")
     parser.add_argument("--map-stage", type=int, default=None, help="stage t of the maps video; default last")
+    parser.add_argument(
+        "--max-frames", type=positive_int_arg, default=None, help="only the first N frames (default all)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -261,22 +273,36 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     try:
-        model = weights.load_model(args.model, device=args.device)
-    except (OSError, ValueError, KeyError, ImportError) as e:
-        print(f"error: cannot load model {args.model or 'bundled'!r}: {e}", file=sys.stderr)
+        model = load_cli_model(args.model, args.device)
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
+        hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(
+            f"error: cannot load model {args.model or DEFAULT_MODEL!r}: {first}{'' if args.model else hint}",
+            file=sys.stderr,
+        )
         return 1
+    print(f"model: {model.card.summary()}", file=sys.stderr)
     failed = 0
     for source in args.inputs:
         try:
             summary = process_video(
-                source, model, args.out, view, device=args.device, progress=not args.no_progress
+                source,
+                model,
+                args.out,
+                view,
+                device=args.device,
+                progress=not args.no_progress,
+                max_frames=args.max_frames,
             )
         except (OSError, ValueError) as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr)
             continue
         print(
-            f"{source}: {summary['frames']} frames, {summary['fps']:.2f} frames/s, output in {args.out}",
+            f"{source}: {summary['frames']} frames, {summary['fps']:.2f} frames/s, "
+            f"{np.mean(summary['people']) if summary['people'] else 0:.1f} people per frame on average, "
+            f"output in {args.out}",
             file=sys.stderr,
         )
     return 1 if failed else 0

@@ -65,6 +65,23 @@ def _assert_sharp(page, selector: str) -> None:
             assert natural >= shown, f"a picture of {natural} px is stretched to {shown} px"
 
 
+def _assert_aspect(page, selector: str, tolerance: float = 0.02) -> None:
+    """Every picture matched is shown with its own aspect ratio (height / width) within ``tolerance``,
+    whatever width the page gives it (JupyterLab with its file browser open caps the width)."""
+    sizes = page.eval_on_selector_all(
+        selector,
+        "els => els.map(e => [e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width,"
+        " e.getBoundingClientRect().height])",
+    )
+    assert sizes, f"no picture matches {selector}"
+    for nw, nh, w, h in sizes:
+        if w > 0 and nw > 0:
+            ratio = (h / w) / (nh / nw)
+            assert abs(ratio - 1) <= tolerance, (
+                f"a {nw}x{nh} picture is shown {w:.0f}x{h:.0f} ({ratio:.3f} of its aspect)"
+            )
+
+
 def _move_slider_and_compare(page, picture_selector: str, timeout_ms: float) -> None:
     picture = page.locator(picture_selector).first
     picture.wait_for(state="visible", timeout=timeout_ms)
@@ -95,11 +112,14 @@ def test_jupyterlab_stage_slider_redraws(tmp_path: Path) -> None:
         with playwright_api.sync_playwright() as p:
             browser = _browser(p)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                # JupyterLab's default layout on a laptop: 1280 x 800, the file browser open.
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
                 run_all_cells(page, base, token, "explorer.ipynb", 30_000)
                 page.locator(".widget-image").first.wait_for(state="visible", timeout=40_000)
                 page.wait_for_timeout(500)
+                assert page.locator(".jp-FileBrowser").first.is_visible()  # the width the notebook gets
                 _assert_sharp(page, ".widget-image")
+                _assert_aspect(page, ".widget-image")
                 _shot(page, tmp_path, "jupyterlab_stage_explorer")
                 _move_slider_and_compare(page, ".widget-image", 40_000)
                 _shot(page, tmp_path, "jupyterlab_stage_explorer_moved")
@@ -117,6 +137,7 @@ def test_voila_workshop_stage_slider_redraws(tmp_path: Path) -> None:
                 page.goto(f"{base}/?token={token}", timeout=60_000)
                 _move_slider_and_compare(page, ".widget-image", 60_000)
                 _assert_sharp(page, ".widget-image")
+                _assert_aspect(page, ".widget-image")
                 _shot(page, tmp_path, "voila_app")
                 # Upload a photo: the app must show it (not scene 0) with its people count.
                 photo = tmp_path / "my_photo.png"

@@ -161,7 +161,8 @@ def test_stage_grid_and_plot_helpers_draw():
     fig = viz.stage_grid(S, L, part=0, limb=1, image=image)
     assert len(fig.axes) == 2 * T + 1  # and the colorbar (the colour wheel is an inset)
     assert [fig.axes[0].get_title(), fig.axes[T].get_title()] == ["$S^{1}$", "$L^{1}$"]
-    assert len(viz.stage_grid(S, L, image=image, differences=True).axes) == 3 * T + 1
+    # and two colorbars: S (0..1) and the difference row's diverging one (red grew, blue shrank)
+    assert len(viz.stage_grid(S, L, image=image, differences=True).axes) == 3 * T + 2
     png = viz.figure_to_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     ax = Figure().subplots()

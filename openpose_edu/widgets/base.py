@@ -73,16 +73,24 @@ def _image_size(data: bytes) -> tuple[int, int, str]:
 
 
 def show_png(picture: ipywidgets.Image, png: bytes, width_px: float) -> None:
-    """Put ``png`` into ``picture``, shown ``width_px`` CSS pixels wide and as high as its aspect says.
+    """Put ``png`` into ``picture``, shown ``width_px`` CSS pixels wide (at most the width the page
+    gives it) and as high as its aspect says, at every width.
 
-    An explicit height (read from the PNG header) keeps flex boxes from stretching the picture.
+    The height is ``auto`` (an image's own aspect ratio): a fixed height in pixels stayed
+    when the frontend capped the width (JupyterLab with its file browser open), squeezing the
+    picture. ``align_self: flex-start`` keeps flex boxes from stretching it.
     """
-    w, h, fmt = _image_size(png)
+    fmt = _image_size(png)[2]
     if picture.format != fmt:
         picture.format = fmt
-    height = f"{round(width_px * h / max(w, 1))}px"
-    if picture.layout.height != height:
-        picture.layout.height = height
+    layout = {
+        "width": f"{round(width_px)}px",
+        "max_width": "100%",
+        "height": "auto",
+    }
+    for key, value in layout.items():
+        if getattr(picture.layout, key, None) != value:
+            setattr(picture.layout, key, value)
     picture.value = png
 
 

@@ -139,6 +139,17 @@ class StageExplorer:
         self._fig, self._key = fig, key
         viz.figure_to_png(fig)  # lay the panels out once ...
         fig.set_layout_engine("none")  # ... then freeze it: a redraw only repaints
+        # The change view's scales: a diverging bar where S's 0..1 bar is, and one inside L's panel.
+        self._s_bar = next(a for a in fig.axes if a not in (ax_s, ax_l))
+        s_change = viz.add_change_colorbar(
+            ax_s, "change of $S$", cax=fig.add_axes(self._s_bar.get_position())
+        ).ax
+        l_change = viz.add_change_colorbar(
+            ax_l, "change of $|L|$", cax=ax_l.inset_axes([0.55, 0.06, 0.4, 0.035]), orientation="horizontal"
+        ).ax
+        self._change_bars = (s_change, l_change)
+        for bar in self._change_bars:
+            bar.set_visible(False)
         self._blit: dict[str, Any] | None = None
 
     def redraw(
@@ -177,6 +188,9 @@ class StageExplorer:
                 self._quiver.set_UVC(vec[0].ravel(), vec[1].ravel())
         self._quiver.set_visible(view == "arrows")
         self._wheel.set_visible(view == "maps")
+        self._s_bar.set_visible(view != "change")
+        for bar in self._change_bars:
+            bar.set_visible(view == "change")
         assert self._fig is not None
         return self._fig
 
@@ -218,7 +232,18 @@ class StageExplorer:
 
     def _changing(self) -> list:
         """The artists a redraw changes: the two pictures, the titles, the arrows, the wheel."""
-        return [self._hs, self._hl, self._ax_s.title, self._ax_l.title, self._quiver, self._wheel]
+        return [self._hs, self._hl, *self._overlays()]
+
+    def _overlays(self) -> list:
+        """What a redraw draws over the pasted pictures: titles, arrows, wheel, the colour scales."""
+        return [
+            self._ax_s.title,
+            self._ax_l.title,
+            self._quiver,
+            self._wheel,
+            self._s_bar,
+            *self._change_bars,
+        ]
 
     def pixels(self, **view: Any) -> np.ndarray:
         """The RGBA device pixels (H, W, 4) of a view: one redraw plus rendering (a slider move).
@@ -248,7 +273,7 @@ class StageExplorer:
             buf[r0:r1, c0:c1, :3] = cv2.resize(picture, (c1 - c0, r1 - r0), interpolation=cv2.INTER_LINEAR)
             buf[r0:r1, c0:c1, 3] = 255
         renderer = canvas.get_renderer()
-        for artist in (self._ax_s.title, self._ax_l.title, self._quiver, self._wheel):
+        for artist in self._overlays():
             if artist.get_visible():
                 artist.draw(renderer)
         return buf
