@@ -168,8 +168,9 @@ class TrainConfig:
         if bad:
             values = {name: getattr(self, name) for name in bad}
             raise ValueError(
-                f"invalid TrainConfig values {values}: steps, checkpoint_every, log_every >= 1; batch_size "
-                f"1..{MAX_BATCH}; crop 16..{MAX_CROP} and a multiple of 8; lr, sigma, limb_width > 0; "
+                f"invalid TrainConfig values {values}: steps, checkpoint_every, log_every >= 1; "
+                f"batch_size 1..{MAX_BATCH}; crop >= 16 and a multiple of 8, at most {MAX_CROP}; "
+                "lr, sigma, limb_width > 0; "
                 "grad_clip, weight_decay, threads, warmup, num_workers, max_people >= 0; "
                 "0 <= final_lr_ratio <= 1; device 'cpu', 'cuda' or 'cuda:N'"
             )
