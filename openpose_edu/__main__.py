@@ -85,9 +85,15 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
 
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            ours = _manifest(path)
-            inside = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.name not in ours)
+        try:
+            is_dir = path.is_dir()
+            ours = _manifest(path) if is_dir else set()
+            names = sorted(path.iterdir()) if is_dir else []
+        except OSError as e:  # unreadable or untraversable folder, a name too long, ...
+            errors.append(f"{path}: cannot read it ({e.strerror or e}); check its permissions")
+            continue
+        if is_dir:
+            inside = [p for p in names if not p.name.startswith(".") and p.name not in ours]
             regular = [p for p in inside if _is_regular(p)]
             for p in inside:
                 if not _is_regular(p) and not p.is_dir():
@@ -302,8 +308,11 @@ def _run_cli(args: argparse.Namespace) -> int:
             raise
         hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        name = args.model or DEFAULT_MODEL
-        print(f"error: cannot load model {name!r}: {first}{'' if args.model else hint}", file=sys.stderr)
+        name = DEFAULT_MODEL if args.model is None else args.model
+        print(
+            f"error: cannot load model {name!r}: {first}{'' if args.model is not None else hint}",
+            file=sys.stderr,
+        )
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     return run(
