@@ -73,7 +73,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     all. The temporary file is ``.<name>.<random>.part`` in the same folder (same file system).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # The temporary name adds 15 characters: cut a long final name so it stays within 255 bytes.
+    head = path.name if len(os.fsencode(path.name)) <= 200 else os.fsdecode(os.fsencode(path.name)[:200])
+    fd, tmp = tempfile.mkstemp(prefix=f".{head}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

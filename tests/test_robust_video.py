@@ -46,8 +46,15 @@ def estimate(frame, **kwargs):
     time.sleep({sleep})
     return _Poses()
 
+class _Card:
+    def summary(self):
+        return "a stub network"
+
+class _Model:
+    card = _Card()
+
 inference.estimate = estimate
-weights.load_model = lambda *a, **k: None
+weights.load_model = lambda *a, **k: _Model()
 sys.argv[1:] = {argv!r}
 sys.exit(cli.main())
 """
