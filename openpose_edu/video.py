@@ -17,7 +17,11 @@ without a second dependency (PyAV, imageio-ffmpeg). Its one weakness, a silent `
 
 Every output is first written to a temporary name in the same folder (``.name.part.ext``) and
 renamed into place (``os.replace``, atomic on one file system): an interrupted run leaves no
-half-written file under a final name.
+half-written file under a final name, and a video the encoder wrote short (a full disk) is an
+error, never renamed into place. As on the image path, outputs are listed in the folder's
+manifest (``io.MANIFEST``) before they are written, never replace an input or a file openpose_edu
+did not write, and get distinct names across inputs (``x/clip.mp4``, ``y/clip.mp4`` -> ``clip``,
+``clip_mp4``).
 """
 
 from __future__ import annotations
