@@ -75,7 +75,9 @@ def test_a_failing_function_is_shown_the_inputs_it_was_given(name: str) -> None:
     exercise = EXERCISES[name]
     first = next(c for c in exercise.cases() if _first_mutable(c))
     key = _first_mutable(first)
-    before = np.array(first[key], dtype=object) if isinstance(first[key], list) else np.array(first[key])
+    value = first[key]
+    value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+    before = np.array(value, dtype=object) if isinstance(value, list) else np.array(value)
 
     def breaks(**kwargs: Any) -> Any:
         _scribble(kwargs[key])
