@@ -130,8 +130,8 @@ def record_outputs(folder: Path, names: Iterable[str]) -> None:
         json.dump({"files": sorted(files)}, f)
 
 
-def check_outputs(folder: Path, names: Iterable[str], inputs: Iterable[Path]) -> None:
-    """Refuse an output over an input or over a file openpose_edu did not write (by the manifest).
+def check_outputs(folder: Path, names: Iterable[str], inputs: Iterable[Path], manifest: bool = True) -> None:
+    """Refuse an output over an input or (``manifest``) over a file openpose_edu did not write.
 
     Raises ValueError naming the file and what to do; names too long for the file system too.
     """
@@ -149,7 +149,7 @@ def check_outputs(folder: Path, names: Iterable[str], inputs: Iterable[Path]) ->
             raise ValueError(
                 f"--out {folder}: the output {target} would overwrite an input; choose another --out"
             )
-        if name not in ours and (target.exists() or target.is_symlink()):
+        if manifest and name not in ours and (target.exists() or target.is_symlink()):
             raise ValueError(
                 f"--out {folder}: {target} exists and was not written by openpose_edu; "
                 "move it or choose another --out"

@@ -305,13 +305,15 @@ def process_video(
     progress: bool = True,
     name: str | None = None,
     inputs: list[Path] | None = None,
+    manifest: bool = False,
 ) -> dict[str, Any]:
     """Every frame of ``source`` through ``estimate`` (Fig. 2 a-e); write JSON per frame and videos.
 
     With ``view`` also a maps video (S^t_j or L^t_c over each frame). ``name``: the outputs' stem
-    (default the source's); ``inputs``: every input of the run (no output may replace one). The
-    outputs are checked before any work and listed in the folder's manifest (``io.MANIFEST``): an
-    output never replaces an input or a file openpose_edu did not write. Returns a summary:
+    (default the source's); ``inputs``: every input of the run (no output may replace one, nor
+    the source's own file or frames). ``manifest`` (the command line's): the outputs are also
+    checked against and listed in the folder's manifest (``io.MANIFEST``) before any work, so an
+    output never replaces a file openpose_edu did not write. Returns a summary:
     frames, people per frame, seconds, fps and the paths written. Raises ValueError on an
     unreadable input or a refused output, OSError when a file cannot be written (a full disk).
     """
@@ -323,8 +325,9 @@ def process_video(
     stem = name or (source.stem if source.is_file() else source.name)
     taken = list(inputs or []) + ([source] if source.is_file() else _frame_files(source))
     planned = video_outputs(stem, count, view is not None)
-    check_outputs(out, planned, taken)
-    record_outputs(out, planned)
+    check_outputs(out, planned, taken, manifest=manifest)
+    if manifest:
+        record_outputs(out, planned)
     rendered_path, maps_path = out / f"{stem}_rendered.mp4", out / f"{stem}_maps.mp4"
     writers: list[VideoWriter] = []
     people: list[int] = []
@@ -339,7 +342,7 @@ def process_video(
                     writers.append(VideoWriter(maps_path, fps, size))
             elif (frame.shape[1], frame.shape[0]) != writers[0].size:
                 raise ValueError(_size_message(source, i, frame.shape, writers[0].size[::-1]))
-            if i >= count:  # more frames than the header said: check and record each new name
+            if i >= count and manifest:  # more frames than the header said: check and record each
                 check_outputs(out, [_json_name(stem, i)], taken)
                 record_outputs(out, [_json_name(stem, i)])
             poses = inference.estimate(frame, model=model, params=params, device=device)
@@ -404,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             summary = process_video(
                 source, model, args.out, view, device=args.device, progress=not args.no_progress,
-                name=names[source], inputs=sources,
+                name=names[source], inputs=sources, manifest=True,
             )  # fmt: skip
         except Exception as e:  # noqa: BLE001 - one video's failure, whatever it is, must not end the run
             failed += 1
