@@ -19,7 +19,6 @@ when every image was processed, 1 when some failed, 2 for bad arguments (one lin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import stat
@@ -34,13 +33,17 @@ from tqdm import tqdm
 
 from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .assembly import ParsingParams
+from .io import MANIFEST as MANIFEST  # re-exported: the manifest's name, for tests and users
 from .io import (
     MAX_SCALE,
     MAX_SCALES,
-    atomic_write,
     check_device,
+    check_out_folder,
+    check_outputs,
     command_line,
     read_image,
+    read_manifest,
+    record_outputs,
     scale_arg,
     stage_arg,
     write_image,
@@ -49,17 +52,12 @@ from .io import (
 from .viz import draw_people
 from .weights import REGISTRY
 
-MANIFEST = ".openpose_edu_outputs.json"  # in the output folder: the files openpose_edu wrote there
 OUTPUT_SUFFIXES = ("_keypoints.json", "_rendered.png")
 
 
 def _manifest(folder: Path) -> set[str]:
     """Names of the files earlier runs wrote in ``folder`` (empty if none or unreadable)."""
-    try:
-        names = json.loads((folder / MANIFEST).read_text()).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {n for n in names if isinstance(n, str)}
+    return read_manifest(folder)
 
 
 def _is_regular(path: Path) -> bool:
@@ -88,9 +86,15 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
 
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            ours = _manifest(path)
-            inside = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.name not in ours)
+        try:
+            is_dir = path.is_dir()
+            ours = _manifest(path) if is_dir else set()
+            names = sorted(path.iterdir()) if is_dir else []
+        except OSError as e:  # unreadable or untraversable folder, a name too long, ...
+            errors.append(f"{path}: cannot read it ({e.strerror or e}); check its permissions")
+            continue
+        if is_dir:
+            inside = [p for p in names if not p.name.startswith(".") and p.name not in ours]
             regular = [p for p in inside if _is_regular(p)]
             for p in inside:
                 if not _is_regular(p) and not p.is_dir():
@@ -136,7 +140,7 @@ def output_names(files: Sequence[Path]) -> dict[Path, str]:
 def check_out_dir(out_dir: str | Path, files: Sequence[Path], names: dict[Path, str]) -> Path:
     """Validate the output folder before any work: creatable, writable, and no output on an input
     or on a file that openpose_edu did not write. Raises ValueError naming the path and what to do."""
-    out = Path(out_dir)
+    out = check_out_folder(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory; give a folder for the outputs")
     try:
@@ -148,33 +152,20 @@ def check_out_dir(out_dir: str | Path, files: Sequence[Path], names: dict[Path, 
         raise ValueError(
             f"--out {out}: cannot write there ({e.strerror or e}); choose a writable folder"
         ) from None
-    inputs = {p.resolve() for p in files}
-    ours = _manifest(out)
-    for path in files:
-        for suffix in OUTPUT_SUFFIXES:
-            target = out / f"{names[path]}{suffix}"
-            if target.resolve() in inputs:
-                raise ValueError(
-                    f"--out {out}: the output {target} would overwrite an input; choose another --out"
-                )
-            if target.exists() and target.name not in ours:
-                raise ValueError(
-                    f"--out {out}: {target} exists and was not written by openpose_edu; "
-                    "move it or choose another --out"
-                )
+    check_outputs(out, [f"{names[p]}{suffix}" for p in files for suffix in OUTPUT_SUFFIXES], files)
     return out
 
 
 def _record_outputs(out: Path, names: dict[Path, str]) -> None:
     """Add this run's output names to the folder's manifest (before writing them)."""
-    files = _manifest(out) | {f"{n}{suffix}" for n in names.values() for suffix in OUTPUT_SUFFIXES}
-    with atomic_write(out / MANIFEST, "w") as f:
-        json.dump({"files": sorted(files)}, f)
+    record_outputs(out, [f"{n}{suffix}" for n in names.values() for suffix in OUTPUT_SUFFIXES])
 
 
 def load_cli_model(name: str | None, device: str) -> Any:
     """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
 
+    if name is not None and not name.strip():
+        raise ValueError("--model is empty; give a registry name or a weights file, or leave --model out")
     return weights.load_model(name or DEFAULT_MODEL, device=device)
 
 
@@ -287,16 +278,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m openpose_edu`` and the ``openpose-edu`` script."""
     from . import video  # videos and folders of frames (--video): their own path, video.py
 
-    if video.wants_video(list(sys.argv[1:] if argv is None else argv)):
-        return video.main(list(sys.argv[1:] if argv is None else argv))
-    args = parse_args(argv)
-    if argv is None:  # the real command line (not a test calling main): SIGTERM unwinds like Ctrl-C
-        signal.signal(signal.SIGTERM, _terminate)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the real command line (not a test calling main): SIGTERM/SIGHUP unwind like Ctrl-C
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _terminate)
     try:
-        return _run_cli(args)
-    finally:  # every file is complete now: a SIGTERM during shutdown ends the process plainly
+        if video.wants_video(args_list):
+            return video.main(args_list)
+        return _run_cli(parse_args(argv))
+    except KeyboardInterrupt:  # every temporary is gone by now (the stack unwound through them)
+        print("\ninterrupted: the finished outputs are complete; run again to finish", file=sys.stderr)
+        return 130
+    finally:  # every file is complete now: a signal during shutdown ends the process plainly
         if argv is None:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
 
 
 def _run_cli(args: argparse.Namespace) -> int:
@@ -321,8 +317,11 @@ def _run_cli(args: argparse.Namespace) -> int:
             raise
         hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        name = args.model or DEFAULT_MODEL
-        print(f"error: cannot load model {name!r}: {first}{'' if args.model else hint}", file=sys.stderr)
+        name = DEFAULT_MODEL if args.model is None else args.model
+        print(
+            f"error: cannot load model {name!r}: {first}{'' if args.model is not None else hint}",
+            file=sys.stderr,
+        )
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     return run(

@@ -32,6 +32,11 @@ from scipy.optimize import linear_sum_assignment
 
 from .skeleton import COCO18, N_PARTS, Limb, Skeleton
 
+# Bounds that keep the line integrals' memory small whatever the settings: the samples of every
+# candidate pair are allocated at once (max_peaks^2 pairs x n_samples x 2 floats per limb).
+MAX_N_SAMPLES = 100  # OpenPose samples 10 points; 100 is already a sample every few pixels
+MAX_PEAKS_BOUND = 1024
+
 
 @dataclass(frozen=True)
 class ParsingParams:
@@ -115,16 +120,19 @@ class ParsingParams:
             raise ValueError(f"smooth_sigma must be None or >= 0, got {self.smooth_sigma}")
         if self.peak_neighbours not in (4, 8):
             raise ValueError(f"peak_neighbours must be 4 or 8, got {self.peak_neighbours}")
-        if self.n_samples < 2:
-            raise ValueError(f"n_samples must be >= 2 (both ends of the limb), got {self.n_samples}")
+        if not 2 <= self.n_samples <= MAX_N_SAMPLES or self.n_samples != int(self.n_samples):
+            raise ValueError(
+                f"n_samples must be an integer in 2..{MAX_N_SAMPLES} (both ends of the limb; OpenPose "
+                f"uses 10), got {self.n_samples}"
+            )
         if not 0 <= self.min_above_fraction < 1:
             raise ValueError(f"min_above_fraction must be in [0, 1), got {self.min_above_fraction}")
         if self.distance_prior < 0:
             raise ValueError(f"distance_prior must be >= 0, got {self.distance_prior}")
         if self.min_parts < 1:
             raise ValueError(f"min_parts must be >= 1, got {self.min_parts}")
-        if self.max_peaks < 1 or self.max_peaks != int(self.max_peaks):
-            raise ValueError(f"max_peaks must be an integer >= 1, got {self.max_peaks}")
+        if not 1 <= self.max_peaks <= MAX_PEAKS_BOUND or self.max_peaks != int(self.max_peaks):
+            raise ValueError(f"max_peaks must be an integer in 1..{MAX_PEAKS_BOUND}, got {self.max_peaks}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ParsingParams:

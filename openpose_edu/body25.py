@@ -61,6 +61,7 @@ from .model import (
     NetworkOutput,
     PoseNet,
     card_for,
+    check_config_sizes,
     config_from_dict,
     cpm_layers,
     load_state_checked,
@@ -115,6 +116,7 @@ class Body25Config:
         return cls(**kw)
 
     def __post_init__(self) -> None:
+        check_config_sizes(self)
         if self.paf_stages < 1 or self.heat_stages < 1:
             raise ValueError(
                 f"paf_stages and heat_stages must be >= 1, got {self.paf_stages}, {self.heat_stages}"

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .inference import estimate, output_spec_of, preprocess
+from .io import decode_image
 from .video import MapView, overlay_map
 from .viz import draw_people
 from .weights import load_model
@@ -133,9 +134,10 @@ class FrameResult:
 
 def decode_jpeg(data: bytes) -> np.ndarray:
     """JPEG bytes from the browser -> uint8 (H, W, 3) RGB. Raises ValueError if they are not an image."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot decode the {len(data)} bytes received as a JPEG image")
+    try:  # empty bytes, a header over io.MAX_IMAGE_PIXELS, not an image: ValueError, before decoding
+        image = decode_image(data, f"the {len(data)} bytes received")
+    except ValueError as e:
+        raise ValueError(f"cannot decode the {len(data)} bytes received as a JPEG image ({e})") from None
     return np.ascontiguousarray(image[..., ::-1])
 
 
@@ -226,11 +228,12 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
         start = time.perf_counter()
         try:
             result = process_frame(model, bytes(buffers[0]), view)
-        except ValueError as e:
-            camera.message = str(e)
+        except Exception as e:  # noqa: BLE001 - every frame gets a reply: the browser waits for one
+            camera.message = f"frame skipped: {(str(e) or type(e).__name__).splitlines()[0]}"
             camera.send({"type": "result", "people": 0, "ms": 0.0}, [b""])
             return
         camera.frames += 1
+        camera.message = ""
         camera.people = len(result.keypoints)
         ms = 1000 * (time.perf_counter() - start)
         camera.send({"type": "result", "people": len(result.keypoints), "ms": ms}, [result.jpeg])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from .skeleton import BODY25, COCO18, COCO_PART_NAMES, N_PARTS, OPENPOSE_FROM_CO
 # COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
 COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
 
+PERSON_CATEGORY = 1  # COCO's person category: the one category with keypoints
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")  # COCOeval.stats order
 
 
@@ -257,58 +259,121 @@ def format_keypoint_errors(errors: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _load_json(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"COCO annotation file not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a JSON file ({e}); expected COCO person_keypoints JSON") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to be COCO annotations") from None
+
+
+def _check_images(name: str, images: list) -> set[int]:
+    """The image ids (integers, each once), refusing entries that are not objects."""
+    ids: set[int] = set()
+    for info in images:
+        if not isinstance(info, dict):
+            raise ValueError(f"{name}: an entry of 'images' is not an object: {str(info)[:80]}")
+        image_id = info.get("id")
+        if image_id is None:
+            raise ValueError(f"{name}: an entry of 'images' has no 'id': {str(info)[:80]}")
+        if not _is_int(image_id):
+            raise ValueError(f"{name}: image id {str(image_id)[:40]} is not an integer, as COCO ids are")
+        if image_id in ids:
+            raise ValueError(f"{name}: image id {image_id} is listed twice in 'images'; ids must be unique")
+        ids.add(image_id)
+    return ids
+
+
+def _check_annotation(where: str, ann: dict, image_ids: set[int]) -> None:
+    """One person annotation: the fields COCOeval reads, with the types and ranges it assumes."""
+    if "keypoints" not in ann:
+        raise ValueError(f"{where} has no 'keypoints' field; expected 17 x (x, y, v) = 51 numbers")
+    kp = ann["keypoints"]
+    if not isinstance(kp, list) or len(kp) != 51 or not all(_is_number(v) for v in kp):
+        got = f"{len(kp)} values" if isinstance(kp, list) else type(kp).__name__
+        raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 finite numbers")
+    if not _is_int(ann.get("image_id")) or ann["image_id"] not in image_ids:
+        raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
+    missing = [k for k in ("bbox", "area") if k not in ann]  # COCOeval's OKS scale and region
+    if missing:
+        raise ValueError(f"{where} has no {' and no '.join(repr(k) for k in missing)} field")
+    bbox = ann["bbox"]
+    if (
+        not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox))
+        or min(bbox[2:]) < 0
+    ):
+        raise ValueError(f"{where} has bbox {str(bbox)[:60]}; expected [x, y, width, height], 4 numbers")
+    if not _is_number(ann["area"]) or ann["area"] < 0:
+        raise ValueError(f"{where} has area {str(ann['area'])[:40]}; expected a number >= 0")
+    for key in ("num_keypoints", "iscrowd"):
+        if key in ann and (not _is_int(ann[key]) or ann[key] < 0):
+            raise ValueError(f"{where} has {key} {str(ann[key])[:40]}; expected an integer >= 0")
+    if ann.get("category_id", PERSON_CATEGORY) != PERSON_CATEGORY:
+        raise ValueError(
+            f"{where} has category_id {str(ann['category_id'])[:40]}; keypoint annotations are of the "
+            f"person category, id {PERSON_CATEGORY} (COCOeval would score them AP -1)"
+        )
+
+
 def check_coco_annotations(ground_truth: dict | str | Path) -> dict:
     """Read and check a COCO person_keypoints file (or dict): what pycocotools needs, with clear errors.
 
     Refuses (ValueError naming the file, and the annotation id where there is one): a file that
-    is not JSON, no ``images`` / ``annotations`` lists, duplicate image ids, an annotation without
-    ``keypoints`` or with other than 17 * 3 numbers, or naming an image that is not listed.
+    is not JSON (or nested too deeply), no ``images`` / ``annotations`` lists, image ids that are
+    not integers or are listed twice, annotation ids missing, not integers, 0 (pycocotools'
+    matcher reads 0 as "unmatched": AP 0.835 for perfect detections) or repeated (AP 0.006), and
+    an annotation without 17 * 3 finite keypoint numbers, naming an image that is not listed,
+    without a ``bbox`` of 4 numbers or a numeric ``area``, or of a category other than person (1).
     Returns the dataset dict (a copy: pycocotools changes it).
     """
     name = "the annotation dict" if isinstance(ground_truth, dict) else str(ground_truth)
     if isinstance(ground_truth, dict):
-        data = json.loads(json.dumps(ground_truth))
-    else:
-        path = Path(ground_truth)
-        if not path.is_file():
-            raise FileNotFoundError(f"COCO annotation file not found: {path}")
         try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: not a JSON file ({e}); expected COCO person_keypoints JSON") from None
+            data = json.loads(json.dumps(ground_truth))
+        except (TypeError, ValueError, RecursionError) as e:
+            raise ValueError(f"{name}: not JSON-like COCO annotations ({e})") from None
+    else:
+        data = _load_json(Path(ground_truth))
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ValueError(
             f"{name}: not COCO annotations: expected an object with 'images' and 'annotations' lists"
         )
     if not isinstance(data.get("annotations"), list):
         raise ValueError(f"{name}: not COCO annotations: no 'annotations' list")
-    ids: set = set()
-    for info in data["images"]:
-        image_id = info.get("id") if isinstance(info, dict) else None
-        if image_id is None:
-            raise ValueError(f"{name}: an entry of 'images' has no 'id': {str(info)[:80]}")
-        if image_id in ids:
-            raise ValueError(f"{name}: image id {image_id} is listed twice in 'images'; ids must be unique")
-        ids.add(image_id)
+    image_ids = _check_images(name, data["images"])
+    ann_ids: set[int] = set()
     for k, ann in enumerate(data["annotations"]):
         ann_id = ann.get("id", f"#{k}") if isinstance(ann, dict) else f"#{k}"
-        where = f"{name}: annotation {ann_id}"
+        where = f"{name}: annotation {str(ann_id)[:40]}"
         if not isinstance(ann, dict):
             raise ValueError(f"{where} is not an object")
-        if "keypoints" not in ann:
-            raise ValueError(f"{where} has no 'keypoints' field; expected 17 x (x, y, v) = 51 numbers")
-        kp = ann["keypoints"]
-        if not isinstance(kp, list) or len(kp) != 51 or not all(isinstance(v, (int, float)) for v in kp):
-            got = f"{len(kp)} values" if isinstance(kp, list) else type(kp).__name__
-            raise ValueError(f"{where} has keypoints of {got}; expected 17 x (x, y, v) = 51 numbers")
-        if ann.get("image_id") not in ids:
-            raise ValueError(f"{where} names image_id {ann.get('image_id')!r}, which 'images' does not list")
-        missing = [k for k in ("bbox", "area") if k not in ann]  # COCOeval's OKS scale and region
-        if missing:
-            raise ValueError(f"{where} has no {' and no '.join(repr(k) for k in missing)} field")
-        ann.setdefault("num_keypoints", sum(v > 0 for v in kp[2::3]))  # COCO's definition
+        if not _is_int(ann.get("id")) or ann["id"] < 1:
+            raise ValueError(
+                f"{where}: every annotation needs an integer 'id' >= 1 (pycocotools reads id 0 as "
+                f"'no match'), got {str(ann.get('id'))[:40]}"
+            )
+        if ann["id"] in ann_ids:
+            raise ValueError(
+                f"{where}: annotation id {ann['id']} is used twice; ids must be unique "
+                "(COCOeval matches detections to annotations by id)"
+            )
+        ann_ids.add(ann["id"])
+        _check_annotation(where, ann, image_ids)
+        ann.setdefault("num_keypoints", sum(v > 0 for v in ann["keypoints"][2::3]))  # COCO's definition
         ann.setdefault("iscrowd", 0)
-    data.setdefault("categories", [{"id": 1, "name": "person"}])
+        ann.setdefault("category_id", PERSON_CATEGORY)
+    data.setdefault("categories", [{"id": PERSON_CATEGORY, "name": "person"}])
     return data
 
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -49,7 +49,7 @@ from .coco import (
 from .datasets import N_VAL, VAL_SIZE, validation_scenes, validation_set
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .inference import Padding, infer_maps, output_spec_of, parsing_params_of, poses_from_maps, resize_maps
-from .io import atomic_write, positive_int_arg, scale_arg
+from .io import atomic_write, check_device, positive_int_arg, read_image, scale_arg
 from .skeleton import N_HEATMAPS
 from .synthetic import VALIDATION_SEED
 from .weights import load_model
@@ -299,12 +299,16 @@ def evaluate_coco(
         )
     pictures = []
     for info in gt.loadImgs(ids):
-        bgr = cv2.imread(str(images / info["file_name"]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(
-                f"cannot read image {images / info['file_name']} (named in {annotations})"
+        name = info.get("file_name")
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ValueError(
+                f"{annotations}: image {info['id']} has file_name {name!r}; expected the name of a file "
+                f"in {images}"
             )
-        pictures.append(bgr)
+        try:
+            pictures.append(read_image(images / name, color="BGR"))  # bounded: io.MAX_IMAGE_PIXELS
+        except (OSError, ValueError) as e:
+            raise type(e)(f"cannot read image {images / name} (named in {annotations}): {e}") from None
     ts = _stages_of(model, stages)
     found = predict(model, pictures, ts, color="BGR", params=params, scales=scales, progress=progress)
     return _stats_per_stage(model, gt.dataset, found, ids, per_keypoint)
@@ -327,23 +331,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
     params = _parsing_arg(p, args.parsing)
-    if args.tune_parsing:
-        return _tune(p, args, params)
-    if args.perfect_maps:
-        results: dict = {"S*,L*": _perfect_maps(args, params)}
-    else:
-        try:
+    if args.json:
+        _check_json_out(p, Path(args.json))
+    try:
+        if args.tune_parsing:
+            return _tune(p, args, params)
+        if args.perfect_maps:
+            results: dict = {"S*,L*": _perfect_maps(p, args, params)}
+        else:
             results = _evaluate_model(p, args, params)
-        except (ValueError, FileNotFoundError) as e:  # a bad annotation file or image folder: one line
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    except (ValueError, OSError) as e:  # a bad annotation file, image folder or model file: one line
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     print(format_table(results))
     last = list(results.values())[-1]
     if "per_keypoint" in last:
         print(format_keypoint_errors(last["per_keypoint"]))
     if args.json:
-        with atomic_write(args.json, "w") as f:
-            json.dump({str(t): r for t, r in results.items()}, f, indent=1)
+        return _write_json(args.json, {str(t): r for t, r in results.items()})
+    return 0
+
+
+def _check_json_out(p: argparse.ArgumentParser, path: Path) -> None:
+    """--json: a file we can create, checked before the work (not after an hour of it)."""
+    if path.is_dir():
+        p.error(f"--json {path}: is a directory; give a file name, e.g. {path / 'ap.json'}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        p.error(f"--json {path}: cannot create a file in {folder} (missing or not writable)")
+
+
+def _write_json(path: str, data: Any) -> int:
+    try:
+        with atomic_write(path, "w") as f:
+            json.dump(data, f, indent=1)
+    except OSError as e:
+        print(f"error: --json {path}: cannot write it ({e.strerror or e})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -410,16 +437,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _perfect_maps(args: argparse.Namespace, params: Any) -> dict:
+def _perfect_maps(p: argparse.ArgumentParser, args: argparse.Namespace, params: Any) -> dict:
     """--perfect-maps: the ground-truth maps' AP (``evaluate_perfect_maps``) with the flags' targets."""
+    try:
+        spec = TargetSpec(
+            stride=args.stride, sigma=args.sigma, limb_width=args.limb_width, variant=args.variant
+        )
+    except ValueError as e:  # one line: TargetSpec names the field (stride, sigma, limb_width, variant)
+        p.error(f"--perfect-maps targets (--stride, --sigma, --limb-width, --variant): {e}")
     return evaluate_perfect_maps(
         n=args.n,
         params=params,
         seed=VALIDATION_SEED if args.seed is None else args.seed,
         progress=True,
-        spec=TargetSpec(
-            stride=args.stride, sigma=args.sigma, limb_width=args.limb_width, variant=args.variant
-        ),
+        spec=spec,
         per_keypoint=args.per_keypoint,
     )
 
@@ -454,7 +485,7 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
     seed = SELECTION_SEED if args.seed is None else args.seed
     if seed == VALIDATION_SEED:
         p.error("--tune-parsing on the validation seed would leave no held-out AP; use another --seed")
-    model = load_model(args.model, device=args.device)
+    model = _load(args)
     stages = _stages_arg(args.stages)
     if stages is not None and (stages == "all" or len(stages) != 1):
         p.error("--tune-parsing tunes one stage; give --stages T")
@@ -476,9 +507,19 @@ def _tune(p: argparse.ArgumentParser, args: argparse.Namespace, base: Any) -> in
     return 0
 
 
+def _load(args: argparse.Namespace) -> Any:
+    """--model and --device -> the model, or a ValueError of one line (unknown name, bad file, device)."""
+    try:
+        check_device(args.device)
+        return load_model(args.model, device=args.device)
+    except Exception as e:  # noqa: BLE001 - any loader failure (pickle, torch, protobuf) is one line
+        first = (str(e) or type(e).__name__).splitlines()[0]
+        raise ValueError(f"cannot load model {args.model or 'bundled'!r}: {first}") from None
+
+
 def _evaluate_model(p: argparse.ArgumentParser, args: argparse.Namespace, params: Any) -> dict[int, dict]:
     """The command line's model run: --model on COCO (both --coco-* given) or on synthetic scenes."""
-    model = load_model(args.model, device=args.device)
+    model = _load(args)
     stages = _stages_arg(args.stages)
     try:
         _stages_of(model, stages)

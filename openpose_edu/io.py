@@ -16,15 +16,19 @@ import json
 import math
 import numbers
 import os
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from .model import PoseModel  # the declared interface (model.py)
 from .skeleton import COCO18, N_PARTS, Skeleton
@@ -52,6 +56,14 @@ MAX_SCALES = 8
 MAX_SCALE = 4.0  # a scale of 4 is already a 1472-pixel-high network input for box_size 368
 
 
+# Images are decoded only when their header says they fit: 64 megapixels is 192 MB as uint8 RGB
+# (an 8000 x 8000 photo; the largest phone and DSLR photos have about 50). Without a bound a
+# 1.2 MB PNG of 20000 x 20000 zeros decoded to 1.2 GB and the run peaked at 3.7 GB. A file larger
+# than MAX_IMAGE_BYTES is not read at all (no photo of 64 megapixels needs 256 MB).
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 256 << 20
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success rename it to ``path`` (atomic), else delete it.
@@ -61,7 +73,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     all. The temporary file is ``.<name>.<random>.part`` in the same folder (same file system).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # The temporary name adds 15 characters: cut a long final name so it stays within 255 bytes.
+    head = path.name if len(os.fsencode(path.name)) <= 200 else os.fsdecode(os.fsencode(path.name)[:200])
+    fd, tmp = tempfile.mkstemp(prefix=f".{head}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -72,6 +86,74 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+MANIFEST = ".openpose_edu_outputs.json"  # in an output folder: the files openpose_edu wrote there
+
+
+_VIDEO_LIKE = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".json", ".png", ".jpg")
+
+
+def check_out_folder(out: str | Path) -> Path:
+    """``--out`` names a folder: refuse a name that looks like a file to write (``results.mp4``)
+    unless that folder exists, and a path component over the file system's 255 bytes."""
+    out = Path(out)
+    if str(out) == "":
+        raise ValueError("--out is empty; give a folder for the outputs, e.g. --out openpose_out")
+    for part in out.parts:
+        if len(os.fsencode(part)) > 255:
+            raise ValueError(
+                f"--out: the path component {part[:40]}... is {len(os.fsencode(part))} bytes, over the "
+                "file system's limit of 255; choose a shorter folder name"
+            )
+    if out.suffix.lower() in _VIDEO_LIKE and not out.is_dir():
+        raise ValueError(
+            f"--out {out}: --out is the folder the outputs go into, not a file; give a folder, "
+            f"e.g. --out {out.with_suffix('')}"
+        )
+    return out
+
+
+def read_manifest(folder: Path) -> set[str]:
+    """Names of the files earlier runs wrote in ``folder`` (empty if none or unreadable)."""
+    try:
+        names = json.loads((Path(folder) / MANIFEST).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+def record_outputs(folder: Path, names: Iterable[str]) -> None:
+    """Add ``names`` to ``folder``'s manifest (before writing them: a killed run's files stay ours)."""
+    files = read_manifest(folder) | set(names)
+    with atomic_write(Path(folder) / MANIFEST, "w") as f:
+        json.dump({"files": sorted(files)}, f)
+
+
+def check_outputs(folder: Path, names: Iterable[str], inputs: Iterable[Path], manifest: bool = True) -> None:
+    """Refuse an output over an input or (``manifest``) over a file openpose_edu did not write.
+
+    Raises ValueError naming the file and what to do; names too long for the file system too.
+    """
+    folder = Path(folder)
+    ours = read_manifest(folder)
+    taken = {Path(p).resolve() for p in inputs}
+    for name in names:
+        if len(os.fsencode(name)) > 255:
+            raise ValueError(
+                f"--out {folder}: the output name {name[:40]}... would be {len(os.fsencode(name))} bytes, "
+                "over the file system's 255; rename the input to a shorter name"
+            )
+        target = folder / name
+        if target.resolve() in taken:
+            raise ValueError(
+                f"--out {folder}: the output {target} would overwrite an input; choose another --out"
+            )
+        if manifest and name not in ours and (target.exists() or target.is_symlink()):
+            raise ValueError(
+                f"--out {folder}: {target} exists and was not written by openpose_edu; "
+                "move it or choose another --out"
+            )
 
 
 def check_scales(scales: Any) -> tuple[float, ...]:
@@ -245,13 +327,68 @@ def resize_to_height(image: Any, height: int = 368) -> np.ndarray:
     return cv2.resize(image, (width, int(height)), interpolation=cv2.INTER_AREA)
 
 
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from an image file's header (Pillow reads only the header), or None if
+    Pillow does not know the format (OpenCV may still: it decodes without this check then)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Image.DecompressionBombWarning: our own limit decides
+        try:
+            with Image.open(BytesIO(data)) as im:
+                w, h = im.size
+        except Image.DecompressionBombError as e:  # over twice Pillow's own limit: read its count
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            n = int(found.group(1)) if found else 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+            return n, 1
+        except Exception:  # noqa: BLE001 - any header Pillow cannot read: leave it to OpenCV
+            return None
+    return int(h), int(w)
+
+
+def check_pixels(height: int, width: int, name: str) -> None:
+    """Refuse an image over ``MAX_IMAGE_PIXELS`` before it is decoded (memory stays bounded)."""
+    if height * width > MAX_IMAGE_PIXELS:
+        size = f"{height}x{width} (height x width)" if width > 1 else f"{height:,} pixels"
+        raise ValueError(
+            f"{name}: the image is {size}, over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+            "(io.MAX_IMAGE_PIXELS); resize it first, e.g. to 4000 pixels on its long side"
+        )
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Encoded image bytes (PNG, JPEG, ...) -> uint8 BGR (H, W, 3), OpenCV's IMREAD_COLOR.
+
+    The header's size is checked against ``MAX_IMAGE_PIXELS`` before any pixel is decoded.
+    Raises ValueError naming ``name`` for no bytes, too many pixels, or bytes OpenCV cannot
+    decode (not an image, or corrupt).
+    """
+    if len(data) == 0:
+        raise ValueError(f"{name}: the file is empty (0 bytes), not an image")
+    size = header_size(data)
+    if size is not None:
+        check_pixels(*size, name)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our error says it better
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as e:
+        raise ValueError(f"{name}: OpenCV cannot decode it ({str(e).strip().splitlines()[-1]})") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if image is None:
+        raise ValueError(f"{name}: cannot decode the file as an image (not an image, or corrupt)")
+    if image.size == 0:
+        raise ValueError(f"{name}: the image has no pixels (shape {image.shape})")
+    return image
+
+
 def read_image(path: str | Path, color: str = "RGB") -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) in ``color`` order ("RGB" or "BGR").
 
     Gray and 16-bit images are converted to 8-bit 3-channel (OpenCV's IMREAD_COLOR); an
     alpha channel is dropped. Raises FileNotFoundError for a missing file, IsADirectoryError
     for a directory and ValueError (naming the file) for an empty file or one OpenCV cannot
-    decode (not an image, or corrupt).
+    decode (not an image, or corrupt), over ``MAX_IMAGE_BYTES`` or, by its header, over
+    ``MAX_IMAGE_PIXELS`` (checked before decoding); OSError naming the file when it cannot be read.
     """
     if color not in ("RGB", "BGR"):
         raise ValueError(f"color must be 'RGB' or 'BGR', got {color!r}")
@@ -260,19 +397,20 @@ def read_image(path: str | Path, color: str = "RGB") -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory, not an image file")
-    data = np.fromfile(path, dtype=np.uint8)  # bytes first: cv2.imread fails silently and on non-ASCII paths
-    if data.size == 0:
-        raise ValueError(f"{path}: the file is empty (0 bytes), not an image")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our error says it better
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if image is None:
-        raise ValueError(f"{path}: cannot decode the file as an image (not an image, or corrupt)")
-    if image.size == 0:
-        raise ValueError(f"{path}: the image has no pixels (shape {image.shape})")
+        n_bytes = path.stat().st_size
+    except OSError as e:
+        raise OSError(e.errno, f"{path}: cannot read it ({e.strerror})") from None
+    if n_bytes > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"{path}: the file is {n_bytes:,} bytes, over the limit of {MAX_IMAGE_BYTES:,} for an image "
+            "(io.MAX_IMAGE_BYTES); give a smaller image"
+        )
+    try:  # bytes first: cv2.imread fails silently and on non-ASCII paths
+        data = path.read_bytes()
+    except OSError as e:
+        raise OSError(e.errno, f"{path}: cannot read it ({e.strerror})") from None
+    image = decode_image(data, str(path))
     return np.ascontiguousarray(image[..., ::-1]) if color == "RGB" else image
 
 

@@ -113,6 +113,7 @@ class OpenPoseConfig:
         return cls(**kw)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        check_config_sizes(self)
         if self.n_stages < 1:
             raise ValueError(f"n_stages must be >= 1, got {self.n_stages}")
         if self.stage_kernel % 2 != 1:
@@ -164,6 +165,51 @@ class OpenPoseConfig:
     def to_prototxt(self) -> str:
         """The deploy prototxt (``to_prototxt``)."""
         return to_prototxt(self)
+
+
+# Bounds on a network config, checked before any layer is built: a crafted config file (n_stages
+# 100000, a 2001 x 2001 kernel, 100000 channels) reached the allocator. The largest real networks
+# (the paper's, BODY_25) are well inside them.
+CONFIG_BOUNDS = {"width": 4096, "count": 32, "kernel": 15}
+_COUNT_FIELDS = (
+    "n_stages",
+    "stage1_layers",
+    "stage_layers",
+    "paf_stages",
+    "heat_stages",
+    "blocks",
+    "block_convs",
+)
+
+
+def check_config_sizes(config: Any) -> None:
+    """Refuse a config whose sizes are not integers within ``CONFIG_BOUNDS`` (ValueError naming the field).
+
+    Counts (stages, layers, blocks) are at most 32, kernels at most 15, every width (channels,
+    the VGG and CPM convs) at most 4096.
+    """
+    from dataclasses import fields as _fields
+
+    for f in _fields(config):
+        value = getattr(config, f.name)
+        if f.name in ("vgg", "cpm"):
+            flat = [w for block in value for w in block] if f.name == "vgg" else list(value)
+            if f.name == "vgg" and not all(isinstance(b, (tuple, list)) for b in value):
+                raise ValueError(
+                    f"vgg must be blocks of conv widths, e.g. [[64, 64], [128, 128]], got {value!r}"
+                )
+            bad = [w for w in flat if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 4096]
+            if bad or len(flat) > 4 * CONFIG_BOUNDS["count"]:
+                raise ValueError(
+                    f"{f.name} widths must be integers in 1..4096 (at most 128 convs), got {value!r}"
+                )
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue  # InputSpec, names, the skeleton: checked by their own classes
+        kind = "kernel" if "kernel" in f.name else "count" if f.name in _COUNT_FIELDS else "width"
+        top = CONFIG_BOUNDS[kind]
+        if not 0 <= value <= top:
+            raise ValueError(f"{type(config).__name__}.{f.name} must be in 0..{top}, got {value}")
 
 
 def config_from_dict(cls: Any, d: dict) -> Any:

@@ -60,6 +60,10 @@ class WeightSpec:
     sha256: str | None = None  # hex digest; at least one of sha256 / md5 for downloadable files
     md5: str | None = None  # only where the publisher gives no sha256 (CMU's caffemodel)
     size: int | None = None  # bytes, where known
+    # Bytes a download may not exceed where the exact size is not published (its float32 weights
+    # plus room for the container): every downloadable entry has ``size`` or ``max_size``, so an
+    # endless body is cut off instead of filling the disk.
+    max_size: int | None = None
     licence: str = ""
     attribution: str = ""
     loader: str = ""  # "module:function" called as function(path, device) -> model
@@ -112,6 +116,9 @@ REGISTRY: dict[str, WeightSpec] = {
                 "http://posefs1.perception.cs.cmu.edu/Users/ZheCao/pose_iter_440000.caffemodel",
             ),
             md5="5156d31f670511fce9b4e28b403f2939",  # OpenPose CMakeLists.txt download_model
+            # The network has 52,311,446 parameters (OpenPoseConfig.paper()): 209,245,784 bytes of
+            # float32; the PyTorch conversion of this file is 209,267,595 bytes.
+            max_size=212_000_000,
             licence=_CMU_LICENCE,
             attribution="Cao, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose COCO model",
             loader="openpose_edu.weights:load_caffemodel",
@@ -135,6 +142,7 @@ REGISTRY: dict[str, WeightSpec] = {
                 "https://www.dropbox.com/s/3x0xambj2rkyrap/pose_iter_584000.caffemodel?dl=1",
             ),
             md5="78287b57cf85fa89c03f1393d368e5b7",  # OpenPose CMakeLists.txt download_model("BODY_25")
+            size=104_715_850,  # a public copy (docs/body25_facts.md); 26,166,084 float32 parameters
             licence=_CMU_LICENCE,
             attribution="Cao, Hidalgo, Simon, Wei, Sheikh (CMU Perceptual Computing Lab): OpenPose BODY_25",
             loader="openpose_edu.body25:load_caffemodel",
@@ -211,6 +219,10 @@ class _LocalWriteError(OSError):
     """Writing the downloaded bytes failed here (disk full, read-only), not on the network."""
 
 
+def _expected(spec: WeightSpec) -> str:
+    return f"{spec.size:,}" if spec.size else f"at most {spec.max_size:,}"
+
+
 def _download(
     url: str, f: Any, spec: Any, progress: bool, timeout: float = 30.0, deadline: float | None = None
 ) -> None:
@@ -223,7 +235,7 @@ def _download(
     """
     deadline = DOWNLOAD_DEADLINE_S if deadline is None else deadline
     t_end = time.monotonic() + deadline
-    limit = spec.size + SIZE_MARGIN if spec.size else None
+    limit = spec.size + SIZE_MARGIN if spec.size else spec.max_size
     h = hashlib.new(spec.algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": "openpose_edu"})
     with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
@@ -231,7 +243,7 @@ def _download(
         length = int(length) if length and length.isdigit() else None
         if limit is not None and length is not None and length > limit:
             raise ValueError(
-                f"{spec.filename} at {url} is {length:,} bytes, expected {spec.size:,}; not downloaded"
+                f"{spec.filename} at {url} is {length:,} bytes, expected {_expected(spec)}; not downloaded"
             )
         received = 0
         with tqdm(
@@ -243,7 +255,7 @@ def _download(
                 received += len(block)
                 if limit is not None and received > limit:
                     raise ValueError(
-                        f"{spec.filename} from {url}: more than {limit:,} bytes, expected {spec.size:,}; "
+                        f"{spec.filename} from {url}: more than {limit:,} bytes, expected {_expected(spec)}; "
                         "download stopped and discarded"
                     )
                 if time.monotonic() > t_end:

@@ -29,8 +29,11 @@ import argparse
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,20 @@ def bundled_config() -> OpenPoseConfig:
     )
 
 
+# Bounds that keep one step's memory sane whatever the flags say (a typo's extra zeros hung the
+# run generating 100000 scenes per step, or asked the allocator for a 100000 x 100000 crop).
+MAX_BATCH = 256
+MAX_CROP = 1024  # 2.8 times the demo's 368
+
+
+def _device_name_ok(device: Any) -> bool:
+    """'cpu', 'cuda' or 'cuda:N' (what torch.device parses; 'cuda:abc' is not)."""
+    try:
+        return isinstance(device, str) and torch.device(device).type in ("cpu", "cuda")
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
 @dataclass
 class TrainConfig:
     """Every hyper-parameter of a training run (defaults: the bundled model's recipe)."""
@@ -132,9 +149,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = {
             "steps": self.steps >= 1,
-            "batch_size": self.batch_size >= 1,
-            "crop": self.crop >= 16 and self.crop % 8 == 0,
-            "lr": self.lr > 0,
+            "batch_size": 1 <= self.batch_size <= MAX_BATCH,
+            "crop": 16 <= self.crop <= MAX_CROP and self.crop % 8 == 0,
+            "lr": self.lr > 0 and math.isfinite(self.lr),
+            "grad_clip": self.grad_clip >= 0 and math.isfinite(self.grad_clip),
+            "weight_decay": self.weight_decay >= 0 and math.isfinite(self.weight_decay),
+            "threads": self.threads >= 0,
+            "max_people": self.max_people >= 0,
             "warmup": self.warmup >= 0,
             "final_lr_ratio": 0 <= self.final_lr_ratio <= 1,
             "checkpoint_every": self.checkpoint_every >= 1,
@@ -142,15 +163,17 @@ class TrainConfig:
             "num_workers": self.num_workers >= 0,
             "sigma": self.sigma > 0,
             "limb_width": self.limb_width > 0,
-            "device": self.device.split(":")[0] in ("cpu", "cuda"),
+            "device": _device_name_ok(self.device),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = {name: getattr(self, name) for name in bad}
             raise ValueError(
-                f"invalid TrainConfig values {values}: steps, batch_size, checkpoint_every, log_every >= 1; "
-                "crop >= 16 and a multiple of 8; lr, sigma, limb_width > 0; 0 <= final_lr_ratio <= 1; "
-                "device 'cpu' or 'cuda'"
+                f"invalid TrainConfig values {values}: steps, checkpoint_every, log_every >= 1; "
+                f"batch_size 1..{MAX_BATCH}; crop >= 16 and a multiple of 8, at most {MAX_CROP}; "
+                "lr, sigma, limb_width > 0; "
+                "grad_clip, weight_decay, threads, warmup, num_workers, max_people >= 0; "
+                "0 <= final_lr_ratio <= 1; device 'cpu', 'cuda' or 'cuda:N'"
             )
         if bool(self.coco_annotations) != bool(self.coco_images):
             raise ValueError("give both coco_annotations (JSON) and coco_images (folder), or neither")
@@ -548,9 +571,32 @@ def _checkpoint(
         "meta": {"parameters": count_parameters(net), "torch": str(torch.__version__)},
     }
 
-    path = save_checkpoint(out / "last.pt", net, **extra)
-    save_checkpoint(out / f"step_{step:06d}.pt", net, **extra)
+    with _interrupt_after():
+        path = save_checkpoint(out / "last.pt", net, **extra)
+        save_checkpoint(out / f"step_{step:06d}.pt", net, **extra)
     return path
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Ctrl-C while a checkpoint is written takes effect once it is written.
+
+    Inside ``torch.save`` a KeyboardInterrupt surfaces as torch's RuntimeError ("failed writing
+    file"), which hid the interrupt: the finished steps were not saved. Here SIGINT is only noted
+    while the block runs, and raised as KeyboardInterrupt after it (main thread only: elsewhere
+    signals cannot be caught, and the block runs as it is).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def export_weights(
@@ -650,7 +696,15 @@ def model_config_from_arg(arg: str) -> Any:
         raise ValueError(
             f"--model must be 'bundled', 'paper' or a JSON file of OpenPoseConfig fields, got {arg!r}"
         )
-    return config_from_dict(json.loads(path.read_text()))  # "architecture" picks the family
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"--model {arg}: not a JSON file ({e})") from None
+    if not isinstance(d, dict):
+        raise ValueError(
+            f"--model {arg}: expected a JSON object of OpenPoseConfig fields, got a {type(d).__name__}"
+        )
+    return config_from_dict(d)  # "architecture" picks the family
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -667,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_config = model_config_from_arg(args.model) if args.model else None
         else:
             model_config = model_config_from_arg(args.model or "bundled")
+        out = Path(cfg.out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out-dir {out}: exists and is not a directory; give a folder")
     except (ValueError, TypeError, KeyError) as e:
         parser.error(str(e))
     try:

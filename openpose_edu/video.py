@@ -19,7 +19,11 @@ without a second dependency (PyAV, imageio-ffmpeg). Its one weakness, a silent `
 
 Every output is first written to a temporary name in the same folder (``.name.part.ext``) and
 renamed into place (``os.replace``, atomic on one file system): an interrupted run leaves no
-half-written file under a final name.
+half-written file under a final name, and a video the encoder wrote short (a full disk) is an
+error, never renamed into place. As on the image path, outputs are listed in the folder's
+manifest (``io.MANIFEST``) before they are written, never replace an input or a file openpose_edu
+did not write, and get distinct names across inputs (``x/clip.mp4``, ``y/clip.mp4`` -> ``clip``,
+``clip_mp4``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -40,7 +45,18 @@ import numpy as np
 from tqdm import tqdm
 
 from . import inference  # module-qualified: tests replace inference.estimate
-from .io import command_line, openpose_json, positive_int_arg, read_image
+from .io import (
+    check_out_folder,
+    check_outputs,
+    check_pixels,
+    command_line,
+    header_size,
+    openpose_json,
+    positive_int_arg,
+    read_image,
+    read_manifest,
+    record_outputs,
+)
 from .skeleton import COCO18, SKELETONS, Skeleton
 from .viz import draw_people, paf_to_rgb, part_map
 from .weights import REGISTRY
@@ -54,9 +70,30 @@ def is_video_input(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+# The options (of either path) whose next argument is their value, not an input.
+_VALUE_OPTIONS = ("--out", "--model", "--device", "--stage", "--maps", "--map-index", "--map-stage")
+
+
+def positional_args(argv: list[str]) -> list[str]:
+    """The inputs among command-line arguments: not options, not an option's value (``--out x.mp4``)."""
+    found, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a == "--":
+            return found + argv[i + 1 :]
+        elif a.startswith("-") and len(a) > 1:
+            # argparse accepts a unique prefix (--ou x.mp4); --out=x.mp4 carries its own value
+            skip = "=" not in a and len(a) > 2 and any(o.startswith(a) for o in _VALUE_OPTIONS)
+        else:
+            found.append(a)
+    return found
+
+
 def wants_video(argv: list[str]) -> bool:
-    """Command-line arguments for the video path: ``--video`` (a folder of frames) or a video file."""
-    return "--video" in argv or any(is_video_input(a) for a in argv if not a.startswith("-"))
+    """Command-line arguments for the video path: ``--video`` (a folder of frames) or a video file
+    among the inputs (an option's value such as ``--out results.mp4`` is not an input)."""
+    return "--video" in argv or any(is_video_input(a) for a in positional_args(argv))
 
 
 @dataclass(frozen=True)
@@ -102,27 +139,82 @@ def overlay_map(
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def _frame_files(folder: Path) -> list[Path]:
+    """The frames of a folder: its non-hidden regular files, sorted, minus files openpose_edu wrote."""
+    ours = read_manifest(folder)
+    try:
+        inside = sorted(folder.iterdir())
+    except OSError as e:
+        raise OSError(e.errno, f"{folder}: cannot list the folder ({e.strerror})") from None
+    return [p for p in inside if not p.name.startswith(".") and p.name not in ours and _is_regular(p)]
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)  # stat only: a FIFO is never opened (it would block)
+    except OSError:
+        return False
+
+
+def check_frame_sizes(files: list[Path]) -> None:
+    """Refuse a folder whose frames differ in size (a video has one) or are over the pixel limit,
+    from the files' headers, before any frame is decoded. Raises ValueError naming the frame."""
+    first: tuple[int, int] | None = None
+    for i, path in enumerate(files):
+        try:
+            with open(path, "rb") as f:
+                size = header_size(f.read(1 << 18))  # the header is in the first bytes
+        except OSError as e:
+            raise OSError(e.errno, f"{path}: cannot read it ({e.strerror})") from None
+        if size is None:
+            continue  # a format only OpenCV reads: process_video checks its size after decoding
+        check_pixels(*size, str(path))
+        first = first or size
+        if size != first:
+            raise ValueError(_size_message(path, i, size, first))
+
+
+def _size_message(path: Path, i: int, size: tuple[int, ...], first: tuple[int, ...]) -> str:
+    return (
+        f"{path}: frame {i + 1} is {size[0]}x{size[1]} (height x width) but the first frame is "
+        f"{first[0]}x{first[1]}; the frames of one video must share one size: resize them"
+    )
+
+
 def read_frames(path: str | Path) -> tuple[Iterator[np.ndarray], int, float]:
     """A video file or a folder of frame images -> (RGB uint8 frames, frame count, frames per second).
 
     Raises FileNotFoundError for a missing path and ValueError (naming it) for a file OpenCV
-    cannot open or decode, or a folder with no images. The count of a video is its header's.
+    cannot open or decode, a FIFO or device (never opened: it would block), a folder with no
+    images or with frames of different sizes, and frames over ``io.MAX_IMAGE_PIXELS``. The count
+    of a video is its header's.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = _frame_files(path)
         if not files:
             raise ValueError(f"{path}: the folder has no frame images")
+        check_frame_sizes(files)
         return (read_image(p) for p in files), len(files), DEFAULT_FPS
+    if not _is_regular(path):
+        raise ValueError(f"{path}: not a regular file (a FIFO, device or socket); give a video file")
     cap = cv2.VideoCapture(str(path))
+    if cap.isOpened():
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        try:
+            check_pixels(h, w, str(path))
+        except ValueError:
+            cap.release()
+            raise
     ok, first = cap.read() if cap.isOpened() else (False, None)
     if not ok:
         cap.release()
         raise ValueError(f"{path}: OpenCV cannot read a video frame from it (not a video, or corrupt)")
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    fps = fps if np.isfinite(fps) and 0 < fps <= 1000 else DEFAULT_FPS
 
     def frames() -> Iterator[np.ndarray]:
         try:
@@ -161,24 +253,51 @@ def write_json_atomic(path: Path, keypoints: np.ndarray, skeleton: Skeleton = CO
 
 
 class VideoWriter:
-    """cv2.VideoWriter (mp4v) of RGB frames to a temporary name, renamed to ``path`` by ``close()``."""
+    """cv2.VideoWriter (mp4v) of RGB frames to a temporary name, renamed to ``path`` by ``close()``.
+
+    ``close`` reads the finished file back: OpenCV only warns when a frame cannot be written (a
+    full disk, a size the codec refuses), so a file with fewer frames than were written, or one
+    that does not open, is an error (OSError) and is deleted, never renamed into place.
+    """
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        self.path, self.tmp = path, _part_name(path)
+        self.path, self.tmp, self.size, self.n = path, _part_name(path), size, 0
+        self.tmp.unlink(missing_ok=True)  # a temporary a killed run left (the name is ours)
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
+            self.abort()
             raise ValueError(f"{path}: OpenCV cannot open a video writer (mp4v, {size[0]}x{size[1]})")
 
     def write(self, rgb: np.ndarray) -> None:
         self.writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+        self.n += 1
 
     def close(self) -> None:
         self.writer.release()
+        cap = cv2.VideoCapture(str(self.tmp))
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        cap.release()
+        if n != self.n:
+            self.tmp.unlink(missing_ok=True)
+            raise OSError(
+                f"{self.path}: the video encoder wrote {n} of {self.n} frames (a full disk, or a "
+                f"frame size of {self.size[0]}x{self.size[1]} that mp4v cannot encode); nothing written"
+            )
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         self.writer.release()
         self.tmp.unlink(missing_ok=True)
+
+
+def video_outputs(name: str, count: int, maps: bool) -> list[str]:
+    """The file names a video ``name`` of ``count`` frames writes (OpenPose's per-frame JSON names)."""
+    videos = [f"{name}_rendered.mp4"] + ([f"{name}_maps.mp4"] if maps else [])
+    return videos + [_json_name(name, i) for i in range(count)]
+
+
+def _json_name(name: str, i: int) -> str:
+    return f"{name}_{i:012d}_keypoints.json"
 
 
 def process_video(
@@ -190,12 +309,20 @@ def process_video(
     device: str | None = None,
     progress: bool = True,
     max_frames: int | None = None,
+    name: str | None = None,
+    inputs: list[Path] | None = None,
+    manifest: bool = False,
 ) -> dict[str, Any]:
     """Every frame of ``source`` through ``estimate`` (Fig. 2 a-e); write JSON per frame and videos.
 
     With ``view`` also a maps video (S^t_j or L^t_c over each frame); ``max_frames`` stops after
-    the first N frames. Returns a summary: frames, people per frame, seconds, fps and the paths
-    written. Raises ValueError on an unreadable input.
+    the first N frames. ``name``: the outputs' stem
+    (default the source's); ``inputs``: every input of the run (no output may replace one, nor
+    the source's own file or frames). ``manifest`` (the command line's): the outputs are also
+    checked against and listed in the folder's manifest (``io.MANIFEST``) before any work, so an
+    output never replaces a file openpose_edu did not write. Returns a summary:
+    frames, people per frame, seconds, fps and the paths written. Raises ValueError on an
+    unreadable input or a refused output, OSError when a file cannot be written (a full disk).
     """
 
     source = Path(source)
@@ -204,7 +331,12 @@ def process_video(
         frames, count = itertools.islice(frames, max_frames), min(count, max_frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = source.stem if source.is_file() else source.name
+    stem = name or (source.stem if source.is_file() else source.name)
+    taken = list(inputs or []) + ([source] if source.is_file() else _frame_files(source))
+    planned = video_outputs(stem, count, view is not None)
+    check_outputs(out, planned, taken, manifest=manifest)
+    if manifest:
+        record_outputs(out, planned)
     rendered_path, maps_path = out / f"{stem}_rendered.mp4", out / f"{stem}_maps.mp4"
     writers: list[VideoWriter] = []
     people: list[int] = []
@@ -217,8 +349,13 @@ def process_video(
                 writers.append(VideoWriter(rendered_path, fps, size))
                 if view is not None:
                     writers.append(VideoWriter(maps_path, fps, size))
+            elif (frame.shape[1], frame.shape[0]) != writers[0].size:
+                raise ValueError(_size_message(source, i, frame.shape, writers[0].size[::-1]))
+            if i >= count and manifest:  # more frames than the header said: check and record each
+                check_outputs(out, [_json_name(stem, i)], taken)
+                record_outputs(out, [_json_name(stem, i)])
             poses = inference.estimate(frame, model=model, params=params, device=device)
-            write_json_atomic(out / f"{stem}_{i:012d}_keypoints.json", poses.keypoints, poses.skeleton)
+            write_json_atomic(out / _json_name(stem, i), poses.keypoints, poses.skeleton)
             writers[0].write(draw_people(frame, poses.keypoints, skeleton=poses.skeleton))
             if view is not None:
                 maps = (
@@ -230,12 +367,12 @@ def process_video(
                 writers[1].write(draw_people(drawn, poses.keypoints, skeleton=poses.skeleton))
             people.append(len(poses))
             bar.set_postfix(people=len(poses))
+        for w in writers:
+            w.close()
     except BaseException:
         for w in writers:
             w.abort()
         raise
-    for w in writers:
-        w.close()
     seconds = time.perf_counter() - start
     return {
         "frames": len(people),
@@ -270,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         view = MapView(args.maps, args.map_index, args.map_stage) if args.maps else None
+        check_out_folder(args.out)
     except ValueError as e:
         parser.error(str(e))
     try:
@@ -284,25 +422,44 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     failed = 0
-    for source in args.inputs:
+    sources = [Path(a) for a in args.inputs]
+    names = unique_names(sources)
+    for source in sources:
         try:
             summary = process_video(
-                source,
-                model,
-                args.out,
-                view,
-                device=args.device,
-                progress=not args.no_progress,
-                max_frames=args.max_frames,
-            )
-        except (OSError, ValueError) as e:
+                source, model, args.out, view, device=args.device, progress=not args.no_progress,
+                max_frames=args.max_frames, name=names[source], inputs=sources, manifest=True,
+            )  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - one video's failure, whatever it is, must not end the run
             failed += 1
-            print(f"error: {e}", file=sys.stderr)
+            text = str(e) or type(e).__name__
+            print(f"error: {text if str(source) in text else f'{source}: {text}'}", file=sys.stderr)
             continue
         print(
             f"{source}: {summary['frames']} frames, {summary['fps']:.2f} frames/s, "
             f"{np.mean(summary['people']) if summary['people'] else 0:.1f} people per frame on average, "
-            f"output in {args.out}",
+            f"output in {args.out}" + (f" (named {names[source]})" if names[source] != _stem(source) else ""),
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _stem(source: Path) -> str:
+    return source.name if source.is_dir() else source.stem
+
+
+def unique_names(sources: list[Path]) -> dict[Path, str]:
+    """A distinct output stem per input, as the image path names them (``clip`` and ``clip_mp4``,
+    ``x/clip.mp4`` and ``y/clip.mp4``): two inputs never write into one another's files."""
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for source in sources:
+        stem, suffix = _stem(source), source.suffix.lstrip(".") if not source.is_dir() else "frames"
+        candidates = (stem, f"{stem}_{suffix}", f"{source.resolve().parent.name}_{stem}_{suffix}")
+        name = next((c for c in candidates if c not in used), None)
+        i = 2
+        while name is None or name in used:
+            name, i = f"{stem}_{suffix}_{i}", i + 1
+        used.add(name)
+        names[source] = name
+    return names

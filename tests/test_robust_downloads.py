@@ -198,3 +198,24 @@ def test_a_directory_at_the_target_is_a_local_error(cache: Path, monkeypatch) ->
     register(monkeypatch, "http://127.0.0.1:9/test.bin")
     with pytest.raises(IsADirectoryError, match="is a directory.*OPENPOSE_EDU_CACHE"):
         fetch("test-file", progress=False)
+
+
+def test_every_download_has_a_bound_on_its_size() -> None:
+    """Issue 33: cmu-coco and cmu-body25 had none: an endless body filled the disk until the deadline."""
+    for name, spec in REGISTRY.items():
+        if spec.urls and spec.path is None:
+            assert spec.size or spec.max_size, name
+    assert REGISTRY["cmu-body25"].size == 104_715_850
+    assert 209_245_784 < REGISTRY["cmu-coco"].max_size < 1.02 * 209_245_784  # its float32 weights
+
+
+def test_an_endless_body_is_cut_off_at_max_size(cache: Path, monkeypatch) -> None:
+    big = DATA + os.urandom(100_000)
+    with serve({"/b.bin": unsized(big)}) as url:
+        spec = WeightSpec("test-file", "test.bin", (url + "/b.bin",), md5="0" * 32, max_size=len(DATA))
+        monkeypatch.setitem(REGISTRY, "test-file", spec)
+        with pytest.raises(
+            ValueError, match=f"more than {len(DATA):,} bytes, expected at most {len(DATA):,}"
+        ):
+            fetch("test-file", progress=False)
+    assert files_in(cache) == []

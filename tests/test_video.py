@@ -12,7 +12,7 @@ import pytest
 from openpose_edu import __main__ as cli
 from openpose_edu import load_model, video
 from openpose_edu.camera import decode_jpeg, encode_jpeg, process_frame
-from openpose_edu.io import read_openpose_json, write_image
+from openpose_edu.io import MANIFEST, read_openpose_json, write_image
 from openpose_edu.video import MapView
 
 N_FRAMES = 5
@@ -52,9 +52,9 @@ def test_video_cli_writes_openpose_json_per_frame_and_videos(clip: Path, tmp_pat
     out = tmp_path / "out"
     rc = cli.main([str(clip), "--out", str(out), "--no-progress", "--maps", "L", "--map-stage", "1"])
     assert rc == 0
-    names = sorted(p.name for p in out.glob("*.json"))
+    names = sorted(p.name for p in out.glob("*_keypoints.json"))
     assert names == [f"clip_{i:012d}_keypoints.json" for i in range(N_FRAMES)]
-    for p in out.glob("*.json"):
+    for p in out.glob("*_keypoints.json"):
         assert json.loads(p.read_text())["version"] == 1.3
         read_openpose_json(p)
     for name in ("clip_rendered.mp4", "clip_maps.mp4"):
@@ -62,7 +62,7 @@ def test_video_cli_writes_openpose_json_per_frame_and_videos(clip: Path, tmp_pat
         cap = cv2.VideoCapture(str(out / name))
         assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (128, 96)
         cap.release()
-    assert not list(out.glob(".*"))  # no temporary file left
+    assert [p.name for p in out.glob(".*")] == [MANIFEST]  # no temporary file left
 
 
 def test_folder_of_frames_with_video_flag(tmp_path: Path) -> None:
@@ -72,7 +72,8 @@ def test_folder_of_frames_with_video_flag(tmp_path: Path) -> None:
         write_image(frames_dir / f"f{i:03d}.png", f)
     out = tmp_path / "out"
     assert cli.main([str(frames_dir), "--video", "--out", str(out), "--no-progress"]) == 0
-    assert sorted(p.name for p in out.glob("*.json")) == [f"walk_{i:012d}_keypoints.json" for i in range(3)]
+    names = sorted(p.name for p in out.glob("*_keypoints.json"))
+    assert names == [f"walk_{i:012d}_keypoints.json" for i in range(3)]
     assert _count_frames(out / "walk_rendered.mp4") == 3
 
 
@@ -103,7 +104,7 @@ def test_interrupted_run_leaves_no_half_written_file(
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         video.process_video(clip, load_model(None), out, MapView("S"), progress=False)
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if p.name != MANIFEST)
     # Two finished frames, each a complete JSON file; no video under its final name, no temporaries.
     assert files == [f"clip_{i:012d}_keypoints.json" for i in range(2)]
     for name in files:

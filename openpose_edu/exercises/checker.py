@@ -6,6 +6,7 @@ and 07 build their cases on.
 
 from __future__ import annotations
 
+import copy
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ def _close(a: Any, b: Any, atol: float) -> bool:
     try:
         x = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
         y = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError, NotImplementedError):  # e.g. a meta tensor has no data
         return False
     if x.shape != y.shape:
         return False
@@ -74,7 +75,10 @@ SHOW_VALUES = 12  # a value with more elements is summarised (shape, range, firs
 def _as_array(value: Any) -> np.ndarray | None:
     """``value`` as a numpy array when it is a tensor or an array, else None."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
+        try:
+            return value.detach().cpu().numpy()
+        except (RuntimeError, NotImplementedError, TypeError):  # a meta tensor, a complex one ...
+            return None
     if isinstance(value, np.ndarray):
         return value
     return None
@@ -83,6 +87,8 @@ def _as_array(value: Any) -> np.ndarray | None:
 def _show(value: Any) -> str:
     """A short description of a value: small arrays in full, large ones summarised on one line."""
     arr = _as_array(value)
+    if arr is None and isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
     if arr is not None:
         if arr.size <= SHOW_VALUES:
             with np.printoptions(precision=3, suppress=True, linewidth=100):
@@ -157,13 +163,47 @@ def _learner_line(err: BaseException) -> str:
     )
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether an input is unchanged: arrays and tensors bit for bit (NaN equal to NaN), containers
+    element by element, modules by their parameters; anything else by ``==``."""
+    try:
+        if isinstance(a, torch.nn.Module) and isinstance(b, torch.nn.Module):
+            sa, sb = a.state_dict(), b.state_dict()
+            return sa.keys() == sb.keys() and all(_same(sa[k], sb[k]) for k in sa)
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+            if a.device.type == "meta" or b.device.type == "meta":
+                return a.shape == b.shape and a.dtype == b.dtype
+            a, b = a.detach().cpu().numpy(), b.detach().cpu().numpy()
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            nan = a.dtype.kind in "fc" and b.dtype.kind in "fc"
+            return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=nan))
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return bool(a == b) or (a != a and b != b)  # NaN == NaN here
+    except Exception:  # noqa: BLE001 - an input we cannot compare is taken as unchanged
+        return True
+
+
+def _changed(case: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """The names of the inputs the learner's function changed (it was given copies)."""
+    return [k for k in case if not _same(case[k], given[k])]
+
+
 def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Result:
-    """Run ``fn`` on every case of ``exercise``; print and return the verdict."""
+    """Run ``fn`` on every case of ``exercise``; print and return the verdict.
+
+    ``fn`` (and the library's answer) get copies of each case's inputs, so a function that
+    changes its inputs in place can change neither the other checks nor the inputs shown when it
+    fails; changing them is itself a failure, with the names of the inputs it changed.
+    """
     n = 0
     for case in exercise.cases():
-        expected = exercise.reference(**case)
+        expected = exercise.reference(**copy.deepcopy(case))
+        given = copy.deepcopy(case)
         try:
-            got = fn(**case)
+            got = fn(**given)
         except NotImplementedError as err:
             todo = str(err) or "replace the raise NotImplementedError with your code"
             msg = f"{exercise.name}: not implemented yet: {todo}"
@@ -179,11 +219,24 @@ def run(exercise: Exercise, fn: Callable[..., Any], verbose: bool = True) -> Res
             if verbose:
                 print(msg)
             return Result(exercise.name, False, n, "failed", hint=None, message=msg, case=case)
+        changed = _changed(case, given)
+        if changed:
+            names = ", ".join(changed)
+            msg = (
+                f"{exercise.name}: failed on case {n + 1}: your function changed its input {names} in "
+                f"place; leave the inputs as they are and build the answer in a new array (x.copy(), "
+                f"t.clone(), or an operation that returns a new array instead of +=, [...] =, .add_())\n"
+                f"{_inputs(case)}"
+            )
+            if verbose:
+                print(msg)
+            hint = f"changed its input {names} in place"
+            return Result(exercise.name, False, n, "failed", hint=hint, message=msg, case=case)
         if not _close(got, expected, exercise.atol):
             hint = exercise.generic_hint
             for text, wrong in exercise.mistakes:
                 try:
-                    if _close(got, wrong(**case), exercise.atol):
+                    if _close(got, wrong(**copy.deepcopy(case)), exercise.atol):
                         hint = text
                         break
                 except Exception:  # a wrong variant may not apply to this case

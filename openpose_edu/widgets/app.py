@@ -13,7 +13,7 @@ import numpy as np
 from torch import nn
 
 from .. import viz
-from ..io import check_image
+from ..io import check_image, decode_image
 from ..skeleton import COCO18, Skeleton
 from .base import (
     busy_html,
@@ -30,11 +30,13 @@ from .stages import StageExplorer
 
 
 def decode_upload(content: bytes, max_height: int = 368) -> np.ndarray:
-    """Uploaded file bytes -> uint8 RGB (H, W, 3), at most ``max_height`` rows (aspect kept)."""
+    """Uploaded file bytes -> uint8 RGB (H, W, 3), at most ``max_height`` rows (aspect kept).
 
-    bgr = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("the uploaded file is not an image OpenCV can read (try a JPEG or PNG)")
+    The header's size is checked before decoding (``io.MAX_IMAGE_PIXELS``). Raises ValueError
+    with a message for the app: no bytes, too many pixels, not an image.
+    """
+
+    bgr = decode_image(content, "the uploaded file")
     if bgr.shape[0] > max_height:
         f = max_height / bgr.shape[0]
         bgr = cv2.resize(bgr, (max(1, round(bgr.shape[1] * f)), max_height), interpolation=cv2.INTER_AREA)
@@ -118,25 +120,44 @@ def workshop(
             f"<i>{html.escape(key['image'])}</i>"
         )
 
+    samples = list(explorer.images)  # the images the app came with; uploads come and go
+
     def on_upload(_change: Any) -> None:
         files = upload.value
         if not files:
             return
         f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+        name, previous = f"upload: {f.get('name', '')}", c["image"].value
+        upload.value = ()  # the widget lets go of the file's bytes (this call sees no files: returns)
         try:
             image = decode_upload(bytes(f["content"]), max_height)
-        except ValueError as e:
+        except ValueError as e:  # empty, too large, not an image: the message, nothing else changes
             status.value = f"<b>{html.escape(str(e))}</b>"
             return
-        name = f"upload: {f['name']}"
-        explorer.add_image(name, image)
-        status.value = busy_html(f"running {c['model'].value} on {name} ...")
-        uploading[0] = True
         try:
-            ui.set_images(list(explorer.images), name)  # type: ignore[attr-defined]  # one redraw, of the upload
-        finally:
-            uploading[0] = False
-        show_people()
+            for old in [n for n in explorer.images if n not in samples]:
+                explorer.remove_image(old)  # the latest upload only: memory stays flat
+            explorer.add_image(name, image)
+            status.value = busy_html(f"running {c['model'].value} on {name} ...")
+            uploading[0] = True
+            try:
+                ui.set_images(list(explorer.images), name)  # type: ignore[attr-defined]  # one redraw
+            finally:
+                uploading[0] = False
+            show_people()
+        except Exception as e:  # noqa: BLE001 - any failure is a message in the app, not a traceback
+            explorer.remove_image(name)
+            back = previous if previous in explorer.images else samples[0]
+            try:
+                uploading[0] = True
+                ui.set_images(list(explorer.images), back)  # type: ignore[attr-defined]
+                uploading[0] = False
+                show_people()
+            except Exception:  # noqa: BLE001 - the message below matters more than the redraw
+                pass
+            finally:
+                uploading[0] = False
+            status.value = f"<b>{html.escape(str(e) or type(e).__name__)}</b>"
 
     for key in ("model", "image", "stage"):
         c[key].observe(show_people, names="value")
