@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
+from . import inference  # module-qualified: tests replace inference.estimate
 from .assembly import ParsingParams
 from .io import MANIFEST as MANIFEST  # re-exported: the manifest's name, for tests and users
 from .io import (
@@ -50,7 +50,8 @@ from .io import (
     write_openpose_json,
 )
 from .viz import draw_people
-from .weights import REGISTRY
+from .weights import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the command line's network
+from .weights import REGISTRY, load_cli_model
 
 OUTPUT_SUFFIXES = ("_keypoints.json", "_rendered.png")
 
@@ -113,11 +114,6 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     return files, errors
 
 
-# Photos need a network that has seen photos: the small real COCO network (2 MB, downloaded
-# once) is the command line's default; the bundled model knows synthetic scenes only.
-DEFAULT_MODEL = "tfpose-mobilenet-v2-small"
-
-
 def output_names(files: Sequence[Path]) -> dict[Path, str]:
     """A distinct output stem per input: its stem, else ``stem_suffix``, ``parent_stem_suffix``, ``..._2``."""
     names: dict[Path, str] = {}
@@ -159,14 +155,6 @@ def check_out_dir(out_dir: str | Path, files: Sequence[Path], names: dict[Path, 
 def _record_outputs(out: Path, names: dict[Path, str]) -> None:
     """Add this run's output names to the folder's manifest (before writing them)."""
     record_outputs(out, [f"{n}{suffix}" for n in names.values() for suffix in OUTPUT_SUFFIXES])
-
-
-def load_cli_model(name: str | None, device: str) -> Any:
-    """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
-
-    if name is not None and not name.strip():
-        raise ValueError("--model is empty; give a registry name or a weights file, or leave --model out")
-    return weights.load_model(name or DEFAULT_MODEL, device=device)
 
 
 def _message(path: Path, e: BaseException) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .io import read_image
 from .registry import cache_dir, fetch_file
+from .synthetic import make_scene
 
 COMMIT = "5c5d96523ef917bd30301245fdc8343937cae48d"  # CMU-Perceptual-Computing-Lab/openpose
 HOME = f"https://raw.githubusercontent.com/CMU-Perceptual-Computing-Lab/openpose/{COMMIT}/examples/media/"
@@ -184,8 +185,6 @@ def credit(name: str) -> str:
 
 def fallback_scene() -> np.ndarray:
     """The offline material: a synthetic scene with several people, (H, W, 3) uint8 RGB."""
-    from .synthetic import make_scene
-
     return make_scene(**FALLBACK_SCENE).image
 
 

@@ -9,7 +9,7 @@ For a video ``clip.mp4`` (or a folder ``clip/`` of frame images, sorted by name)
 ``--write_json`` names them), ``DIR/clip_rendered.mp4`` (the skeletons drawn, Fig. 2e per
 frame) and, with ``--maps``, ``DIR/clip_maps.mp4``: S^t_j (Eq. 1) or L^t_c (Eq. 2) of one
 part j or limb c at stage t over each frame. The default model is the image path's
-(``__main__.DEFAULT_MODEL``, the small real COCO network): one network for photos and frames.
+(``weights.DEFAULT_MODEL``, the small real COCO network): one network for photos and frames.
 
 Video I/O is OpenCV's (``cv2.VideoCapture`` / ``cv2.VideoWriter``): the opencv-python-headless
 wheel bundles FFmpeg, so it reads the usual containers and codecs (mp4/H.264, avi/MJPEG, webm)
@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from . import inference  # module-qualified: tests replace inference.estimate
+from . import inference, weights  # module-qualified: tests replace inference.estimate, weights.load_model
 from .io import (
     check_out_folder,
     check_outputs,
@@ -386,13 +386,11 @@ def process_video(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m openpose_edu VIDEO --out DIR``: the video path of the command line."""
-    from .__main__ import DEFAULT_MODEL, load_cli_model  # one default network for images and videos
-
     parser = command_line(
         "Estimate poses in every frame of a video (or a folder of frames): OpenPose's "
         "<stem>_<frame:012d>_keypoints.json per frame, <stem>_rendered.mp4 and optionally <stem>_maps.mp4.",
         inputs="video files, or folders of frame images",
-        model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {DEFAULT_MODEL}, "
+        model=f"registry name ({', '.join(REGISTRY)}) or a weights file; default: {weights.DEFAULT_MODEL}, "
         "the same small real COCO network as for images (downloaded once, 2 MB)",
     )
     parser.add_argument("--video", action="store_true", help="treat folders as the frames of one video")
@@ -411,12 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     try:
-        model = load_cli_model(args.model, args.device)
+        model = weights.load_cli_model(args.model, args.device)
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
         hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(
-            f"error: cannot load model {args.model or DEFAULT_MODEL!r}: {first}{'' if args.model else hint}",
+            f"error: cannot load model {args.model or weights.DEFAULT_MODEL!r}: "
+            f"{first}{'' if args.model else hint}",
             file=sys.stderr,
         )
         return 1

@@ -347,3 +347,16 @@ def load_model(
         with _MODELS_LOCK:
             model = _MODELS.setdefault(key, model)
     return model
+
+
+# Photos need a network that has seen photos: the small real COCO network (2 MB, downloaded
+# once) is the command line's default, for images and videos alike; the bundled model knows
+# synthetic scenes only.
+DEFAULT_MODEL = "tfpose-mobilenet-v2-small"
+
+
+def load_cli_model(name: str | None, device: str) -> Any:
+    """A registry name (None: ``DEFAULT_MODEL``) or the path of a weights file -> model (eval mode)."""
+    if name is not None and not name.strip():
+        raise ValueError("--model is empty; give a registry name or a weights file, or leave --model out")
+    return load_model(name or DEFAULT_MODEL, device=device)
