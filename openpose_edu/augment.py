@@ -8,7 +8,7 @@ steps, in this order:
 
     scale      s = target_dist * crop / person_height * m,   m ~ U(scale_min, scale_max)
     rotate     by a ~ U(-max_rotate, max_rotate) degrees
-    crop       crop x crop pixels centred on the person's centre + U(-40, 40) px, pad 128
+    crop       crop x crop pixels centred on the person's centre + U(-40, 40) px (of 368), pad 128
     flip       x -> crop - 1 - x with probability 1/2, and left/right parts swapped
 
 caffe_train resizes, rotates, crops and flips the image one after the other (four
@@ -37,7 +37,8 @@ class AugmentSpec:
 
     crop: output size in pixels (CMU 368); target_dist: the person's height as a fraction of
     the crop before the random multiplier (0.6); scale_min, scale_max: range of that multiplier;
-    max_rotate: degrees either way; center_perturb: pixels the crop centre moves either way;
+    max_rotate: degrees either way; center_perturb: how far the crop centre moves either way, as
+    a fraction of the crop (caffe_train: 40 pixels of 368, kept in proportion for other crops);
     flip_prob: chance of a horizontal flip; pad: the image's border value (the input pad 128);
     min_keypoints, min_area: which annotated people become samples (ZC's genJSON: >= 5 labelled
     keypoints, area >= 32 x 32).
@@ -48,7 +49,7 @@ class AugmentSpec:
     scale_min: float = 0.5
     scale_max: float = 1.1
     max_rotate: float = 40.0
-    center_perturb: float = 40.0
+    center_perturb: float = 40.0 / 368.0
     flip_prob: float = 0.5
     pad: int = 128
     min_keypoints: int = 5
@@ -81,10 +82,11 @@ class Draw:
 def draw(rng: np.random.Generator, spec: AugmentSpec) -> Draw:
     """caffe_train's dice: each choice uniform in its range ((dice - 0.5) * 2 * max), flip by flip_prob."""
     u = rng.random(5)
+    reach = spec.center_perturb * spec.crop  # pixels
     return Draw(
         scale=spec.scale_min + (spec.scale_max - spec.scale_min) * float(u[0]),
         degrees=(float(u[1]) - 0.5) * 2 * spec.max_rotate,
-        shift=((float(u[2]) - 0.5) * 2 * spec.center_perturb, (float(u[3]) - 0.5) * 2 * spec.center_perturb),
+        shift=((float(u[2]) - 0.5) * 2 * reach, (float(u[3]) - 0.5) * 2 * reach),
         flip=bool(u[4] < spec.flip_prob),
     )
 
