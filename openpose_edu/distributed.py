@@ -55,10 +55,10 @@ class Processes:
         Backend NCCL when ``device`` is CUDA, gloo on CPU. Without torchrun (no WORLD_SIZE, or 1):
         a single process, no group.
         """
-        world = int(os.environ.get("WORLD_SIZE", "1"))
+        world = world_size()
         if world <= 1:
             return cls()
-        procs = cls(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+        procs = cls(rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
         if not dist.is_initialized():
             cuda = device.split(":")[0] == "cuda"
             if cuda:
@@ -80,6 +80,16 @@ class Processes:
             f"{self.world_size} processes x batch {batch_size} = {self.world_size * batch_size} images per "
             f"step; lr {lr:g} for that total batch (the gradients are averaged over the processes)"
         )
+
+
+def world_size() -> int:
+    """How many processes torchrun started (its WORLD_SIZE; 1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    """This process's rank among those torchrun started (its RANK; 0 without torchrun)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def wrap(net: nn.Module, procs: Processes, device: torch.device) -> nn.Module:

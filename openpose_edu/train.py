@@ -244,8 +244,8 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
     Items are dicts with ``image`` (3, crop, crop) uint8 RGB, ``S`` (19, h, w), ``L`` (38, h, w)
     and ``W`` (1, h, w) float32, h = w = crop / stride (``datasets.collate``); ``stride`` must be the
     network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
-    n_items: how many items the run reads (default steps x batch_size; ``train`` asks for
-    steps x batch_size x processes). COCO: ``cfg.coco_pipeline`` "cmu" (person-centred, augmented
+    n_items: how many items the run reads (default steps x batch_size x the processes torchrun
+    started, ``distributed.world_size``). COCO: ``cfg.coco_pipeline`` "cmu" (person-centred, augmented
     crops, ``coco_samples.CocoPersonDataset``) or "letterbox" (``datasets.CocoKeypointDataset``).
     """
     if cfg.coco_annotations and cfg.coco_pipeline == "cmu":
@@ -254,7 +254,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             cfg.coco_images,
             AugmentSpec(crop=cfg.crop),
             cfg.target_spec(stride),
-            length=n_items or cfg.steps * cfg.batch_size,
+            length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
             seed=cfg.data_seed,
         )
     if cfg.coco_annotations:
@@ -270,7 +270,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             "choose another"
         )
     return SyntheticPoseDataset(
-        length=n_items or cfg.steps * cfg.batch_size,
+        length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
         seed=cfg.data_seed,
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
@@ -343,8 +343,7 @@ def train(
         optimizer.load_state_dict(opt_state)
     precision = _Precision.of(cfg, device)
     net.to(memory_format=precision.memory_format)
-    n_items = cfg.steps * cfg.batch_size * procs.world_size
-    data = dataset or make_dataset(cfg, n_items=n_items, stride=net.config.stride)
+    data = dataset or make_dataset(cfg, stride=net.config.stride)
     loader = _loader(data, cfg, start, device, procs)
     model = net  # the network itself: checkpoints, validation, what is returned
     net = distributed.wrap(net, procs, device)  # what the steps run (DDP with several processes)
@@ -833,7 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         distributed.close()
-    if not distributed.Processes.from_environment().main:  # under torchrun rank 0 reports
+    if distributed.rank() != 0:  # under torchrun rank 0 reports
         return 0
     final = result.history[-1]["total"] if result.history else float("nan")
     print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +67,15 @@ def torchrun(n: int, cfg: dict, model: str, *extra: str) -> subprocess.Completed
     cmd += ["-m", "openpose_edu.train", *flags, "--model", model, "--no-progress", *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("OPENPOSE_EDU_TRAIN_STEPS", None)
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                           start_new_session=True)  # fmt: skip
+    try:
+        out, err = run.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)  # torchrun and its workers, not only torchrun
+        raise
+    assert run.returncode == 0, out[-3000:] + err[-3000:]
+    return subprocess.CompletedProcess(cmd, run.returncode, out, err)
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
