@@ -1,16 +1,19 @@
 """torchrun + DDP (distributed.py, train.py) on CPU with gloo, on a tiny COCO-format set.
 
-Two processes with batch 2 each reach the weights of one process with batch 4; a run resumed
-from its step-2 checkpoint ends where the uninterrupted run ends; validation writes COCO AP.
+Two processes with batch 2 each reach the weights of one process with batch 4; a run killed
+after its first checkpoint and resumed ends where the uninterrupted run ends; validation writes
+COCO AP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,52 +63,89 @@ def settings(out: Path, annotations: str, images: str, **kw) -> dict:
     return base
 
 
-def torchrun(n: int, cfg: dict, model: str, *extra: str) -> subprocess.CompletedProcess:
-    """``torchrun --standalone --nproc-per-node n -m openpose_edu.train`` with ``cfg`` as flags."""
+def start_torchrun(n: int, cfg: dict, model: str, *extra: str) -> subprocess.Popen:
+    """``torchrun --standalone --nproc-per-node n -m openpose_edu.train`` with ``cfg`` as flags, started."""
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
     cmd += ["-m", "openpose_edu.train", *flags, "--model", model, "--no-progress", *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("OPENPOSE_EDU_TRAIN_STEPS", None)
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-                           start_new_session=True)  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            start_new_session=True)  # fmt: skip
+
+
+def kill_all(run: subprocess.Popen) -> None:
+    """SIGKILL torchrun and every process under it (its workers run in sessions of their own)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {run.pid}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in family} - family
+        family |= more
+        grew = bool(more)
+    for pid in sorted(family, reverse=True):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    run.communicate()
+
+
+def torchrun(n: int, cfg: dict, model: str, *extra: str) -> str:
+    """Run ``start_torchrun`` to the end; its output (it must succeed)."""
+    run = start_torchrun(n, cfg, model, *extra)
     try:
         out, err = run.communicate(timeout=300)
     except subprocess.TimeoutExpired:
-        os.killpg(run.pid, signal.SIGKILL)  # torchrun and its workers, not only torchrun
+        kill_all(run)
         raise
     assert run.returncode == 0, out[-3000:] + err[-3000:]
-    return subprocess.CompletedProcess(cmd, run.returncode, out, err)
+    return out
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-def test_two_processes_train_like_one_with_the_total_batch_and_resume_exactly(coco, tmp_path) -> None:
+def test_two_processes_train_like_one_with_the_total_batch_and_a_killed_run_resumes_exactly(
+    coco, tmp_path
+) -> None:
     annotations, images, model = coco
+    steps = 16
     one = train(
-        TrainConfig(**settings(tmp_path / "one", annotations, images)),
+        TrainConfig(**settings(tmp_path / "one", annotations, images, steps=steps)),
         model_config=tiny_config(),
         progress=False,
     )
-    two = settings(tmp_path / "two", annotations, images, batch_size=2)  # 2 processes x 2 = 4 per step
-    done = torchrun(2, two, model)
-    assert done.stdout.count("trained ") == 1  # rank 0 alone reports
-    final = weights(tmp_path / "two" / "last.pt")
-    single = one.model.state_dict()
-    for key, value in final.items():
-        torch.testing.assert_close(value, single[key], rtol=1e-4, atol=1e-6, msg=key)
-    assert any(not torch.equal(v, weights(tmp_path / "two" / "step_000002.pt")[k]) for k, v in final.items())
+    two = settings(tmp_path / "two", annotations, images, steps=steps, batch_size=2)  # 2 processes x 2
+    assert torchrun(2, two, model).count("trained ") == 1  # rank 0 alone reports
+    for step in ("step_000004.pt", "last.pt"):
+        single = weights(tmp_path / "one" / step)
+        for key, value in weights(tmp_path / "two" / step).items():
+            torch.testing.assert_close(value, single[key], rtol=1e-4, atol=1e-6, msg=f"{step} {key}")
     # the logged losses are the mean over both processes: the single process's loss on the same images
     history = [json.loads(line) for line in (tmp_path / "two" / "history.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in history] == [1, 2, 3, 4]
+    assert [r["step"] for r in history] == list(range(1, steps + 1))
     for a, b in zip(history, one.history):
         assert a["total"] == pytest.approx(b["total"], rel=1e-4)
-    # stopped after step 2 (what a kill leaves: the last checkpoint), resumed: the same weights, bit for bit
-    resumed = settings(tmp_path / "resumed", annotations, images, batch_size=2)
-    torchrun(2, resumed, model, f"--resume={tmp_path / 'two' / 'step_000002.pt'}")
-    for key, value in weights(tmp_path / "resumed" / "last.pt").items():
+
+    # the same run, killed (SIGKILL, every process) as soon as its first checkpoint is written ...
+    killed = settings(tmp_path / "killed", annotations, images, steps=steps, batch_size=2)
+    run = start_torchrun(2, killed, model)
+    first = tmp_path / "killed" / "step_000002.pt"
+    deadline = time.monotonic() + 300
+    while not first.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kill_all(run)
+    left = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["step"]
+    assert 2 <= left < steps, f"the kill came after step {left}"
+    # ... and resumed from what it left: the uninterrupted run's weights, bit for bit
+    torchrun(2, killed, model, f"--resume={tmp_path / 'killed' / 'last.pt'}")
+    final = weights(tmp_path / "two" / "last.pt")
+    for key, value in weights(tmp_path / "killed" / "last.pt").items():
         assert torch.equal(value, final[key]), key
 
 
