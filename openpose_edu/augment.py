@@ -22,7 +22,6 @@ no longer labelled (``drop_outside``, as caffe_train marks them). ``augment`` do
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -213,14 +212,3 @@ def augment(
         warp_mask(ignore, M, spec.crop),
         drop_outside(kp, spec.crop),
     )
-
-
-def person_box(keypoints: np.ndarray) -> tuple[tuple[float, float], float]:
-    """Centre (x, y) and height of the box around a person's labelled keypoints (J, 3) (for people
-    without a COCO bbox; ``math.nan`` when none is labelled)."""
-    kp = np.asarray(keypoints)
-    xy = kp[kp[:, 2] > 0, :2]
-    if not len(xy):
-        return (math.nan, math.nan), math.nan
-    lo, hi = xy.min(0), xy.max(0)
-    return (float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2), float(hi[1] - lo[1])
