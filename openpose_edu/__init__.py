@@ -27,8 +27,11 @@ _LAZY = {
 
 _SUBMODULES = {
     "assembly",
+    "augment",
     "coco",
+    "coco_samples",
     "datasets",
+    "distributed",
     "evaluate",
     "formats",
     "groundtruth",

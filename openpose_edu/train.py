@@ -19,6 +19,17 @@ Data order is a pure function of the step: the images of step k are scenes
 ``data_seed, k*B .. k*B+B-1``. A checkpoint therefore only needs the weights, the optimizer
 state and the step to resume bit-for-bit (tests/test_train.py checks it).
 
+On COCO (``coco_annotations`` + ``coco_images``) the items are CMU's person-centred, augmented
+crops (``coco_samples.CocoPersonDataset``, ``augment.py``; ``coco_pipeline="letterbox"`` keeps
+the whole image letterboxed, no augmentation); ``val_every`` scores COCO AP on a held-out set
+(``val_annotations`` + ``val_images``) during training, beside the losses in TensorBoard.
+
+``torchrun --nproc-per-node N -m openpose_edu.train ...`` trains on N processes
+(``distributed.py``: DistributedDataParallel, NCCL on GPUs, gloo on CPU): ``batch_size`` is per
+process, step k reads items k*B*N .. (k+1)*B*N - 1 dealt out by a DistributedSampler, and N
+processes reach the weights one process reaches with batch B*N. Rank 0 alone writes
+checkpoints, history and TensorBoard. docs/training.md has the commands.
+
 The training notebook (08_training) retraces how the bundled model was made;
 ``OPENPOSE_EDU_TRAIN_STEPS`` shortens any run (CI).
 """
@@ -40,10 +51,13 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from . import distributed
+from .augment import AugmentSpec
 from .body25 import Body25Config
+from .coco_samples import CocoPersonDataset
 from .datasets import CocoKeypointDataset, SyntheticPoseDataset, collate
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .io import atomic_write
@@ -67,6 +81,10 @@ RESUMABLE_CHANGES = frozenset(
         "checkpoint_every",
         "amp",
         "cpu_bf16",
+        "val_every",
+        "val_annotations",
+        "val_images",
+        "val_max_images",
     }
 )
 
@@ -145,6 +163,11 @@ class TrainConfig:
     tensorboard: bool = True  # write TensorBoard logs under out_dir/tb
     coco_annotations: str = ""  # COCO person_keypoints JSON: train on COCO instead of synthetic scenes
     coco_images: str = ""  # folder of the images the JSON names
+    coco_pipeline: str = "cmu"  # "cmu": person-centred augmented crops (augment.py); or "letterbox"
+    val_every: int = 0  # steps between COCO AP evaluations (0: none); needs val_annotations, val_images
+    val_annotations: str = ""  # held-out COCO person_keypoints JSON scored during training
+    val_images: str = ""  # its image folder
+    val_max_images: int = 50  # score the first this many images (AP on a subset: minutes, not hours)
 
     def __post_init__(self) -> None:
         checks = {
@@ -177,6 +200,7 @@ class TrainConfig:
             )
         if bool(self.coco_annotations) != bool(self.coco_images):
             raise ValueError("give both coco_annotations (JSON) and coco_images (folder), or neither")
+        _check_coco_training(self)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> TrainConfig:
@@ -193,6 +217,18 @@ class TrainConfig:
     def target_spec(self, stride: int) -> TargetSpec:
         """The targets this run trains toward, for a network of output stride ``stride``."""
         return TargetSpec(stride=stride, sigma=self.sigma, limb_width=self.limb_width)
+
+
+def _check_coco_training(cfg: TrainConfig) -> None:
+    """The COCO fields of a TrainConfig: a known pipeline, a validation set given whole."""
+    if cfg.coco_pipeline not in ("cmu", "letterbox"):
+        raise ValueError(f"coco_pipeline must be 'cmu' or 'letterbox', got {cfg.coco_pipeline!r}")
+    if cfg.val_every < 0 or cfg.val_max_images < 1:
+        raise ValueError(
+            f"val_every must be >= 0 and val_max_images >= 1, got {cfg.val_every}, {cfg.val_max_images}"
+        )
+    if cfg.val_every and not (cfg.val_annotations and cfg.val_images):
+        raise ValueError("val_every needs val_annotations (COCO JSON) and val_images (its folder)")
 
 
 # ----------------------------------------------------------------------------- model set-up
@@ -226,26 +262,25 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 # ----------------------------------------------------------------------------- data
 
 
-class _StepSampler(Sampler[int]):
-    """Dataset indices start, start+1, ... (modulo the dataset length): data order = f(step)."""
-
-    def __init__(self, start: int, count: int, length: int) -> None:
-        self.start, self.count, self.length = start, count, length
-
-    def __iter__(self) -> Iterator[int]:
-        return ((self.start + i) % self.length for i in range(self.count))
-
-    def __len__(self) -> int:
-        return self.count
-
-
 def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) -> Dataset:
     """The training data set: synthetic scenes (default) or a COCO keypoint data set.
 
     Items are dicts with ``image`` (3, crop, crop) uint8 RGB, ``S`` (19, h, w), ``L`` (38, h, w)
     and ``W`` (1, h, w) float32, h = w = crop / stride (``datasets.collate``); ``stride`` must be the
     network's output stride (``OpenPoseConfig.stride``: 8 for the paper's three max pools).
+    n_items: how many items the run reads (default steps x batch_size x the processes torchrun
+    started, ``distributed.world_size``). COCO: ``cfg.coco_pipeline`` "cmu" (person-centred, augmented
+    crops, ``coco_samples.CocoPersonDataset``) or "letterbox" (``datasets.CocoKeypointDataset``).
     """
+    if cfg.coco_annotations and cfg.coco_pipeline == "cmu":
+        return CocoPersonDataset(
+            cfg.coco_annotations,
+            cfg.coco_images,
+            AugmentSpec(crop=cfg.crop),
+            cfg.target_spec(stride),
+            length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
+            seed=cfg.data_seed,
+        )
     if cfg.coco_annotations:
         return CocoKeypointDataset(
             cfg.coco_annotations,
@@ -259,7 +294,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             "choose another"
         )
     return SyntheticPoseDataset(
-        length=n_items or cfg.steps * cfg.batch_size,
+        length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
         seed=cfg.data_seed,
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
@@ -315,53 +350,106 @@ def train(
     ``cfg.out_dir/last.pt`` (and ``step_XXXXXX.pt``), loss records to ``history.jsonl``.
     init_from: a checkpoint (or exported weights) whose network and weights start a NEW run
     (fine-tuning): step 0, a fresh optimizer and schedule; its config is used.
+    Under torchrun (``distributed.py``) every process runs this function: DDP keeps their
+    weights equal, rank 0 alone writes files and shows progress; ``checkpoint`` is None on the
+    others. ``cfg.batch_size`` is per process.
     """
     cfg = cfg or TrainConfig.from_env()
-    device = _device(cfg)
+    procs = distributed.Processes.from_environment(cfg.device)
+    device = _device(cfg, procs)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     net, start, history, opt_state = _build(cfg, model_config, resume, init_from)
+    _check_processes(resume, procs)
     net.to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
     precision = _Precision.of(cfg, device)
     net.to(memory_format=precision.memory_format)
-    loader = _loader(dataset or make_dataset(cfg, stride=net.config.stride), cfg, start, device)
-    log = _Log(out, cfg, start, history, progress)
+    data = dataset or make_dataset(cfg, stride=net.config.stride)
+    loader = _loader(data, cfg, start, device, procs)
+    model = net  # the network itself: checkpoints, validation, what is returned
+    net = distributed.wrap(net, procs, device)  # what the steps run (DDP with several processes)
+    if procs.main:
+        log: _Log | _QuietLog = _Log(out, cfg, start, history, progress)
+        if progress and procs.active:
+            tqdm.write(procs.describe(cfg.batch_size, cfg.lr))
+    else:
+        log = _QuietLog(cfg, history)
     step, last_ckpt = start, None
     try:
         for batch in loader:
             lr = lr_at(step, cfg)
-            terms, grad_norm = _step(net, optimizer, precision, batch, lr, cfg, device)
+            terms, grad_norm = _step(net, optimizer, precision, batch, lr, cfg, device, procs)
             if grad_norm is None:  # stopped before the update: the weights stay finite
                 raise FloatingPointError(
                     f"the loss is {float(terms.total.detach())} at step {step + 1}: training diverged; "
                     f"lower --lr, set --grad-clip, or resume from an earlier checkpoint in {out}"
                 )
             step += 1
-            log.step(step, terms, lr, grad_norm, len(batch["image"]))
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                last_ckpt = _checkpoint(out, net, optimizer, step, cfg, log.history)
+            log.step(step, terms, lr, grad_norm, len(batch["image"]) * procs.world_size)
+            if procs.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                last_ckpt = _checkpoint(out, model, optimizer, step, cfg, log.history, procs)
+            if procs.main and cfg.val_every and (step % cfg.val_every == 0 or step == cfg.steps):
+                _validate(model, cfg, step, out, getattr(log, "writer", None))
     except KeyboardInterrupt:  # Ctrl-C: keep the finished steps, then stop as asked
         log.bar.close()
-        if step > start:
-            _checkpoint(out, net, optimizer, step, cfg, log.history)
+        if step > start and procs.main:
+            _checkpoint(out, model, optimizer, step, cfg, log.history, procs)
         raise
     log.close()
-    if last_ckpt is None and step > 0:
-        last_ckpt = _checkpoint(out, net, optimizer, step, cfg, log.history)
-    net.to(memory_format=torch.contiguous_format).eval()
+    if last_ckpt is None and step > 0 and procs.main:
+        last_ckpt = _checkpoint(out, model, optimizer, step, cfg, log.history, procs)
+    model.to(memory_format=torch.contiguous_format).eval()
     return TrainResult(
-        model=net, history=log.history, checkpoint=last_ckpt, seconds=log.seconds(), images=log.images
+        model=model, history=log.history, checkpoint=last_ckpt, seconds=log.seconds(), images=log.images
     )
 
 
-def _device(cfg: TrainConfig) -> torch.device:
-    """The run's device (and torch's thread count, ``cfg.threads``); refuses a CUDA that is not there."""
+def _check_processes(resume: str | Path | None, procs: distributed.Processes) -> None:
+    """A resumed run keeps its number of processes: the total batch and the data order depend on it."""
+    if resume is None:
+        return
+    extra = torch.load(resume, map_location="cpu", weights_only=True, mmap=True)
+    stored = int(extra.get("processes", 1))
+    if stored != procs.world_size:
+        raise ValueError(
+            f"checkpoint {resume} was trained on {stored} process(es), this run has {procs.world_size}; "
+            "resume with the same number (torchrun --nproc-per-node), which keeps the total batch"
+        )
+
+
+def _validate(model: nn.Module, cfg: TrainConfig, step: int, out: Path, writer: Any) -> dict:
+    """COCO keypoint AP of the last stage on the held-out set (``evaluate.evaluate_coco``), at ``step``.
+
+    Appended to out/validation.jsonl and written to TensorBoard under val/ (beside the losses).
+    """
+    from .evaluate import evaluate_coco  # evaluate imports inference; only runs that validate need it
+
+    model.eval()
+    try:
+        with torch.no_grad():
+            stats = evaluate_coco(model, cfg.val_annotations, cfg.val_images, max_images=cfg.val_max_images)
+    finally:
+        model.train()
+    record = {"step": step, **{k: v for k, v in next(iter(stats.values())).items() if isinstance(v, float)}}
+    with open(out / "validation.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    if writer is not None:
+        for name in ("AP", "AP50", "AP75", "AR"):
+            writer.add_scalar(f"val/{name}", record[name], step)
+    return record
+
+
+def _device(cfg: TrainConfig, procs: distributed.Processes | None = None) -> torch.device:
+    """The run's device (and torch's thread count, ``cfg.threads``); refuses a CUDA that is not there.
+
+    Under torchrun "cuda" is this process's GPU, cuda:LOCAL_RANK.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
+    device = (procs or distributed.Processes()).device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             "device 'cuda' was asked for but torch.cuda.is_available() is False; use --device cpu"
@@ -442,13 +530,22 @@ class _Precision:
         )
 
 
-def _loader(dataset: Dataset, cfg: TrainConfig, start: int, device: torch.device) -> DataLoader:
-    """Batches of steps ``start`` .. ``cfg.steps - 1``: step k's images are items k*B .. k*B+B-1."""
-    remaining = max(0, cfg.steps - start)
+def _loader(
+    dataset: Dataset,
+    cfg: TrainConfig,
+    start: int,
+    device: torch.device,
+    procs: distributed.Processes | None = None,
+) -> DataLoader:
+    """Batches of steps ``start`` .. ``cfg.steps - 1``: step k's images are items k*B .. k*B+B-1.
+
+    With N processes step k's items are k*B*N .. (k+1)*B*N - 1, B to each (``distributed.step_sampler``).
+    """
+    procs = procs or distributed.Processes()
     return DataLoader(
         dataset,
         batch_size=cfg.batch_size,
-        sampler=_StepSampler(start * cfg.batch_size, remaining * cfg.batch_size, len(dataset)),
+        sampler=distributed.step_sampler(start, cfg.steps, cfg.batch_size, len(dataset), procs),
         num_workers=cfg.num_workers,
         collate_fn=collate,
         drop_last=True,
@@ -465,15 +562,18 @@ def _step(
     lr: float,
     cfg: TrainConfig,
     device: torch.device,
+    procs: distributed.Processes | None = None,
 ) -> tuple[LossTerms, Tensor | None]:
     """One optimizer step on ``batch`` at learning rate ``lr``: the loss of Eq. 5 over every stage.
 
     Returns (the loss terms, the gradient norm before clipping); the norm is None when the loss
-    is not finite: then nothing was updated.
+    is not finite: then nothing was updated. With several processes the returned terms are
+    their average (``_shared_terms``), so all of them stop together.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    x = net.input_spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
+    spec = distributed.unwrap(net).input_spec
+    x = spec.normalize(batch["image"].to(device, non_blocking=True), color="RGB")  # (N, 3, H, W)
     x = x.contiguous(memory_format=precision.memory_format)
     S_star = batch["S"].to(device, non_blocking=True)  # (N, 19, h, w)
     L_star = batch["L"].to(device, non_blocking=True)  # (N, 38, h, w)
@@ -481,8 +581,9 @@ def _step(
     with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
         output = net(x)
     terms = openpose_loss(_float_output(output), S_star, L_star, W)
-    if not torch.isfinite(terms.total):
-        return terms, None
+    shared = _shared_terms(terms, procs or distributed.Processes())
+    if not torch.isfinite(shared.total):
+        return shared, None
     optimizer.zero_grad(set_to_none=True)
     scaler = precision.scaler
     scaler.scale(terms.total).backward()
@@ -490,7 +591,16 @@ def _step(
     grad_norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip or math.inf)  # recorded
     scaler.step(optimizer)
     scaler.update()
-    return terms, grad_norm
+    return shared, grad_norm
+
+
+def _shared_terms(terms: LossTerms, procs: distributed.Processes) -> LossTerms:
+    """The loss terms averaged over the processes (one all-reduce), detached; ``terms`` on one process."""
+    if not procs.active:
+        return terms
+    flat = distributed.mean(torch.stack([terms.total, *terms.S, *terms.L]).detach(), procs)
+    n_S = len(terms.S)
+    return LossTerms(total=flat[0], S=list(flat[1 : 1 + n_S]), L=list(flat[1 + n_S :]))
 
 
 class _Log:
@@ -532,6 +642,26 @@ class _Log:
             self.writer.close()
 
 
+class _QuietLog:
+    """What ranks other than 0 keep of ``_Log``: the history (unwritten) and the image count."""
+
+    def __init__(self, cfg: TrainConfig, history: list) -> None:
+        self.cfg, self.history, self.images = cfg, history, 0
+        self.bar = tqdm(disable=True)
+        self.t0 = time.perf_counter()
+
+    def step(self, step: int, terms: LossTerms, lr: float, grad_norm: Tensor, n_images: int) -> None:
+        self.images += n_images
+        if step % self.cfg.log_every == 0 or step == self.cfg.steps:
+            self.history.append(_record(step, terms, lr, 0.0, float(grad_norm)))
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _write_history(out: Path, history: list) -> None:
     """out/history.jsonl: one JSON line per loss record, rewritten atomically (never half a line)."""
     with atomic_write(out / "history.jsonl", "w") as f:
@@ -559,10 +689,18 @@ def _log_tensorboard(writer: Any, rec: dict) -> None:
 
 
 def _checkpoint(
-    out: Path, net: OpenPoseNet, optimizer: Any, step: int, cfg: TrainConfig, history: list
+    out: Path,
+    net: OpenPoseNet,
+    optimizer: Any,
+    step: int,
+    cfg: TrainConfig,
+    history: list,
+    procs: distributed.Processes | None = None,
 ) -> Path:
-    """Write out/last.pt and a numbered copy: config, weights, step, optimizer, data seed, history."""
+    """Write out/last.pt and a numbered copy: config, weights, step, optimizer, data seed, history,
+    and the number of processes (a resumed run must keep it). Rank 0 alone calls it."""
     extra = {
+        "processes": (procs or distributed.Processes()).world_size,
         "step": step,
         "optimizer": optimizer.state_dict(),
         "data_seed": cfg.data_seed,
@@ -745,6 +883,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:  # a checkpoint that does not fit this run
         print(f"error: {e}")
         return 2
+    finally:
+        distributed.close()
+    if distributed.rank() != 0:  # under torchrun rank 0 reports
+        return 0
     final = result.history[-1]["total"] if result.history else float("nan")
     print(
         f"trained {count_parameters(result.model):,} parameters for {cfg.steps} steps "
