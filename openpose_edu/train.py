@@ -59,6 +59,7 @@ from .augment import AugmentSpec
 from .body25 import Body25Config
 from .coco_samples import CocoPersonDataset
 from .datasets import CocoKeypointDataset, SyntheticPoseDataset, collate
+from .evaluate import evaluate_coco
 from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .io import atomic_write
 from .loss import LossTerms, openpose_loss
@@ -425,7 +426,6 @@ def _validate(model: nn.Module, cfg: TrainConfig, step: int, out: Path, writer: 
 
     Appended to out/validation.jsonl and written to TensorBoard under val/ (beside the losses).
     """
-    from .evaluate import evaluate_coco  # evaluate imports inference; only runs that validate need it
 
     model.eval()
     try:

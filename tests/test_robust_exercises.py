@@ -43,7 +43,6 @@ WITH_ARRAYS = [n for n, e in EXERCISES.items() if any(_first_mutable(c) for c in
 
 
 def test_every_exercise_with_array_or_list_inputs_is_covered() -> None:
-    assert len(WITH_ARRAYS) == 10, WITH_ARRAYS
     assert set(EXERCISES) - set(WITH_ARRAYS) == {"conv_parameters", "gaussian", "paf_channels"}
 
 

@@ -27,6 +27,7 @@ import pytest
 from openpose_edu import __main__ as cli
 from openpose_edu import inference, video
 from openpose_edu.io import MANIFEST, write_image
+from openpose_edu.skeleton import COCO18
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 5  # frames per clip
@@ -36,9 +37,11 @@ STUB = """
 import sys, time
 import numpy as np
 from openpose_edu import __main__ as cli, inference, weights
+from openpose_edu.skeleton import COCO18
 
 class _Poses:
     keypoints = np.zeros((0, 18, 3), np.float32)
+    skeleton = COCO18
     def __len__(self):
         return 0
 
@@ -62,15 +65,25 @@ sys.exit(cli.main())
 
 class _Poses:
     keypoints = np.zeros((0, 18, 3), np.float32)
+    skeleton = COCO18
 
     def __len__(self) -> int:
         return 0
 
 
+class _Card:
+    def summary(self) -> str:
+        return "a stub network"
+
+
+class _Model:
+    card = _Card()
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inference, "estimate", lambda frame, **kwargs: _Poses())
-    monkeypatch.setattr(video.weights, "load_model", lambda *a, **k: None)
+    monkeypatch.setattr(video.weights, "load_model", lambda *a, **k: _Model())
 
 
 def _frames(n: int = N, h: int = 48, w: int = 64) -> list[np.ndarray]:

@@ -36,7 +36,7 @@ def test_video_defaults_to_the_image_paths_network_and_says_so(
     out = tmp_path / "out"
     rc = cli.main([str(_clip(tmp_path / "c.mp4")), "--out", str(out), "--no-progress", "--max-frames", "2"])
     assert rc == 0 and asked == [cli.DEFAULT_MODEL]
-    assert sorted(p.name for p in out.glob("*.json")) == [f"c_{i:012d}_keypoints.json" for i in range(2)]
+    assert sorted(p.name for p in out.glob("*_keypoints.json")) == [f"c_{i:012d}_keypoints.json" for i in range(2)]
     assert "model: bundled" in capsys.readouterr().err  # the model line of the model actually loaded
 
 
@@ -57,6 +57,6 @@ def test_real_street_video_finds_several_people_per_frame(
         pytest.skip("no mirror of the example video or of the default weights")
     out = tmp_path / "out"
     assert cli.main([str(video), "--out", str(out), "--no-progress", "--max-frames", "2"]) == 0
-    people = [len(json.loads(p.read_text())["people"]) for p in sorted(out.glob("*.json"))]
+    people = [len(json.loads(p.read_text())["people"]) for p in sorted(out.glob("*_keypoints.json"))]
     assert len(people) == 2 and min(people) >= 3, people  # a street with many people walking
     assert f"model: {cli.DEFAULT_MODEL}" in capsys.readouterr().err
