@@ -200,9 +200,11 @@ class ThreadPolicy:
     (which ``CompiledPoseModel`` and ``inference.to_grid`` read too) and restores it afterwards.
     """
 
-    def __init__(self, max_threads: int | None = None, explore: float = 20.0, window: int = 5) -> None:
+    def __init__(
+        self, max_threads: int | None = None, explore: float = 20.0, window: int = 5, adaptive: bool = True
+    ) -> None:
         top = max(1, int(max_threads or os.cpu_count() or 1))
-        self.choices = (top, 1) if top > 1 else (1,)
+        self.choices = (top, 1) if top > 1 and adaptive else (top,)  # adaptive=False: always top
         self.explore = explore
         self.times: dict[int, deque[float]] = {n: deque(maxlen=window) for n in self.choices}
         self.last_try: dict[int, float] = {n: -np.inf for n in self.choices}
@@ -219,7 +221,8 @@ class ThreadPolicy:
         now = time.perf_counter()
         best = min(self.choices, key=self.estimate)
         for n in self.choices:  # an untried choice, or one not tried for long: try it once
-            if n != best and now - self.last_try[n] > self.explore * (self.times[n][-1] if self.times[n] else 0):
+            last = self.times[n][-1] if self.times[n] else 0.0
+            if n != best and now - self.last_try[n] > self.explore * last:
                 return n
         return best
 
