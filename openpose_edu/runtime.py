@@ -193,9 +193,10 @@ class ThreadPolicy:
     On a quiet machine more threads are faster; when another process keeps a core busy, a
     second thread is descheduled and every parallel operation waits for it at its barrier, so
     one thread is several times faster (measured in ``benchmarks/live.py``). The policy runs the
-    choice whose recent median frame time is lower, and tries the other one again when the time
-    since its last try exceeds ``explore`` times its last frame time (so trying costs at most
-    about 1/explore of the time, and a machine that became quiet or busy is noticed).
+    choice whose median over its last ``window`` frames is lower, and tries the other one again
+    when the time since its last try exceeds ``explore`` times its last frame time (so trying
+    costs at most about 1/explore of the time); a try replaces that choice's old times, so a
+    machine that became quiet or busy is noticed at the next try.
     Use ``with policy.frame(): ...`` around one frame; it sets ``torch.set_num_threads``
     (which ``CompiledPoseModel`` and ``inference.to_grid`` read too) and restores it afterwards.
     """
@@ -209,6 +210,7 @@ class ThreadPolicy:
         self.times: dict[int, deque[float]] = {n: deque(maxlen=window) for n in self.choices}
         self.last_try: dict[int, float] = {n: -np.inf for n in self.choices}
         self.warm: set[int] = set()  # choices whose first frame (compiling, allocating) has run
+        self.trying: int | None = None  # the choice being tried again (its frame replaces its times)
         self.current = self.choices[0]
 
     def estimate(self, n: int) -> float:
@@ -220,14 +222,18 @@ class ThreadPolicy:
         """The thread count for the next frame."""
         now = time.perf_counter()
         best = min(self.choices, key=self.estimate)
+        self.trying = None
         for n in self.choices:  # an untried choice, or one not tried for long: try it once
             last = self.times[n][-1] if self.times[n] else 0.0
             if n != best and now - self.last_try[n] > self.explore * last:
+                self.trying = n
                 return n
         return best
 
     def record(self, n: int, seconds: float) -> None:
         """One frame's time with n threads (the first one with n is a warm-up and not counted)."""
+        if n == self.trying:
+            self.times[n].clear()  # its old times are stale: the machine may have changed since
         if n in self.warm:
             self.times[n].append(seconds)
         self.warm.add(n)
