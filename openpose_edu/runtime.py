@@ -10,8 +10,8 @@ same arithmetic about twice as fast on a laptop CPU (numbers: ``benchmarks/live.
     estimate(frame, model)          # parsing, drawing and widgets are unchanged
 
 ``CompiledPoseModel`` is a ``model.PoseModel`` (``input_spec``, ``stride``, ``n_stages``,
-``card``, ``forward(x, n_stages) -> NetworkOutput``, Eq. 1-2): it traces the eager model's
-forward to TorchScript, converts it with ``openvino.convert_model`` and compiles it in fp32
+``card``, ``forward(x, n_stages) -> NetworkOutput``, Eq. 1-2): ``openvino.convert_model``
+traces the eager model's forward for one input shape, and it is compiled in fp32
 (``INFERENCE_PRECISION_HINT = "f32"``: OpenVINO's default on CPUs with bf16 units is bf16,
 about 3e-2 away from the eager maps; fp32 stays within 1e-4). One compiled model is cached
 per (input shape, stages, threads). OpenVINO is an optional extra
@@ -29,6 +29,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,16 +70,16 @@ class _Flat(nn.Module):
 def export_network(model: Any, x: Tensor, n_stages: int) -> Any:
     """The eager model's forward for x's shape as an OpenVINO model (``openvino.Model``).
 
-    Traced with ``torch.jit.trace`` and frozen (weights and shapes become constants: hence one
-    export per input shape), then converted by ``openvino.convert_model``. x (1, 3, H, W) float32.
+    ``openvino.convert_model`` traces the module on x (TorchScript: the shapes, paddings and
+    resize sizes of this input become constants, hence one export per input shape) and reads
+    the trace's operations and weights. x (1, 3, H, W) float32.
     """
     import openvino as ov
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes become constants: wanted
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # TorchScript, still the route
-        traced = torch.jit.freeze(torch.jit.trace(_Flat(model, n_stages).eval(), x, check_trace=False))
-        return ov.convert_model(traced, example_input=x)
+        return ov.convert_model(_Flat(model, n_stages).eval(), example_input=x)
 
 
 class CompiledPoseModel:
@@ -86,7 +87,8 @@ class CompiledPoseModel:
 
     x (N, 3, H, W) float32 on the CPU -> NetworkOutput(F, S=[S^1..S^T], L=[L^1..L^T]) as CPU
     tensors (paper Eq. 1-2), T = ``n_stages`` (None: every stage). The first call for a new
-    (shape, T, thread count) exports and compiles (about 1-3 s); later calls reuse it. The
+    (shape, T) exports the network (about 1-2 s on 2 quiet cores), the first for a new thread
+    count compiles it (about 0.5 s); later calls reuse both. The
     thread count is ``torch.get_num_threads()`` at call time, so ``ThreadPolicy`` and
     ``torch.set_num_threads`` steer both runtimes alike. Every other attribute (``card``,
     ``graph``, ...) is the eager model's; ``.eager`` is the model itself.
@@ -99,7 +101,8 @@ class CompiledPoseModel:
 
         self.eager = eager
         self._core = ov.Core()
-        self._compiled: dict[tuple, Any] = {}
+        self._exported: dict[tuple, Any] = {}  # (shape, T) -> openvino.Model
+        self._compiled: dict[tuple, Any] = {}  # (shape, T, threads) -> infer request
         self._lock = threading.Lock()
 
     # The PoseModel interface, read from the eager model.
@@ -125,18 +128,26 @@ class CompiledPoseModel:
         return getattr(self.eager, name)
 
     def __repr__(self) -> str:
-        return f"CompiledPoseModel(openvino, {len(self._compiled)} compiled shapes, {self.eager.card.name})"
+        return f"CompiledPoseModel(openvino, {len(self._exported)} input shapes, {self.eager.card.name})"
+
+    def reset(self) -> None:
+        """Forget every compiled shape (they keep the weights they were compiled with)."""
+        with self._lock:
+            self._exported.clear()
+            self._compiled.clear()
 
     def compiled(self, x: Tensor, n_stages: int) -> Any:
         """The compiled model for x's shape, T stages and the current thread count (made on first use)."""
         threads = torch.get_num_threads()
-        key = (tuple(x.shape), n_stages, threads)
+        shape = (tuple(x.shape), n_stages)
         with self._lock:
-            if key not in self._compiled:
+            if shape not in self._exported:
+                self._exported[shape] = export_network(self.eager, x, n_stages)
+            if (*shape, threads) not in self._compiled:  # the thread count is fixed at compile time
                 config = dict(OPENVINO_CONFIG, INFERENCE_NUM_THREADS=threads)
-                network = export_network(self.eager, x, n_stages)
-                self._compiled[key] = self._core.compile_model(network, "CPU", config).create_infer_request()
-            return self._compiled[key]
+                compiled = self._core.compile_model(self._exported[shape], "CPU", config)
+                self._compiled[(*shape, threads)] = compiled.create_infer_request()
+            return self._compiled[(*shape, threads)]
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
         """Image batch (N, 3, H, W) -> NetworkOutput(F, S, L) of stages 1..n_stages, by OpenVINO."""
@@ -161,12 +172,20 @@ class CompiledPoseModel:
         return self
 
 
+# One CompiledPoseModel per eager model (the registry's models are cached too): the camera, a
+# video and the command line reuse each other's compiled shapes.
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledPoseModel] = weakref.WeakKeyDictionary()
+_COMPILED_LOCK = threading.Lock()
+
+
 def compile_model(model: Any, runtime: str = "auto") -> tuple[Any, str]:
     """The model for a loop of one input shape, and one line saying which runtime runs it.
 
     runtime "openvino": ``CompiledPoseModel`` (the eager model, with the line saying why, when
     OpenVINO is not installed or the model is not on the CPU); "eager": the model as it is;
-    "auto": openvino when it can, else eager.
+    "auto": openvino when it can, else eager. The same eager model gets the same compiled one
+    (its compiled shapes are shared); compiled models keep the weights they were compiled
+    with: after changing the weights, call its ``reset()``.
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
@@ -182,7 +201,10 @@ def compile_model(model: Any, runtime: str = "auto") -> tuple[Any, str]:
     elif model_device(model).type != "cpu":
         why = f"the model is on {model_device(model)} and the compiled path runs on the CPU"
     else:
-        return CompiledPoseModel(model), f"runtime: openvino (compiled per input shape, fp32) for {name}"
+        with _COMPILED_LOCK:
+            if model not in _COMPILED:
+                _COMPILED[model] = CompiledPoseModel(model)
+            return _COMPILED[model], f"runtime: openvino (compiled per input shape, fp32) for {name}"
     return model, f"runtime: eager PyTorch for {name} ({why})"
 
 

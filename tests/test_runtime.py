@@ -85,11 +85,12 @@ def test_compiled_equals_eager_on_a_real_photo(tfpose, photo: np.ndarray) -> Non
 def test_compiled_equals_eager_at_an_earlier_stage_and_caches_per_shape(tfpose, photo: np.ndarray) -> None:
     eager, compiled = tfpose
     _same_poses(estimate(photo, eager, stage=2), estimate(photo, compiled, stage=2))
-    n = len(compiled._compiled)
+    n = len(compiled._exported)
     estimate(photo, compiled, stage=2)  # same shape, same stages: reused
-    assert len(compiled._compiled) == n
+    assert len(compiled._exported) == n
     estimate(photo[:200], compiled, stage=2)  # another shape: one more compiled model
-    assert len(compiled._compiled) == n + 1
+    assert len(compiled._exported) == n + 1
+    assert compile_model(eager, "openvino")[0] is compiled  # one compiled model per eager model
 
 
 @needs_openvino

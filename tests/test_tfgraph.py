@@ -437,3 +437,13 @@ def test_conv_macs_counts_the_graphs_convolutions(net: tfgraph.TFPoseNet) -> Non
     assert list(parts) == ["backbone"] + [f"stage{t}" for t in range(1, 7)]
     assert sum(parts.values()) == sum(macs.values())
     assert len({parts[f"stage{t}"] for t in range(2, 7)}) == 1  # stages 2..6 have the same layers
+
+
+def test_submodule_names_hold_no_slash_and_every_node_keeps_its_op(net: tfgraph.TFPoseNet) -> None:
+    # Exporters read "/" in a submodule's name as a path (the compiled path converts this module).
+    names = [n for n, _ in net.named_modules()]
+    assert names and not any("/" in n for n in names)
+    for graph in (net.graph, net.fast_graph):
+        for node in graph.inputs:
+            assert graph.op(node).node_name == node
+            assert graph.ops[tfgraph.module_key(node)] is graph.op(node)
