@@ -25,7 +25,6 @@ frame times it has seen (see its docstring and docs/workshop.md).
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 import time
 import warnings
@@ -211,7 +210,8 @@ def compile_model(model: Any, runtime: str = "auto") -> tuple[Any, str]:
 class ThreadPolicy:
     """How many threads a live loop uses, chosen per frame from the frame times it has seen.
 
-    Two choices: all the cores (``max_threads``, default ``os.cpu_count()``) and one thread.
+    Two choices: ``max_threads`` (default ``torch.get_num_threads()``: the cores, or what
+    OMP_NUM_THREADS says, e.g. 1 per kernel on a JupyterHub server) and one thread.
     On a quiet machine more threads are faster; when another process keeps a core busy, a
     second thread is descheduled and every parallel operation waits for it at its barrier, so
     one thread is several times faster (measured in ``benchmarks/live.py``). The policy runs the
@@ -226,7 +226,7 @@ class ThreadPolicy:
     def __init__(
         self, max_threads: int | None = None, explore: float = 20.0, window: int = 5, adaptive: bool = True
     ) -> None:
-        top = max(1, int(max_threads or os.cpu_count() or 1))
+        top = max(1, int(max_threads or torch.get_num_threads()))  # OMP_NUM_THREADS=1 on a hub: 1
         self.choices = (top, 1) if top > 1 and adaptive else (top,)  # adaptive=False: always top
         self.explore = explore
         self.times: dict[int, deque[float]] = {n: deque(maxlen=window) for n in self.choices}
