@@ -112,6 +112,8 @@ def main() -> None:
             with policy.frame():
                 process_frame(models[r], jpeg, view)
 
+    x, _ = preprocess(image, eager.input_spec)
+    fwd: dict[tuple, list[float]] = {}
     cam: dict[tuple, list[float]] = {}
     vid: dict[tuple, list[float]] = {}
     parts: dict[tuple, list[float]] = {}
@@ -128,13 +130,20 @@ def main() -> None:
                         chosen.setdefault((phase, r, t), []).append(n)
                         for k, v in result.timings.items():
                             parts.setdefault((phase, r, t, k), []).append(v)
-                for r, model in models.items():
+                for r, model in models.items():  # the network alone, for the non-network share
+                    for n in (args.threads, 1):
+                        torch.set_num_threads(n)
+                        with torch.no_grad():
+                            start = time.perf_counter()
+                            model(x)
+                            fwd.setdefault((phase, r, n), []).append(time.perf_counter() - start)
+                    torch.set_num_threads(args.threads)
                     s = process_video(
                         clip, model, tmp / "out", None, progress=False, policy=video_policies[r]
                     )
                     vid.setdefault((phase, r), []).append(s["seconds"] / s["frames"])
 
-    print(f"\n640x480, network input {tuple(preprocess(image, eager.input_spec)[0].shape[2:])}, up to "
+    print(f"\n640x480, network input {tuple(x.shape[2:])}, up to "
           f"{args.threads} threads; {args.rounds} rounds x {args.frames} camera frames per variant, "
           f"video {args.video_frames} frames; busy = one competing process spinning one core")  # fmt: skip
     for phase in ("quiet", "busy"):
@@ -144,6 +153,10 @@ def main() -> None:
                 share = np.mean(np.array(chosen[(p, r, t)]) == 1)
                 extra = f"   (1 thread on {100 * share:.0f}% of frames)" if t == "policy" else ""
                 print(f"  {r:<9} {t:<10} {fps(times)}{extra}")
+        print(f"[{phase}] network forward alone (frames/s)")
+        for (p, r, n), times in fwd.items():
+            if p == phase:
+                print(f"  {r:<9} {n} thread{'s' if n > 1 else ' '}  {fps(times)}")
         print(f"[{phase}] video path (frames/s, per-frame mean of each clip)")
         for (p, r), times in vid.items():
             if p == phase:
@@ -155,9 +168,12 @@ def main() -> None:
                     for k in ("decode", "network+parse", "render", "encode")
                 )
                 print(f"  parts of a {r} camera frame (policy, median ms): {split}")
+                frame = statistics.median(cam[(phase, r, "1 thread")])
+                net = statistics.median(fwd[(phase, r, 1)])
+                print(f"  {r} at 1 thread: camera frame {1000 * frame:.1f} ms, of which the network "
+                      f"{1000 * net:.1f} ms and the rest {1000 * (frame - net):.1f} ms")  # fmt: skip
 
     if "compiled" in models:
-        x, _ = preprocess(image, eager.input_spec)
         with torch.no_grad():
             a, b = eager(x), compiled(x)
         net = max(float((u - v).abs().max()) for u, v in zip([*a.S, *a.L], [*b.S, *b.L]))

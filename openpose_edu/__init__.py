@@ -36,6 +36,7 @@ _SUBMODULES = {
     "io",
     "loss",
     "model",
+    "runtime",
     "skeleton",
     "surgery",
     "synthetic",
