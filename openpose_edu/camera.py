@@ -187,9 +187,9 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0, ru
 
     model: a model object, or None for ``load_live_model()``. ``width``: frames are scaled to this
     width in the browser before they are sent. ``runtime``: "auto" (the compiled path,
-    ``runtime.compile_model``, when openvino is installed), "openvino" or "eager"; the note says
-    which runs. Threads per frame: ``runtime.ThreadPolicy``. Returns an ipywidgets VBox;
-    ``.camera`` is the anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits
+    ``runtime.compile_model``, when openvino is installed), "openvino" or "eager"; the line
+    under the picture says which runs. Threads per frame: ``runtime.ThreadPolicy``. Returns an
+    ipywidgets VBox; ``.camera`` is the anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits
     show what happened), ``.model`` the model that runs.
     """
     import anywidget  # the notebook packages are imported where used: the command line needs none
@@ -201,7 +201,6 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0, ru
         model, note = load_live_model()
     n_stages = int(getattr(model, "n_stages", 0) or 0) or _count_stages(model)
     model, runs = compile_model(model, runtime)
-    note = f"{note}; {runs}"
     policy = ThreadPolicy()
 
     class Camera(anywidget.AnyWidget):
@@ -242,6 +241,7 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0, ru
 
     camera.on_msg(on_msg)
     box = w.VBox([w.HTML(f"<small>{note}</small>"), w.HBox([stage, kind]), w.HBox([part, limb]), camera])
+    box.children += (w.HTML(f"<small>{runs}</small>"),)  # which runtime runs the frames, last
     box.camera, box.stage, box.kind, box.part, box.limb = camera, stage, kind, part, limb
     box.model, box.policy = model, policy
     return box
