@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -226,7 +227,8 @@ class ThreadPolicy:
     costs at most about 1/explore of the time); a try replaces that choice's old times, so a
     machine that became quiet or busy is noticed at the next try.
     Use ``with policy.frame(): ...`` around one frame; it sets ``torch.set_num_threads``
-    (which ``CompiledPoseModel`` and ``inference.to_grid`` read too) and restores it afterwards.
+    (which ``CompiledPoseModel`` and ``inference.to_grid`` read too) and OpenCV's
+    ``cv2.setNumThreads``, and restores both afterwards.
     """
 
     def __init__(
@@ -271,12 +273,14 @@ class ThreadPolicy:
     def frame(self) -> Iterator[int]:
         """Run one frame with the chosen thread count; yields it, records the frame's time."""
         n = self.choose()
-        before = torch.get_num_threads()
+        before = torch.get_num_threads(), cv2.getNumThreads()
         torch.set_num_threads(n)
+        cv2.setNumThreads(n)  # OpenCV's own pool (resizes, color maps) waits at barriers too
         start = time.perf_counter()
         try:
             yield n
         finally:
             self.record(n, time.perf_counter() - start)
             self.current = n
-            torch.set_num_threads(before)
+            torch.set_num_threads(before[0])
+            cv2.setNumThreads(before[1])

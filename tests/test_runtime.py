@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -172,9 +173,9 @@ def test_thread_policy_follows_the_faster_choice_and_tries_the_other_again(monke
 
 
 def test_thread_policy_sets_and_restores_torch_threads() -> None:
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), cv2.getNumThreads()
     policy = ThreadPolicy(max_threads=1)
     with policy.frame() as n:
-        assert n == 1 and torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+        assert n == 1 and torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
     assert ThreadPolicy(max_threads=4, adaptive=False).choices == (4,)
