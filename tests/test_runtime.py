@@ -68,6 +68,7 @@ def _same_poses(a, b) -> None:
 
 
 @needs_openvino
+@pytest.mark.slow  # exports and compiles (1-3 s per shape on 2 quiet cores)
 def test_compiled_equals_eager_on_a_real_photo(tfpose, photo: np.ndarray) -> None:
     eager, compiled = tfpose
     x, _ = preprocess(photo, eager.input_spec)
@@ -83,6 +84,7 @@ def test_compiled_equals_eager_on_a_real_photo(tfpose, photo: np.ndarray) -> Non
 
 
 @needs_openvino
+@pytest.mark.slow  # exports and compiles (1-3 s per shape on 2 quiet cores)
 def test_compiled_equals_eager_at_an_earlier_stage_and_caches_per_shape(tfpose, photo: np.ndarray) -> None:
     eager, compiled = tfpose
     _same_poses(estimate(photo, eager, stage=2), estimate(photo, compiled, stage=2))
@@ -95,6 +97,7 @@ def test_compiled_equals_eager_at_an_earlier_stage_and_caches_per_shape(tfpose, 
 
 
 @needs_openvino
+@pytest.mark.slow  # exports and compiles (1-3 s per shape on 2 quiet cores)
 def test_compiled_bundled_model_equals_eager_on_a_synthetic_scene() -> None:
     scene = make_scene(0, 3, size=(192, 256))
     eager = load_model("bundled")
