@@ -182,3 +182,15 @@ def test_thread_policy_sets_and_restores_torch_threads() -> None:
         assert n == 1 and torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
     assert (torch.get_num_threads(), cv2.getNumThreads()) == before
     assert ThreadPolicy(max_threads=4, adaptive=False).choices == (4,)
+
+
+@needs_openvino
+def test_video_cli_runtime_openvino(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):  # the synthetic scene panned: one frame size, compiled once
+        write_image(frames / f"{i:03d}.png", np.roll(make_scene(0, 3, size=(192, 256)).image, 4 * i, axis=1))
+    argv = [str(frames), "--video", "--model", "bundled", "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main([*argv, "--runtime", "openvino"]) == 0
+    assert "runtime: openvino" in capsys.readouterr().err
+    assert len(list((tmp_path / "out").glob("frames_*_keypoints.json"))) == 3
