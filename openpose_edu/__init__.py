@@ -40,6 +40,7 @@ _SUBMODULES = {
     "loss",
     "media",
     "model",
+    "runtime",
     "skeleton",
     "surgery",
     "synthetic",

@@ -24,6 +24,7 @@ import torch
 
 from .inference import estimate, output_spec_of, preprocess
 from .io import decode_image
+from .runtime import ThreadPolicy, compile_model
 from .video import MapView, overlay_map
 from .viz import draw_people
 from .weights import load_model
@@ -184,12 +185,15 @@ def load_live_model(name: str = "tfpose-mobilenet-v2-small") -> tuple[Any, str]:
         return load_model(None), note
 
 
-def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) -> Any:
+def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0, runtime: str = "auto") -> Any:
     """The camera with controls: the widget, stage / map / part / limb choosers and the model note.
 
     model: a model object, or None for ``load_live_model()``. ``width``: frames are scaled to this
-    width in the browser before they are sent. Returns an ipywidgets VBox; ``.camera`` is the
-    anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits show what happened).
+    width in the browser before they are sent. ``runtime``: "auto" (the compiled path,
+    ``runtime.compile_model``, when openvino is installed), "openvino" or "eager"; the line
+    under the picture says which runs. Threads per frame: ``runtime.ThreadPolicy``. Returns an
+    ipywidgets VBox; ``.camera`` is the anywidget (its ``frames``, ``fps``, ``message`` and ``running`` traits
+    show what happened), ``.model`` the model that runs.
     """
     import anywidget  # the notebook packages are imported where used: the command line needs none
     import ipywidgets as w
@@ -199,6 +203,8 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
     if model is None:
         model, note = load_live_model()
     n_stages = int(getattr(model, "n_stages", 0) or 0) or _count_stages(model)
+    model, runs = compile_model(model, runtime)
+    policy = ThreadPolicy()
 
     class Camera(anywidget.AnyWidget):
         _esm = _ESM
@@ -227,7 +233,8 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
         view = MapView(kind.value, None if index < 0 else index, stage.value)
         start = time.perf_counter()
         try:
-            result = process_frame(model, bytes(buffers[0]), view)
+            with policy.frame():
+                result = process_frame(model, bytes(buffers[0]), view)
         except Exception as e:  # noqa: BLE001 - every frame gets a reply: the browser waits for one
             camera.message = f"frame skipped: {(str(e) or type(e).__name__).splitlines()[0]}"
             camera.send({"type": "result", "people": 0, "ms": 0.0}, [b""])
@@ -240,7 +247,9 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0) ->
 
     camera.on_msg(on_msg)
     box = w.VBox([w.HTML(f"<small>{note}</small>"), w.HBox([stage, kind]), w.HBox([part, limb]), camera])
+    box.children += (w.HTML(f"<small>{runs}</small>"),)  # which runtime runs the frames, last
     box.camera, box.stage, box.kind, box.part, box.limb = camera, stage, kind, part, limb
+    box.model, box.policy = model, policy
     return box
 
 

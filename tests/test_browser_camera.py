@@ -1,6 +1,7 @@
 """The camera widget in a real browser: Chromium's fake camera fed from a .y4m clip of a real photo.
 
-In JupyterLab and in Voila: the widget starts, frames reach the kernel, at least one person is
+In JupyterLab and in Voila, on the compiled path (runtime="openvino"; eager where it is not installed,
+and the widget's note must say which): the widget starts, frames reach the kernel, at least one person is
 found and drawn, the stage slider changes the picture, stop stops. Every server is stopped
 (its whole process group). Screenshots go to the test's tmp_path.
 """
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 from _servers import CHROMIUM, jupyter_env, jupyterlab, run_all_cells, voila
 
+from openpose_edu.runtime import openvino_available
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -26,8 +29,10 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright i
 
 NOTEBOOK = [
     "from openpose_edu import camera\nmodel, note = camera.load_live_model()",
-    "box = camera.camera_widget(model, width=320, max_fps=5)\nbox",
+    # The compiled path when the extra is installed (CI installs it); the note says which runs.
+    "box = camera.camera_widget(model, width=320, max_fps=5, runtime='openvino')\nbox",
 ]
+RUNS = "runtime: openvino" if openvino_available() else "runtime: eager PyTorch"
 
 
 def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 5) -> Path:
@@ -58,6 +63,7 @@ def _drive(page, tmp: Path, name: str) -> None:
     )
     picture = page.locator(".openpose-camera-picture").first
     page.screenshot(path=str(tmp / f"{name}_running.png"))
+    assert RUNS in page.content()  # the widget's note: which runtime runs the frames
     before = picture.screenshot()
     handle = page.locator(".widget-slider .noUi-handle").first
     handle.focus()

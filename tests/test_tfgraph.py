@@ -422,3 +422,28 @@ def test_cuda_matches_cpu(graph_path: Path) -> None:
             b = gpu(x.cuda())
             for u, v in zip([*a.S, *a.L], [*b.S, *b.L]):
                 torch.testing.assert_close(v.cpu(), u, atol=1e-3, rtol=1e-3)  # TF32/cuDNN rounding
+
+
+def test_conv_macs_counts_the_graphs_convolutions(net: tfgraph.TFPoseNet) -> None:
+    from openpose_edu.macs import conv_macs, macs_per_part
+
+    macs = conv_macs(net, (64, 96))
+    convs = [n for n in net.fast_graph.inputs if isinstance(net.fast_graph.op(n), Conv)]
+    assert sorted(macs) == sorted(convs)  # every convolution of the graph that runs, by node name
+    first = net.fast_graph.op("MobilenetV2/Conv/Conv2D")  # 3x3, stride 2, SAME: 32 x 48 outputs
+    c_out, c_in, kh, kw = first.weight.shape
+    assert macs["MobilenetV2/Conv/Conv2D"] == 32 * 48 * c_out * c_in * kh * kw
+    parts = macs_per_part(net, (64, 96))
+    assert list(parts) == ["backbone"] + [f"stage{t}" for t in range(1, 7)]
+    assert sum(parts.values()) == sum(macs.values())
+    assert len({parts[f"stage{t}"] for t in range(2, 7)}) == 1  # stages 2..6 have the same layers
+
+
+def test_submodule_names_hold_no_slash_and_every_node_keeps_its_op(net: tfgraph.TFPoseNet) -> None:
+    # Exporters read "/" in a submodule's name as a path (the compiled path converts this module).
+    names = [n for n, _ in net.named_modules()]
+    assert names and not any("/" in n for n in names)
+    for graph in (net.graph, net.fast_graph):
+        for node in graph.inputs:
+            assert graph.op(node).node_name == node
+            assert graph.ops[tfgraph.module_key(node)] is graph.op(node)

@@ -36,7 +36,9 @@ def test_video_defaults_to_the_image_paths_network_and_says_so(
     out = tmp_path / "out"
     rc = cli.main([str(_clip(tmp_path / "c.mp4")), "--out", str(out), "--no-progress", "--max-frames", "2"])
     assert rc == 0 and asked == [cli.DEFAULT_MODEL]
-    assert sorted(p.name for p in out.glob("*_keypoints.json")) == [f"c_{i:012d}_keypoints.json" for i in range(2)]
+    assert sorted(p.name for p in out.glob("*_keypoints.json")) == [
+        f"c_{i:012d}_keypoints.json" for i in range(2)
+    ]
     assert "model: bundled" in capsys.readouterr().err  # the model line of the model actually loaded
 
 

@@ -422,6 +422,16 @@ def _build_op(node, const: dict[str, np.ndarray]) -> tuple[TFOp, list[str]]:
     )
 
 
+def module_key(node_name: str) -> str:
+    """A graph node's name as a submodule name: "/" -> "__", "." -> "_".
+
+    ModuleDict keys cannot hold dots, and exporters (OpenVINO's TorchScript reader, for the
+    compiled path of ``openpose_edu.runtime``) read "/" in a submodule's name as a path.
+    The node's own name stays on the op (``node_name``) and in ``TFGraph.op(name)``.
+    """
+    return node_name.replace("/", "__").replace(".", "_")
+
+
 class TFGraph(nn.Module):
     """A TensorFlow GraphDef evaluated node by node in PyTorch (NCHW), weights as parameters.
 
@@ -458,7 +468,10 @@ class TFGraph(nn.Module):
                 continue  # reason filled in below, once its readers are known
             op_module, data_inputs = _build_op(node, const)
             op_module.node_name, op_module.op_type = name, node.op
-            key = name.replace(".", "_")  # ModuleDict keys cannot hold dots
+            key = module_key(name)
+            if key in self.ops:
+                other = self.ops[key].node_name
+                raise ValueError(f"nodes {name!r} and {other!r} share the module name {key!r}")
             self.ops[key] = op_module
             self._keys[name] = key
             self.inputs[name] = data_inputs
