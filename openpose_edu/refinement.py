@@ -45,12 +45,12 @@ class RefinementConfig:
     block: str = (
         "conv"  # "conv": k x k conv + ReLU (CVPR 2017); "chained": 3 x 3x3 concat + PReLU (TPAMI 2019)
     )
-    vgg: tuple[tuple[int, ...], ...] = ((16,), (32,), (48, 48), (64,))
-    cpm: tuple[int, ...] = (48,)
-    width: int = 32  # channels of each conv of a stage block
+    vgg: tuple[tuple[int, ...], ...] = ((16,), (32,), (32, 32), (48,))
+    cpm: tuple[int, ...] = (32,)
+    width: int = 16  # channels of each conv of a stage block
     kernel: int = 7  # k of the "conv" block (the chained block is three 3x3 = one 7x7's view)
     n_blocks: int = 2  # blocks per stage branch
-    hidden: int = 64  # the 1x1 conv before the output
+    hidden: int = 48  # the 1x1 conv before the output
     input: InputSpec = field(default_factory=lambda: InputSpec(stride=8, box_size=160))
 
     def __post_init__(self) -> None:
