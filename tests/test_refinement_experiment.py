@@ -40,7 +40,9 @@ def test_results_hold_every_arm_and_seed_with_settings(results: dict) -> None:
     assert s["arms"] == ARMS and len(s["seeds"]) >= 2 and s["n_val"] >= 200 and s["n_crowded"] > 0
     assert {"steps", "batch_size", "lr", "size", "n_boot"} <= set(s)
     runs = {(r["arm"], r["seed"]) for r in results["runs"]}
-    assert runs == {(a, seed) for a in ARMS for seed in s["seeds"]}
+    missing = {(m["arm"], m["seed"]) for m in results["missing"]}
+    assert runs | missing == {(a, seed) for a in ARMS for seed in s["seeds"]} and not runs & missing
+    assert {a for a, _ in runs} == set(ARMS)  # every arm has at least one finished run
     for r in results["runs"]:
         assert r["steps"] == s["steps"] and r["seconds"] > 0  # the same budget for every run
     for arm in ARMS.values():
@@ -65,6 +67,8 @@ def test_notebook_reads_the_numbers_from_results_json(results: dict) -> None:
         shown = f"{ap['mean']:.3f} [{ap['ci'][0]:.3f}, {ap['ci'][1]:.3f}]"
         assert shown in out, f"{name}: {shown} not in the notebook's output"
         assert f"{a['parameters']:,}" in out
+    for m in results["missing"]:  # unfinished runs are said, not hidden
+        assert f"{m['arm']} seed {m['seed']}" in out
     typed = [n for n in re.findall(r"\d+\.\d{3}", source)]
     assert not typed, f"numbers typed into the experiment cells: {typed}"
 

@@ -292,7 +292,12 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
     resamples = {k: intervals.resample_counts(rng, len(v), s.n_boot) for k, v in subsets.items()}
 
     def score(kps: list, scores: list) -> tuple[dict, dict]:
-        ev = _coco_eval(gt, detections_coco(ids, kps, scores), ids)
+        found = detections_coco(ids, kps, scores)
+        if not found:  # nobody found (an untrained network): AP 0 on every resample
+            zero = dict.fromkeys(intervals.METRICS, 0.0)
+            boot = {k: {m: np.zeros(s.n_boot) for m in intervals.METRICS} for k in subsets}
+            return {k: zero for k in subsets}, {k: {"point": zero, "boot": boot[k]} for k in subsets}
+        ev = _coco_eval(gt, found, ids)
         m = intervals.image_matches(ev)
         point = {k: intervals.average_precision(m, v) for k, v in subsets.items()}
         boot = {k: intervals.bootstrap_ap(m, v, resamples[k]) for k, v in subsets.items()}
@@ -372,7 +377,7 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
             **asdict(s),
             "n_crowded": len(crowded),
             "arms": ARMS,
-            "network": RefinementConfig().to_dict(),
+            "network": {k: v for k, v in RefinementConfig().to_dict().items() if k not in ("order", "block")},
         },
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -380,6 +385,12 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
             "threads": 1,
         },
         "training": training,
+        "missing": [
+            {"arm": a, "seed": seed}
+            for seed in s.seeds
+            for a in ARMS
+            if not any(r["arm"] == a and r["seed"] == seed for r in runs)
+        ],
         "untrained": {
             "arm": untrained_arm,
             **{k: {m: round(v[m], 4) for m in intervals.METRICS} for k, v in untrained.items()},
