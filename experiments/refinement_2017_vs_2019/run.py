@@ -268,17 +268,22 @@ def perfect_detections(s: Settings = SETTINGS) -> tuple[list, list]:
     return kps, scores
 
 
-def latency_ms(net: torch.nn.Module, s: Settings = SETTINGS) -> float:
-    """Median CPU time of one forward pass at latency_size^2, one thread (ms)."""
+def latency_ms(s: Settings = SETTINGS) -> dict[str, float]:
+    """Median CPU time of one forward pass at latency_size^2, one thread, per arm (ms).
+
+    The arms take turns in every repeat, so that a busier moment of a shared machine does not
+    fall on one arm only.
+    """
+    nets = {arm: make_net(arm).eval() for arm in ARMS}
     x = torch.randn(1, 3, s.latency_size, s.latency_size)
-    times = []
+    times: dict[str, list[float]] = {arm: [] for arm in ARMS}
     with torch.inference_mode():
-        net(x)
-        for _ in range(s.latency_repeats):
-            t = time.perf_counter()
-            net(x)
-            times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
+        for _ in range(s.latency_repeats + 1):
+            for arm, net in nets.items():
+                t = time.perf_counter()
+                net(x)
+                times[arm].append(time.perf_counter() - t)
+    return {arm: 1000 * float(np.median(t[1:])) for arm, t in times.items()}  # the first is a warm-up
 
 
 def evaluate_all(s: Settings = SETTINGS) -> dict:
@@ -310,6 +315,7 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
     found = predict(FinalMaps(net), list(images), [1], color="RGB", params=ParsingParams())[1]
     untrained, _ = score(*found)
     runs, boots, arms = [], {}, {}
+    latency = latency_ms(s)
     for arm in ARMS:
         net = make_net(arm).eval()
         arms[arm] = {
@@ -318,7 +324,7 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
             "parameters": count_parameters(net),
             "GMACs_368": round(sum(conv_macs(net, (368, 368)).values()) / 1e9, 3),
             "GMACs_train": round(sum(conv_macs(net, (s.size, s.size)).values()) / 1e9, 3),
-            "cpu_ms_368": round(latency_ms(net, s), 1),
+            "cpu_ms_368": round(latency[arm], 1),
         }
         for seed in s.seeds:
             path = RUNS / slug(arm) / f"seed{seed}" / "final.pt"
