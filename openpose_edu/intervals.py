@@ -4,7 +4,9 @@ An AP measured on n held-out scenes is one draw: other scenes would give another
 percentile bootstrap (Efron 1979) resamples the scenes with replacement and recomputes AP each
 time; the 2.5 % and 97.5 % quantiles are a 95 % interval. For two networks scored on the same
 scenes, the same resamples give the distribution of their *difference* (a paired bootstrap), which
-is what decides "A beats B": the difference is significant when its interval excludes 0.
+is what decides "A beats B": the difference is significant when its interval excludes 0. With
+several training seeds per network, ``over_seeds`` resamples the seeds as well (a two-level
+bootstrap), so that the intervals also hold the seed-to-seed spread.
 
 AP here is COCOeval's (OKS thresholds 0.50:0.05:0.95, 101 recall points, ``pycocotools``
 ``accumulate``), recomputed from its per-image matches (``image_matches``) with each image weighted
@@ -117,6 +119,19 @@ def bootstrap_ap(m: ImageMatches, images: Sequence[int] | np.ndarray, counts: np
     return {"point": average_precision(m, images), "boot": boot}
 
 
+def over_seeds(per_seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A two-level bootstrap: (n_seeds, B) resampled values of one arm -> (B,) with seeds resampled too.
+
+    Replicate b averages n_seeds seeds drawn with replacement, each scored on scene resample b.
+    The scene bootstrap alone says nothing of how much another seed would have changed the
+    network; drawing the seeds as well widens each interval by the seed-to-seed spread.
+    """
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    n, B = per_seed.shape
+    pick = rng.integers(0, n, size=(B, n))  # (B, n) seed indices
+    return per_seed[pick, np.arange(B)[:, None]].mean(axis=1)
+
+
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """The percentile interval of bootstrap ``samples`` (B,) at ``level``."""
     lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
@@ -179,6 +194,6 @@ def conclusion(differences: Sequence[Mapping[str, Any]], metric: str = "AP", whe
         )
     said = "; ".join(f"{a} beats {b} by {d:.3f}" for a, b, d in pairs)
     return (
-        f"{metric}{place}: {said} (95 % paired-bootstrap interval of the difference above 0); "
+        f"{metric}{place}: {said} (the 95 % bootstrap interval of the difference lies above 0); "
         f"the other {n_pairs - len(pairs)} of {n_pairs} pairs show no difference at this budget."
     )

@@ -100,3 +100,14 @@ def test_paired_differences_use_the_same_resamples() -> None:
     d = intervals.paired_differences(boot, point)
     assert len(d) == 3 and all(x["ci"] == [0.02, 0.02] for x in d)  # pairing removes the shared spread
     assert [p[:2] for p in intervals.differing_pairs(d)] == [("A", "B")]
+
+
+def test_over_seeds_widens_the_interval_by_the_seed_spread() -> None:
+    rng = np.random.default_rng(0)
+    scenes = rng.normal(0.0, 0.005, 1000)  # the scene resamples' spread
+    same = intervals.over_seeds(np.stack([0.15 + scenes, 0.15 + scenes]), rng)
+    assert np.allclose(same, 0.15 + scenes)  # identical seeds: nothing added
+    apart = intervals.over_seeds(np.stack([0.14 + scenes, 0.16 + scenes]), rng)
+    lo, hi = intervals.interval(apart)
+    assert lo < 0.141 and hi > 0.159  # either seed alone is a possible outcome
+    assert set(np.round(apart - scenes, 6)) == {0.14, 0.15, 0.16}

@@ -345,13 +345,17 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
                 }
             )
             print(arm, seed, {k: round(v["AP"], 3) for k, v in point.items()}, flush=True)
+    seed_rng = np.random.default_rng(s.boot_seed + 1)
     for sub in subsets:
         for arm in ARMS:
             reps = [boots[(arm, seed)][sub] for seed in s.seeds if (arm, seed) in boots]
             if not reps:
                 continue
             mean = {k: float(np.mean([r["point"][k] for r in reps])) for k in intervals.METRICS}
-            dist = {k: np.mean([r["boot"][k] for r in reps], axis=0) for k in intervals.METRICS}
+            # scenes and seeds resampled (two levels): the same scene resamples for every arm
+            dist = {
+                k: intervals.over_seeds([r["boot"][k] for r in reps], seed_rng) for k in intervals.METRICS
+            }
             arms[arm].setdefault("AP", {})[sub] = {
                 k: {
                     "mean": round(mean[k], 4),
