@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from benchmarks import references
 from openpose_edu import groundtruth
 from openpose_edu.assembly import (
+    MAX_PEAKS_BOUND,
     Connections,
     ParsingParams,
     Peaks,
@@ -729,7 +730,7 @@ def test_at_most_max_peaks_candidates_per_part_the_highest() -> None:
     S = rng.random((19, 120, 160)).astype(np.float32)
     params = ParsingParams(smooth_sigma=None)
     capped = find_peaks(S, params)
-    every = find_peaks(S, ParsingParams(smooth_sigma=None, max_peaks=10**9))
+    every = find_peaks(S, ParsingParams(smooth_sigma=None, max_peaks=MAX_PEAKS_BOUND))
     for j in range(N_PARTS):
         kept, all_j = capped.score[capped.of_part(j)], every.score[every.of_part(j)]
         assert len(all_j) > 1000 and len(kept) == params.max_peaks
