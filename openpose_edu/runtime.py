@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .inference import model_device
 from .model import InputSpec, ModelCard, NetworkOutput
 
 RUNTIMES = ("eager", "openvino", "auto")  # "auto": openvino when installed, else eager
@@ -203,8 +204,6 @@ def compile_model(model: Any, runtime: str = "auto") -> tuple[Any, str]:
         return model, f"runtime: openvino (compiled per input shape, fp32) for {name}"
     if runtime == "eager":
         return model, f"runtime: eager PyTorch for {name}"
-    from .inference import model_device  # inference imports nothing from here; kept local for clarity
-
     if not openvino_available():
         why = "openvino is not installed (pip install openpose_edu[fast])"
     elif model_device(model).type != "cpu":
