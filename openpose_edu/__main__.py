@@ -45,6 +45,7 @@ from .io import (
     read_manifest,
     record_outputs,
     scale_arg,
+    small_input_warning,
     stage_arg,
     write_image,
     write_openpose_json,
@@ -199,6 +200,8 @@ def run(
         bar.set_postfix_str(path.name)
         try:
             image = read_image(path, color="RGB")
+            if (small := small_input_warning(*image.shape[:2], str(path))) is not None:
+                tqdm.write(small, file=sys.stderr)
             poses = inference.estimate(
                 image, model=model, params=params, scales=scales, stage=stage, device=device
             )

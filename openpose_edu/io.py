@@ -344,6 +344,21 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return int(h), int(w)
 
 
+# Below this many pixels on its shorter side a photo or frame cannot show a person's parts: it
+# is resized to the network's input height all the same, but the parts are a few blurred pixels.
+MIN_USEFUL_SIDE = 32
+
+
+def small_input_warning(height: int, width: int, name: str) -> str | None:
+    """One warning line when an input is too small to hold a findable person, else None."""
+    if min(height, width) >= MIN_USEFUL_SIDE:
+        return None
+    return (
+        f"warning: {name}: {height}x{width} pixels (height x width) is under {MIN_USEFUL_SIDE} on its "
+        "shorter side, too few pixels to show a person's parts; expect no people"
+    )
+
+
 def check_pixels(height: int, width: int, name: str) -> None:
     """Refuse an image over ``MAX_IMAGE_PIXELS`` before it is decoded (memory stays bounded)."""
     if height * width > MAX_IMAGE_PIXELS:

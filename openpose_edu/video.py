@@ -56,6 +56,7 @@ from .io import (
     read_image,
     read_manifest,
     record_outputs,
+    small_input_warning,
 )
 from .runtime import RUNTIMES, ThreadPolicy, compile_model
 from .skeleton import COCO18, SKELETONS, Skeleton
@@ -351,6 +352,8 @@ def process_video(
         for i, frame in enumerate(bar):
             if not writers:
                 size = (frame.shape[1], frame.shape[0])
+                if (small := small_input_warning(*frame.shape[:2], f"{source} frames")) is not None:
+                    tqdm.write(small, file=sys.stderr)
                 writers.append(VideoWriter(rendered_path, fps, size))
                 if view is not None:
                     writers.append(VideoWriter(maps_path, fps, size))

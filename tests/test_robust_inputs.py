@@ -166,3 +166,17 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path: Path, make, word
 def test_decode_image_refuses_a_bomb_in_memory() -> None:
     with pytest.raises(ValueError, match="over the limit of 64,000,000 pixels"):
         decode_image(png_header(9000, 9000), "upload")
+
+
+def test_an_image_too_small_for_a_person_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpose_edu import __main__ as cli
+    from openpose_edu.io import write_image
+
+    write_image(tmp_path / "dot.png", np.full((8, 12, 3), 200, np.uint8))
+    assert (
+        cli.main(
+            [str(tmp_path / "dot.png"), "--model", "bundled", "--out", str(tmp_path / "o"), "--no-progress"]
+        )
+        == 0
+    )
+    assert "dot.png: 8x12 pixels (height x width) is under 32" in capsys.readouterr().err

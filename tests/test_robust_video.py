@@ -241,3 +241,14 @@ def test_a_signal_ends_cleanly_and_a_rerun_finishes(tmp_path: Path, sig: signal.
     assert rerun.returncode == 0, err
     assert [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != MANIFEST] == []
     assert _count(out / "clip_rendered.mp4") == 8 and len(list(out.glob("*_keypoints.json"))) == 8
+
+
+def test_a_video_too_small_for_a_person_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An 8x8 video runs (its JSON says: nobody) but the run says why nobody can be found."""
+    clip = _write_video(tmp_path / "tiny.mp4", n=3, h=8, w=8)
+    assert cli.main([str(clip), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "tiny.mp4 frames: 8x8 pixels (height x width) is under 32" in err and "expect no people" in err
+    big = _write_video(tmp_path / "big.mp4", n=2, h=48, w=64)
+    assert cli.main([str(big), "--out", str(tmp_path / "out2"), "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err
