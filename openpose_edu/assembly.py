@@ -762,6 +762,19 @@ class _Groups:
         self.alive[gone] = False
 
 
+def candidates_and_scores(
+    S: object, L: object, params: ParsingParams, skeleton: Skeleton = COCO18
+) -> tuple[Peaks, list[LimbScores]]:
+    """The two steps both parsers share: part candidates (NMS on S) and every candidate pair's
+    PAF line integral (Eq. 10-11 of CVPR 2017). S: (J+1, H, W), L: (2C, H, W), numpy or torch."""
+    S_np = _as_maps(S, skeleton.n_parts, "S")
+    L_np = _as_maps(L, skeleton.n_pafs, "L")
+    if S_np.shape[1:] != L_np.shape[1:]:
+        raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
+    peaks = find_peaks(S_np, params, skeleton=skeleton)
+    return peaks, score_all_limbs(peaks, L_np, params, skeleton=skeleton)
+
+
 def parse(S: object, L: object, params: ParsingParams | None = None, skeleton: Skeleton = COCO18) -> People:
     """Maps to people: find_peaks -> score_limbs -> match_limbs -> group_people (Sec. 2.4).
 
@@ -770,12 +783,7 @@ def parse(S: object, L: object, params: ParsingParams | None = None, skeleton: S
     maps' channels mean (skeleton.COCO18, or skeleton.BODY25: S (26, H, W), L (52, H, W)).
     """
     params = params or ParsingParams()
-    S_np = _as_maps(S, skeleton.n_parts, "S")
-    L_np = _as_maps(L, skeleton.n_pafs, "L")
-    if S_np.shape[1:] != L_np.shape[1:]:
-        raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
-    peaks = find_peaks(S_np, params, skeleton=skeleton)
-    limbs = score_all_limbs(peaks, L_np, params, skeleton=skeleton)
+    peaks, limbs = candidates_and_scores(S, L, params, skeleton)
     connections = [match_limbs(s) for s in limbs]
     people = group_people(peaks, connections, params, skeleton=skeleton)
     people.steps = ParseSteps(peaks=peaks, limbs=limbs, connections=connections)

@@ -59,9 +59,7 @@ from .assembly import (
     ParsingParams,
     Peaks,
     People,
-    _as_maps,
-    find_peaks,
-    score_all_limbs,
+    candidates_and_scores,
 )
 from .skeleton import COCO18, Skeleton
 
@@ -244,12 +242,7 @@ def parse_2019(
     ``GlobalSteps``; people in order of creation.
     """
     params = params or ParsingParams()
-    S_np = _as_maps(S, skeleton.n_parts, "S")
-    L_np = _as_maps(L, skeleton.n_pafs, "L")
-    if S_np.shape[1:] != L_np.shape[1:]:
-        raise ValueError(f"S and L must have the same H, W; got S {S_np.shape} and L {L_np.shape}")
-    peaks = find_peaks(S_np, params, skeleton=skeleton)
-    limbs = score_all_limbs(peaks, L_np, params, skeleton=skeleton)
+    peaks, limbs = candidates_and_scores(S, L, params, skeleton)
     ranked = rank_connections(peaks, limbs, part_weight)
     rows, totals, steps = join_fragments(peaks, limbs, ranked, skeleton)
     ids = np.array(rows, dtype=np.int64).reshape(-1, skeleton.n_parts)

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from .augment import DEFAULT_AUGMENT, AugmentSpec, Draw, augment, draw
 from .coco import scenes_ground_truth
+from .datasets import coco_paths
 from .groundtruth import DEFAULT_TARGETS, TargetSpec, coco_to_openpose
 from .synthetic import SceneConfig, make_scene
 
@@ -68,13 +69,7 @@ class CocoPersonDataset(Dataset):
         seed: int = 0,
         augmentation: bool = True,
     ) -> None:
-        annotations, images = Path(annotations), Path(images)
-        if not annotations.is_file():
-            raise FileNotFoundError(
-                f"COCO annotation file not found: {annotations} (a person_keypoints JSON)"
-            )
-        if not images.is_dir():
-            raise FileNotFoundError(f"COCO image folder not found: {images} (the images the JSON names)")
+        annotations, images = coco_paths(annotations, images)
         if augment_spec.crop % spec.stride:
             raise ValueError(
                 f"crop {augment_spec.crop} must be a multiple of the network's stride {spec.stride}"

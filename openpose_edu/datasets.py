@@ -159,6 +159,16 @@ def letterbox(
     return out, scale
 
 
+def coco_paths(annotations: str | Path, images: str | Path) -> tuple[Path, Path]:
+    """A person_keypoints JSON and its image folder, both checked to exist (FileNotFoundError naming each)."""
+    annotations, images = Path(annotations), Path(images)
+    if not annotations.is_file():
+        raise FileNotFoundError(f"COCO annotation file not found: {annotations} (a person_keypoints JSON)")
+    if not images.is_dir():
+        raise FileNotFoundError(f"COCO image folder not found: {images} (the images the JSON names)")
+    return annotations, images
+
+
 class CocoKeypointDataset(Dataset):
     """A COCO-format keypoint data set as training items (images letterboxed to crop x crop).
 
@@ -180,13 +190,7 @@ class CocoKeypointDataset(Dataset):
         stride = spec.stride
         if crop % stride:  # SyntheticPoseDataset checks its size the same way
             raise ValueError(f"crop {crop} must be a multiple of the network's stride {stride}")
-        annotations, images = Path(annotations), Path(images)
-        if not annotations.is_file():
-            raise FileNotFoundError(
-                f"COCO annotation file not found: {annotations} (a person_keypoints JSON)"
-            )
-        if not images.is_dir():
-            raise FileNotFoundError(f"COCO image folder not found: {images} (the images the JSON names)")
+        annotations, images = coco_paths(annotations, images)
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO(str(annotations))
         self.images = images

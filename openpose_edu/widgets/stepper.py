@@ -148,7 +148,6 @@ class AssemblyStepper:
     def figure(self, limb: int = 0, step: int | None = None, **thresholds: float) -> Figure:
         """Left: candidates, the current pair's samples, scores and the first ``step`` decisions
         of ``limb``; right: the people."""
-        from matplotlib.figure import Figure
 
         people = self.parse(**thresholds)
         steps = people.steps
@@ -159,15 +158,9 @@ class AssemblyStepper:
         lb = self.skeleton.limbs[limb]
         R = len(conns.ranked)
         step = R if step is None else max(0, min(step, R))
-        H, W = self.image.shape[:2]
-        d = self.display
-        fig = Figure(figsize=d.figsize(0.5 * H / W * 0.92 + 0.06), dpi=d.dpi, layout="constrained")
-        ax, ax_p = fig.subplots(1, 2)
-        viz.show_image(ax, self.image)
         # Every candidate part, faint; the two part types of this limb, large.
+        fig, ax, ax_p = self._canvas(peaks)
         palette = self.skeleton.colors
-        colors = np.array([palette[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
-        ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
         for ids, marker in ((scores.a, "o"), (scores.b, "s")):
             ax.scatter(peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none",
                        edgecolors="w", linewidths=1.2)  # fmt: skip
@@ -195,15 +188,11 @@ class AssemblyStepper:
         viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
         return fig
 
-    def _figure_2019(self, people: Any, step: int | None) -> Figure:
-        """The 2019 walk up to decision ``step``: every connection decided so far, whatever its
-        limb type (solid: it built a person; dashed grey: skipped), the current one's samples."""
+    def _canvas(self, peaks: Any) -> tuple[Any, Any, Any]:
+        """The stepper's figure: the image with every candidate part (faint, in its part's colour)
+        on the left, an empty axis for the people on the right. Returns (figure, left, right)."""
         from matplotlib.figure import Figure
 
-        steps = people.steps
-        peaks, rc = steps.peaks, steps.ranked
-        R = len(rc)
-        step = R if step is None else max(0, min(step, R))
         H, W = self.image.shape[:2]
         d = self.display
         fig = Figure(figsize=d.figsize(0.5 * H / W * 0.92 + 0.06), dpi=d.dpi, layout="constrained")
@@ -212,6 +201,18 @@ class AssemblyStepper:
         palette = self.skeleton.colors
         colors = np.array([palette[j] for j in peaks.part.tolist()], np.float32).reshape(-1, 3) / 255
         ax.scatter(peaks.xy[:, 0], peaks.xy[:, 1], s=6, c=colors, alpha=0.5)
+        return fig, ax, ax_p
+
+    def _figure_2019(self, people: Any, step: int | None) -> Figure:
+        """The 2019 walk up to decision ``step``: every connection decided so far, whatever its
+        limb type (solid: it built a person; dashed grey: skipped), the current one's samples."""
+
+        steps = people.steps
+        peaks, rc = steps.peaks, steps.ranked
+        R = len(rc)
+        step = R if step is None else max(0, min(step, R))
+        fig, ax, ax_p = self._canvas(peaks)
+        palette = self.skeleton.colors
         built = {NEW, JOIN, LOOP, MERGE}
         for r in range(step):
             A, B = peaks.xy[rc.a[r]], peaks.xy[rc.b[r]]
