@@ -2,8 +2,6 @@
 
 import numpy as np
 
-from openpose_edu.skeleton import LIMBS
-
 
 def _on_limb(a, b, grid_size, limb_width):  # noqa: ANN001, ANN202
     h, w = grid_size
@@ -35,6 +33,7 @@ def paf_average(A: np.ndarray, B: np.ndarray, grid_size: tuple[int, int], limb_w
     return total / np.maximum(count, 1)
 
 
-def paf_channels(limb: int) -> tuple[int, int]:
-    """The (x, y) channels of limb ``limb`` in L."""
-    return LIMBS[limb].paf_x, LIMBS[limb].paf_y
+def paf_channels(training_order: list[tuple[str, str]], limb: tuple[str, str]) -> tuple[int, int]:
+    """The (x, y) channels of ``limb`` in L: training limb i fills channels 2 i and 2 i + 1."""
+    i = [tuple(pair) for pair in training_order].index(tuple(limb))
+    return 2 * i, 2 * i + 1

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from openpose_edu.skeleton import LIMBS
+from openpose_edu.skeleton import LIMBS, PART_INDEX, PART_NAMES
 from solutions import nb03, nb04, nb06, nb07
 
 
@@ -166,12 +166,28 @@ MISTAKES = {
     ],
     "paf_average": [(_paf_sum, "sum"), (_paf_last, "overwrites")],
     "paf_channels": [
-        (lambda limb: (2 * limb, 2 * limb + 1), "2 k"),
-        (lambda limb: (LIMBS[limb].paf_y, LIMBS[limb].paf_x), "swapped"),
+        (lambda training_order, limb: nb04.paf_channels(training_order, limb)[::-1], "swapped"),
+        (
+            lambda training_order, limb: tuple(c + 2 for c in nb04.paf_channels(training_order, limb)),
+            "from 1",
+        ),
+        (
+            lambda training_order, limb: (training_order.index(limb), training_order.index(limb) + 1),
+            "two channels",
+        ),
+        (lambda training_order, limb: (2 * PART_INDEX[limb[0]], 2 * PART_INDEX[limb[0]] + 1), "per part"),
+        (
+            lambda training_order, limb: nb04.paf_channels(
+                [(PART_NAMES[lb.a], PART_NAMES[lb.b]) for lb in LIMBS], limb
+            ),
+            "inference order",
+        ),
     ],
     "receptive_field": [
-        (lambda kernels: sum(kernels), "add the kernel"),
-        (lambda kernels: max(kernels), "largest"),
+        (lambda stages: 1 + sum(k - 1 for k in stages[-1]), "directly"),
+        (lambda stages: 1 + len(stages) * sum(k - 1 for k in stages[-1]), "like the last"),
+        (lambda stages: sum(1 + sum(k - 1 for k in ks) for ks in stages), "add the stages"),
+        (lambda stages: sum(sum(ks) for ks in stages), "add the kernel"),
     ],
     "masked_l2": [
         (lambda prediction, target, W: float(((prediction - target) ** 2).sum()), "mask"),

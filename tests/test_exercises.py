@@ -65,3 +65,29 @@ def test_a_crash_is_reported_not_raised() -> None:
 
 def test_receptive_field_is_measured_on_real_layers() -> None:
     assert exercises.measured_receptive_field([7, 7, 7, 7, 7, 1, 1]) == 31
+
+
+def test_stage_kernels_are_read_off_the_paper_network() -> None:
+    from openpose_edu.model import OpenPoseConfig
+
+    kernels = exercises.stage_kernels(OpenPoseConfig.paper())
+    assert kernels == [[3, 3, 3, 1, 1]] + [[7, 7, 7, 7, 7, 1, 1]] * 5
+
+
+def test_stage_receptive_field_counts_every_path_into_the_last_stage() -> None:
+    from openpose_edu.model import OpenPoseConfig
+
+    paper = exercises.stage_kernels(OpenPoseConfig.paper())
+    # Stage 1 (three 3x3): 7 cells; each 7x7 stage adds 30; the old "two stages = 61" took stage 1 as 7x7.
+    seen = [exercises.measured_stage_receptive_field(paper[:t]) for t in range(1, 7)]
+    assert seen == [7, 37, 67, 97, 127, 157]
+    # The direct path F -> stage 2 alone sees 31 cells: the concat with S^1, L^1 is what reaches 37.
+    assert exercises.measured_receptive_field(paper[1]) == 31
+
+
+def test_paf_channel_rule_agrees_with_the_skeleton() -> None:
+    from openpose_edu.skeleton import LIMBS, PART_NAMES, TRAINING_ORDER
+
+    order = [(PART_NAMES[lb.a], PART_NAMES[lb.b]) for lb in TRAINING_ORDER]
+    for limb in LIMBS:
+        assert nb04.paf_channels(order, (PART_NAMES[limb.a], PART_NAMES[limb.b])) == limb.channels

@@ -15,7 +15,8 @@ loss, torch's layers). It prints a verdict and returns a ``Result``:
 Exercises by notebook (CVPR 2017 numbering):
 02 ``check_conv_parameters``; 03 ``check_gaussian`` (Eq. 6), ``check_max_over_people`` (Eq. 7),
 ``check_background``; 04 ``check_limb_field`` (Eq. 8), ``check_paf_average`` (Eq. 9),
-``check_paf_channels``; 05 ``check_receptive_field``; 06 ``check_masked_l2`` (Eq. 3),
+``check_paf_channels`` (the training order); 05 ``check_receptive_field`` (Fig. 3, through
+every stage); 06 ``check_masked_l2`` (Eq. 3),
 ``check_loss_over_stages`` (Eq. 5); 07 ``check_peaks`` (NMS), ``check_line_integral``
 (Eq. 10-11), ``check_greedy_matching`` (Sec. 2.4). Building the pipeline: 02
 ``check_stage_forward`` (Eq. 1-2, the concat [L, S, F]), ``check_paf_first_forward`` (TPAMI 2019
@@ -58,6 +59,8 @@ from .network import (
     check_conv_parameters,
     check_receptive_field,
     measured_receptive_field,
+    measured_stage_receptive_field,
+    stage_kernels,
 )
 from .parsing import (
     GREEDY_MATCHING,
@@ -118,5 +121,7 @@ __all__ = [
     "check_peaks",
     "check_receptive_field",
     "measured_receptive_field",
+    "measured_stage_receptive_field",
     "run",
+    "stage_kernels",
 ]

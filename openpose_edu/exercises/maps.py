@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import groundtruth
-from ..skeleton import LIMBS, N_PARTS
+from ..skeleton import LIMBS, N_PARTS, PART_INDEX, PART_NAMES, TRAINING_ORDER
 from .checker import LIMB, LIMB_WIDTH, SIGMA, Exercise, Result, grid_xy, run
 
 
@@ -351,22 +351,80 @@ def check_paf_average(fn: Callable[..., Any], verbose: bool = True) -> Result:
     return run(PAF_AVERAGE, fn, verbose)
 
 
+def _names(limb: Any) -> tuple[str, str]:
+    return (PART_NAMES[limb.a], PART_NAMES[limb.b])
+
+
+# The list the learner is given: the limbs of skeleton.py in CMU's training order (caffe_train
+# writes training limb i into channels 2 i, 2 i + 1), as (part a, part b) name pairs.
+_COCO_TRAINING = [_names(limb) for limb in TRAINING_ORDER]
+
+
+def _paf_channel_cases() -> Iterator[dict[str, Any]]:
+    # A limb in the middle of the COCO order first, then every limb of it (in the inference order),
+    # then shorter and reversed lists: the rule must hold for any order, not only the table's.
+    yield {"training_order": _COCO_TRAINING, "limb": _names(LIMBS[13])}
+    for limb in LIMBS:
+        yield {"training_order": _COCO_TRAINING, "limb": _names(limb)}
+    yield {"training_order": _COCO_TRAINING[:5], "limb": _COCO_TRAINING[3]}
+    for i in (0, 6, 18):
+        yield {"training_order": _COCO_TRAINING[::-1], "limb": _COCO_TRAINING[::-1][i]}
+
+
+def _position(training_order: list[tuple[str, str]], limb: tuple[str, str]) -> int:
+    return [tuple(pair) for pair in training_order].index(tuple(limb))
+
+
+def _paf_channels_ref(training_order: list[tuple[str, str]], limb: tuple[str, str]) -> tuple[int, int]:
+    """Training limb i fills channels 2 i (x) and 2 i + 1 (y) of L."""
+    i = _position(training_order, limb)
+    return (2 * i, 2 * i + 1)
+
+
+def _inference_position(limb: tuple[str, str]) -> int:
+    return [_names(lb) for lb in LIMBS].index(tuple(limb))
+
+
 PAF_CHANNELS = Exercise(
     "paf_channels",
-    lambda: iter([{"limb": k} for k in range(len(LIMBS))]),
-    lambda limb: (LIMBS[limb].paf_x, LIMBS[limb].paf_y),
+    _paf_channel_cases,
+    _paf_channels_ref,
     [
         (
-            "channels are not 2 k, 2 k + 1: look the limb up in skeleton.LIMBS (paf_x, paf_y)",
-            lambda limb: (2 * limb, 2 * limb + 1),
+            "x and y are swapped: x comes first, limb i owns channel 2 i (x) and 2 i + 1 (y)",
+            lambda training_order, limb: _paf_channels_ref(training_order, limb)[::-1],
         ),
-        ("x and y are swapped: paf_y = paf_x + 1", lambda limb: (LIMBS[limb].paf_y, LIMBS[limb].paf_x)),
+        (
+            "you count from 1; the first limb of training_order owns channels 0 and 1",
+            lambda training_order, limb: tuple(c + 2 for c in _paf_channels_ref(training_order, limb)),
+        ),
+        (
+            "each limb owns two channels (x and y): limb i starts at channel 2 i, not i",
+            lambda training_order, limb: (
+                _position(training_order, limb),
+                _position(training_order, limb) + 1,
+            ),
+        ),
+        (
+            "channels are counted per limb, not per part: use the limb's position i in training_order, "
+            "not the index of its first part",
+            lambda training_order, limb: (2 * PART_INDEX[limb[0]], 2 * PART_INDEX[limb[0]] + 1),
+        ),
+        (
+            "that is the limb's position in the inference order (skeleton.LIMBS, the order the parser "
+            "visits limbs); L's channels follow the training order you were given",
+            lambda training_order, limb: (2 * _inference_position(limb), 2 * _inference_position(limb) + 1),
+        ),
     ],
-    "return (paf_x, paf_y) of skeleton.LIMBS[limb]",
+    "find the limb's position i in training_order (counting from 0); its channels are 2 i (x), 2 i + 1 (y)",
     atol=0,
 )
 
 
 def check_paf_channels(fn: Callable[..., Any], verbose: bool = True) -> Result:
-    """``fn(limb index) -> (x channel, y channel)`` of that limb in L (38 channels)."""
+    """``fn(training_order: list of (part a, part b) names, limb: (a, b)) -> (x channel, y channel)`` in L.
+
+    The rule of CMU's training code (caffe_train): the i-th limb of the training order fills
+    channels 2 i (x) and 2 i + 1 (y); ``skeleton.TRAINING_ORDER`` is that order for COCO-18.
+    """
     return run(PAF_CHANNELS, fn, verbose)

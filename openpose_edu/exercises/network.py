@@ -1,11 +1,10 @@
-"""Checkers of notebooks 02 and 05: counting a convolution's parameters, a stage's receptive field."""
+"""Checkers of notebooks 02 and 05: counting a convolution's parameters, the stages' receptive field."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from .checker import Exercise, Result, run
@@ -57,31 +56,93 @@ def measured_receptive_field(kernels: list[int]) -> int:
     return int((x.grad[0, 0, size // 2] != 0).sum())
 
 
+def measured_stage_receptive_field(stages: list[list[int]]) -> int:
+    """The receptive field on F (in grid cells) of one output cell of the last stage, measured.
+
+    ``stages[0]``: the kernel sizes of stage 1, which reads F; ``stages[t - 1]`` (t >= 2): those
+    of stage t, which reads the concatenation [L^{t-1}, S^{t-1}, F] (CVPR 2017 Eq. 1-2, Fig. 3).
+    The graph is rebuilt with one channel per map (the previous stage's output and F, both read by
+    the first layer of stage t) and positive weights, and the gradient of one output cell w.r.t.
+    F is non-zero on exactly the cells of F it sees, through every path: directly and through
+    every earlier stage.
+    """
+    size = 2 * sum(sum(ks) for ks in stages) + 3
+    F = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    y = None
+    for kernels in stages:
+        x = F if y is None else torch.cat([y, F], dim=1)
+        for k in kernels:
+            w = torch.full((1, x.shape[1], k, k), 1.0 / (x.shape[1] * k * k), dtype=torch.float64)
+            x = torch.nn.functional.conv2d(x, w, padding=k // 2)
+        y = x
+    assert y is not None, "stages must hold at least one stage"
+    y[0, 0, size // 2, size // 2].backward()
+    assert F.grad is not None
+    return int((F.grad[0, 0, size // 2] != 0).sum())
+
+
+def stage_kernels(config: Any) -> list[list[int]]:
+    """The kernel sizes of every stage's branch, read off the network ``config`` builds.
+
+    The network is built on the meta device (no memory, no weights); ``OpenPoseConfig.paper()``
+    gives [[3, 3, 3, 1, 1], [7, 7, 7, 7, 7, 1, 1] x 5] (pose_deploy_linevec.prototxt).
+    """
+    from ..model import OpenPoseNet
+
+    with torch.device("meta"):
+        net = OpenPoseNet(config)
+    return [
+        [int(m.kernel_size[0]) for m in stage.L1.modules() if isinstance(m, torch.nn.Conv2d)]
+        for stage in net.stages
+    ]
+
+
+def _stage_cases() -> Iterator[dict[str, Any]]:
+    from ..model import OpenPoseConfig
+
+    paper = stage_kernels(OpenPoseConfig.paper())
+    small = stage_kernels(OpenPoseConfig.small())  # 3x3 stages
+    for stages in (paper[:2], paper, small, paper[:1], [[1]], [[3]], [[5, 5], [1], [3, 3]], small[:3]):
+        yield {"stages": stages}
+
+
+def _reach(kernels: list[int]) -> int:
+    return sum(k - 1 for k in kernels)
+
+
 RECEPTIVE_FIELD = Exercise(
     "receptive_field",
-    lambda: iter(
-        [{"kernels": k} for k in ([3], [3, 3], [7, 7, 7, 7, 7, 1, 1], [5, 5, 5, 5, 5, 1, 1], [1], [3, 5, 7])]
-    ),
-    measured_receptive_field,
+    _stage_cases,
+    measured_stage_receptive_field,
     [
         (
+            "that is only the path from F directly into the last stage; it also reads L and S of the "
+            "stage before, which saw further: the widest path goes through every stage",
+            lambda stages: 1 + _reach(stages[-1]),
+        ),
+        (
+            "you count every stage like the last one; stage 1 has its own kernels (3x3 in the paper): "
+            "go through each stage's own list",
+            lambda stages: 1 + len(stages) * _reach(stages[-1]),
+        ),
+        (
+            "you add the stages' receptive fields; the reaches add, not the fields: "
+            "1 + sum over every layer of every stage of (k - 1)",
+            lambda stages: sum(1 + _reach(ks) for ks in stages),
+        ),
+        (
             "you add the kernel sizes; each k x k layer adds k - 1 cells: 1 + sum (k - 1)",
-            lambda kernels: sum(kernels),
-        ),
-        (
-            "you multiply the kernel sizes; stride-1 layers add their reach: 1 + sum (k - 1)",
-            lambda kernels: int(np.prod(kernels)),
-        ),
-        (
-            "that is the largest kernel alone; the layers add up: 1 + sum (k - 1)",
-            lambda kernels: max(kernels),
+            lambda stages: sum(sum(ks) for ks in stages),
         ),
     ],
-    "stride-1 layers: receptive field = 1 + sum over layers of (k - 1), in grid cells",
+    "the widest path from F to the output runs through every stage: 1 + sum over all layers of (k - 1)",
     atol=0,
 )
 
 
 def check_receptive_field(fn: Callable[..., Any], verbose: bool = True) -> Result:
-    """``fn(kernels: list[int]) -> int``: cells seen by a stack of stride-1 convolutions (Fig. 3 stages)."""
+    """``fn(stages: list of kernel lists) -> int``: cells of F one output cell of the last stage sees.
+
+    Stage 1 reads F, stage t >= 2 reads [L^{t-1}, S^{t-1}, F] (CVPR 2017 Fig. 3, Eq. 1-2).
+    """
     return run(RECEPTIVE_FIELD, fn, verbose)
