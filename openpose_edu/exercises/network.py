@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..model import OpenPoseConfig, OpenPoseNet
 from .checker import Exercise, Result, run
 
 
@@ -87,8 +88,6 @@ def stage_kernels(config: Any) -> list[list[int]]:
     The network is built on the meta device (no memory, no weights); ``OpenPoseConfig.paper()``
     gives [[3, 3, 3, 1, 1], [7, 7, 7, 7, 7, 1, 1] x 5] (pose_deploy_linevec.prototxt).
     """
-    from ..model import OpenPoseNet
-
     with torch.device("meta"):
         net = OpenPoseNet(config)
     return [
@@ -98,8 +97,6 @@ def stage_kernels(config: Any) -> list[list[int]]:
 
 
 def _stage_cases() -> Iterator[dict[str, Any]]:
-    from ..model import OpenPoseConfig
-
     paper = stage_kernels(OpenPoseConfig.paper())
     small = stage_kernels(OpenPoseConfig.small())  # 3x3 stages
     for stages in (paper[:2], paper, small, paper[:1], [[1]], [[3]], [[5, 5], [1], [3, 3]], small[:3]):
