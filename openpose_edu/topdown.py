@@ -19,6 +19,7 @@ Shown in notebook 12.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -119,33 +120,28 @@ def time_per_box(
     return kp, np.array(seconds), np.array(pixels, dtype=np.int64)
 
 
-def time_bottom_up(model: Any, image: np.ndarray, repeats: int = 1) -> float:
-    """Seconds (best of ``repeats``) for the whole bottom-up pipeline: one network pass and the parse."""
+def best_seconds(run: Callable[[], Any], repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``run`` (the least disturbed by other work)."""
     best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
-        inference.estimate(image, model)
+        run()
         best = min(best, time.perf_counter() - t0)
     return float(best)
+
+
+def time_bottom_up(model: Any, image: np.ndarray, repeats: int = 1) -> float:
+    """Seconds (best of ``repeats``) for the whole bottom-up pipeline: one network pass and the parse."""
+    return best_seconds(lambda: inference.estimate(image, model), repeats)
 
 
 def time_top_down(
     model: Any, image: np.ndarray, boxes: np.ndarray, height: int = 96, repeats: int = 1
 ) -> float:
     """Seconds (best of ``repeats``) for the top-down loop over ``boxes`` (the detector not counted)."""
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        top_down(model, image, boxes, height)
-        best = min(best, time.perf_counter() - t0)
-    return float(best)
+    return best_seconds(lambda: top_down(model, image, boxes, height), repeats)
 
 
 def time_parse(S: np.ndarray, L: np.ndarray, repeats: int = 3) -> float:
     """Seconds (best of ``repeats``) for ``assembly.parse`` alone on maps (19, H, W), (38, H, W)."""
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        assembly.parse(S, L)
-        best = min(best, time.perf_counter() - t0)
-    return float(best)
+    return best_seconds(lambda: assembly.parse(S, L), repeats)
