@@ -209,6 +209,7 @@ class ChainedBlock(nn.Module):
             self.add_module(an, act)
             c = width
         self._names = [(f"{name}_{j}", f"{name.replace('Mconv', 'Mprelu', 1)}_{j}") for j in range(n)]
+        self.out_channels = n * width  # the n outputs, concatenated
 
     def forward(self, x: Tensor) -> Tensor:
         outs = []

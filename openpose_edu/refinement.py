@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .body25 import ChainedBlock  # the 2019 block, one implementation for both
 from .model import InputSpec, ModelCard, NetworkOutput, conv, cpm_layers, vgg_backbone
 from .skeleton import N_HEATMAPS, N_PAFS
 
@@ -76,27 +77,6 @@ class RefinementConfig:
         return asdict(self)
 
 
-class ChainedBlock(nn.Module):
-    """The TPAMI 2019 block (Sec. 3.1, Fig. 3): three chained 3x3 convs, outputs concatenated.
-
-    x (N, c_in, h, w) -> (N, 3 * width, h, w); each conv is followed by a PReLU. Three 3x3 see
-    7 x 7 cells like one 7x7, and the concatenation keeps the 3x3 and 5x5 views too.
-    """
-
-    def __init__(self, c_in: int, width: int) -> None:
-        super().__init__()
-        self.convs = nn.ModuleList(nn.Conv2d(c, width, 3, padding=1) for c in (c_in, width, width))
-        self.acts = nn.ModuleList(nn.PReLU(width) for _ in range(3))
-        self.out_channels = 3 * width
-
-    def forward(self, x: Tensor) -> Tensor:
-        outs = []
-        for conv_, act in zip(self.convs, self.acts):
-            x = act(conv_(x))
-            outs.append(x)
-        return torch.cat(outs, dim=1)
-
-
 def branch(cfg: RefinementConfig, c_in: int, c_out: int) -> nn.Sequential:
     """One stage branch (phi^t or rho^t): ``n_blocks`` blocks, 1x1 to ``hidden``, 1x1 to the maps.
 
@@ -109,7 +89,7 @@ def branch(cfg: RefinementConfig, c_in: int, c_out: int) -> nn.Sequential:
             layers += conv(f"conv{i}", c, cfg.width, cfg.kernel)
             c = cfg.width
         else:
-            block = ChainedBlock(c, cfg.width)
+            block = ChainedBlock(f"Mconv{i}", c, cfg.width, n=3, k=3)
             layers.append((f"block{i}", block))
             c = block.out_channels
     layers += conv("conv_hidden", c, cfg.hidden, 1)
