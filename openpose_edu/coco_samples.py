@@ -32,8 +32,8 @@ from torch.utils.data import Dataset
 
 from .augment import DEFAULT_AUGMENT, AugmentSpec, Draw, augment, draw
 from .coco import scenes_ground_truth
-from .datasets import coco_paths
-from .groundtruth import DEFAULT_TARGETS, TargetSpec, coco_to_openpose
+from .datasets import coco_labels, coco_paths
+from .groundtruth import DEFAULT_TARGETS, TargetSpec
 from .synthetic import SceneConfig, make_scene
 
 
@@ -118,7 +118,7 @@ class CocoPersonDataset(Dataset):
         if bgr is None:
             raise FileNotFoundError(f"cannot read image {path} (named in the COCO annotations)")
         anns = self.coco.imgToAnns[ann["image_id"]]
-        keypoints, ignore = self._labels(anns, bgr.shape[:2])
+        keypoints, ignore = coco_labels(anns, bgr.shape[:2])
         x, y, _, h = ann["bbox"]
         d = (
             draw(np.random.default_rng((self.seed, index)), self.augment_spec)
@@ -130,17 +130,6 @@ class CocoPersonDataset(Dataset):
         )
         return Sample(image=image, ignore=mask, keypoints=kp, draw=d)
 
-    def _labels(self, anns: list[dict], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Everyone labelled as OpenPose-18 keypoints (P, 18, 3) and the (H, W) mask of the rest
-        (people without keypoints, crowds: caffe_train's mask_miss)."""
-        labelled = [a for a in anns if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0)]
-        kps17 = np.array([a["keypoints"] for a in labelled], np.float32).reshape(-1, 17, 3)
-        ignore = np.zeros(shape, bool)
-        for a in anns:
-            if a.get("num_keypoints", 0) == 0 or a.get("iscrowd", 0):
-                ignore |= _region(a, shape)
-        return np.asarray(coco_to_openpose(kps17), np.float32).reshape(-1, 18, 3), ignore
-
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         s = self.sample(index)
         grid = (self.augment_spec.crop // self.spec.stride,) * 2
@@ -149,24 +138,6 @@ class CocoPersonDataset(Dataset):
         )
         image = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1)))
         return {"image": image, "S": S[0], "L": L[0], "W": W[0]}
-
-
-def _region(ann: dict, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool region of an annotation: its segmentation (polygons or RLE), else its box."""
-    H, W = shape
-    seg = ann.get("segmentation")
-    if seg:
-        if isinstance(seg, list):
-            rle = mask_utils.merge(mask_utils.frPyObjects(seg, H, W))
-        elif isinstance(seg.get("counts"), list):
-            rle = mask_utils.frPyObjects(seg, H, W)
-        else:
-            rle = seg
-        return mask_utils.decode(rle).astype(bool)
-    out = np.zeros(shape, bool)
-    x, y, w, h = (int(round(v)) for v in ann["bbox"])
-    out[max(y, 0) : y + h, max(x, 0) : x + w] = True
-    return out
 
 
 def write_coco_scenes(

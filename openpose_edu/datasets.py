@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -159,6 +160,38 @@ def letterbox(
     return out, scale
 
 
+def coco_labels(anns: list[dict], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One image's COCO annotations -> everyone labelled as OpenPose-18 keypoints (P, 18, 3)
+    float32, and the (H, W) bool mask W = 0 of the rest: people without keypoints and crowds
+    (caffe_train's mask_miss), each by its segmentation, else its box."""
+    is_labelled = [a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0) for a in anns]
+    kps17 = np.array([a["keypoints"] for a, ok in zip(anns, is_labelled) if ok], np.float32)
+    kps17 = kps17.reshape(-1, 17, 3)
+    ignore = np.zeros(shape, bool)
+    for a, ok in zip(anns, is_labelled):
+        if not ok and (a.get("segmentation") or "bbox" in a):
+            ignore |= _region(a, shape)
+    return np.asarray(coco_to_openpose(kps17), np.float32).reshape(-1, 18, 3), ignore
+
+
+def _region(ann: dict, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool region of an annotation: its segmentation (polygons or RLE), else its box."""
+    H, W = shape
+    seg = ann.get("segmentation")
+    if seg:
+        if isinstance(seg, list):
+            rle = mask_utils.merge(mask_utils.frPyObjects(seg, H, W))
+        elif isinstance(seg.get("counts"), list):
+            rle = mask_utils.frPyObjects(seg, H, W)
+        else:
+            rle = seg
+        return mask_utils.decode(rle).astype(bool)
+    out = np.zeros(shape, bool)
+    x, y, w, h = (int(round(v)) for v in ann["bbox"])
+    out[max(y, 0) : y + h, max(x, 0) : x + w] = True
+    return out
+
+
 def coco_paths(annotations: str | Path, images: str | Path) -> tuple[Path, Path]:
     """A person_keypoints JSON and its image folder, both checked to exist (FileNotFoundError naming each)."""
     annotations, images = Path(annotations), Path(images)
@@ -210,14 +243,9 @@ class CocoKeypointDataset(Dataset):
             raise FileNotFoundError(f"cannot read image {path} (named in the COCO annotations)")
         image, scale = letterbox(bgr[..., ::-1], self.crop)  # BGR -> RGB
         anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=info["id"], iscrowd=None))
-        labelled = [a for a in anns if a.get("num_keypoints", 0) > 0 and not a.get("iscrowd", 0)]
-        ignore = np.zeros(bgr.shape[:2], bool)
-        for a in anns:
-            if a not in labelled and ("segmentation" in a or "bbox" in a):
-                ignore |= self.coco.annToMask(a).astype(bool)
+        keypoints, ignore = coco_labels(anns, bgr.shape[:2])
         ignore_crop = letterbox(ignore, self.crop, pad=0, interpolation=cv2.INTER_NEAREST)[0] > 0
-        kps17 = np.array([a["keypoints"] for a in labelled], np.float32).reshape(-1, 17, 3)
-        kps = torch.as_tensor(np.asarray(coco_to_openpose(kps17)), dtype=torch.float32).reshape(-1, 18, 3)
+        kps = torch.from_numpy(keypoints)
         kps[..., :2] *= scale
         grid = (self.crop // self.stride, self.crop // self.stride)
         maps = self.spec.maps(kps[None], ignore_crop[None], grid_size=grid)
