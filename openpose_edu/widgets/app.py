@@ -122,6 +122,15 @@ def workshop(
 
     samples = list(explorer.images)  # the images the app came with; uploads come and go
 
+    def show_image(name: str) -> None:
+        """Show image ``name`` in the explorer (one redraw), then its people."""
+        uploading[0] = True
+        try:
+            ui.set_images(list(explorer.images), name)  # type: ignore[attr-defined]
+        finally:
+            uploading[0] = False
+        show_people()
+
     def on_upload(_change: Any) -> None:
         files = upload.value
         if not files:
@@ -139,24 +148,13 @@ def workshop(
                 explorer.remove_image(old)  # the latest upload only: memory stays flat
             explorer.add_image(name, image)
             status.value = busy_html(f"running {c['model'].value} on {name} ...")
-            uploading[0] = True
-            try:
-                ui.set_images(list(explorer.images), name)  # type: ignore[attr-defined]  # one redraw
-            finally:
-                uploading[0] = False
-            show_people()
+            show_image(name)
         except Exception as e:  # noqa: BLE001 - any failure is a message in the app, not a traceback
             explorer.remove_image(name)
-            back = previous if previous in explorer.images else samples[0]
             try:
-                uploading[0] = True
-                ui.set_images(list(explorer.images), back)  # type: ignore[attr-defined]
-                uploading[0] = False
-                show_people()
+                show_image(previous if previous in explorer.images else samples[0])
             except Exception:  # noqa: BLE001 - the message below matters more than the redraw
                 pass
-            finally:
-                uploading[0] = False
             status.value = f"<b>{html.escape(str(e) or type(e).__name__)}</b>"
 
     for key in ("model", "image", "stage"):
