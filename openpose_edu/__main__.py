@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import stat
 import sys
 import tempfile
 import traceback
@@ -41,6 +40,7 @@ from .io import (
     check_out_folder,
     check_outputs,
     command_line,
+    is_regular_file,
     read_image,
     read_manifest,
     record_outputs,
@@ -56,18 +56,6 @@ from .weights import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the command 
 from .weights import REGISTRY, load_cli_model
 
 OUTPUT_SUFFIXES = ("_keypoints.json", "_rendered.png")
-
-
-def _manifest(folder: Path) -> set[str]:
-    """Names of the files earlier runs wrote in ``folder`` (empty if none or unreadable)."""
-    return read_manifest(folder)
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.stat().st_mode)  # stat only: a FIFO is never opened (it would block)
-    except OSError:
-        return False
 
 
 def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
@@ -91,23 +79,23 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
         path = Path(item)
         try:
             is_dir = path.is_dir()
-            ours = _manifest(path) if is_dir else set()
+            ours = read_manifest(path) if is_dir else set()
             names = sorted(path.iterdir()) if is_dir else []
         except OSError as e:  # unreadable or untraversable folder, a name too long, ...
             errors.append(f"{path}: cannot read it ({e.strerror or e}); check its permissions")
             continue
         if is_dir:
             inside = [p for p in names if not p.name.startswith(".") and p.name not in ours]
-            regular = [p for p in inside if _is_regular(p)]
+            regular = [p for p in inside if is_regular_file(p)]
             for p in inside:
-                if not _is_regular(p) and not p.is_dir():
+                if not is_regular_file(p) and not p.is_dir():
                     errors.append(f"{p}: not a regular file (a FIFO, device or socket), skipped")
             if not regular:
                 errors.append(f"{path}: the directory has no image files")
             for p in regular:
                 add(p)
         elif path.exists():
-            if _is_regular(path):
+            if is_regular_file(path):
                 add(path)
             else:
                 errors.append(f"{path}: not a regular file (a FIFO, device or socket); give an image file")

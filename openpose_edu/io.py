@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 import re
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -92,6 +93,14 @@ MANIFEST = ".openpose_edu_outputs.json"  # in an output folder: the files openpo
 
 
 _VIDEO_LIKE = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".json", ".png", ".jpg")
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a folder, FIFO, device or socket; False if unreadable)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)  # stat only: a FIFO is never opened (it would block)
+    except OSError:
+        return False
 
 
 def check_out_folder(out: str | Path) -> Path:

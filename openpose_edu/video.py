@@ -31,7 +31,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from .io import (
     check_pixels,
     command_line,
     header_size,
+    is_regular_file,
     openpose_json,
     positive_int_arg,
     read_image,
@@ -148,14 +148,7 @@ def _frame_files(folder: Path) -> list[Path]:
         inside = sorted(folder.iterdir())
     except OSError as e:
         raise OSError(e.errno, f"{folder}: cannot list the folder ({e.strerror})") from None
-    return [p for p in inside if not p.name.startswith(".") and p.name not in ours and _is_regular(p)]
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.stat().st_mode)  # stat only: a FIFO is never opened (it would block)
-    except OSError:
-        return False
+    return [p for p in inside if not p.name.startswith(".") and p.name not in ours and is_regular_file(p)]
 
 
 def check_frame_sizes(files: list[Path]) -> None:
@@ -200,7 +193,7 @@ def read_frames(path: str | Path) -> tuple[Iterator[np.ndarray], int, float]:
             raise ValueError(f"{path}: the folder has no frame images")
         check_frame_sizes(files)
         return (read_image(p) for p in files), len(files), DEFAULT_FPS
-    if not _is_regular(path):
+    if not is_regular_file(path):
         raise ValueError(f"{path}: not a regular file (a FIFO, device or socket); give a video file")
     cap = cv2.VideoCapture(str(path))
     if cap.isOpened():
