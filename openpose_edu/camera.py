@@ -28,6 +28,7 @@ from .runtime import ThreadPolicy, compile_model
 from .video import MapView, overlay_map
 from .viz import draw_people
 from .weights import load_model
+from .widgets.base import limb_options, part_options
 
 _ESM = r"""
 function render({ model, el }) {
@@ -220,11 +221,8 @@ def camera_widget(model: Any = None, width: int = 640, max_fps: float = 15.0, ru
     stage = w.IntSlider(value=n_stages, min=1, max=n_stages, description="stage t")
     kind = w.ToggleButtons(options=[("S (parts)", "S"), ("L (limbs)", "L")], value="S", description="map")
     skeleton = output_spec_of(model).skeleton  # the model's parts and limbs (COCO-18 or BODY_25)
-    part = w.Dropdown(
-        options=[("all parts", -1)] + [(n, i) for i, n in enumerate(skeleton.parts)], description="part"
-    )
-    limbs = [(skeleton.limb_name(lb), lb.index) for lb in skeleton.limbs]
-    limb = w.Dropdown(options=[("all limbs", -1)] + limbs, description="limb")
+    part = w.Dropdown(options=part_options(skeleton), description="part")  # the stage explorer's menus
+    limb = w.Dropdown(options=limb_options(skeleton), description="limb")
 
     def on_msg(_widget: Any, content: dict, buffers: list) -> None:
         if content.get("type") != "frame" or not buffers:
