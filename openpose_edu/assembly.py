@@ -31,6 +31,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .skeleton import COCO18, N_PARTS, Limb, Skeleton
+from .upsample import GridField
 
 # Bounds that keep the line integrals' memory small whatever the settings: the samples of every
 # candidate pair are allocated at once (max_peaks^2 pairs x n_samples x 2 floats per limb).
@@ -149,7 +150,15 @@ class ParsingParams:
 
 
 def _as_maps(x: object, n_channels: int, name: str) -> np.ndarray:
-    """A (C, H, W) float32 numpy view of a numpy array or torch tensor, C >= n_channels."""
+    """A (C, H, W) float32 numpy view of a numpy array or torch tensor, C >= n_channels.
+
+    A ``upsample.GridField`` (the lazy PAF of ``inference.Maps``) is kept as it is: the line
+    integral reads it only at its samples.
+    """
+    if isinstance(x, GridField):
+        if x.shape[0] < n_channels:
+            raise ValueError(f"{name} must have {n_channels} channels, got a field of shape {x.shape}")
+        return x  # type: ignore[return-value]
     if hasattr(x, "detach"):  # a torch tensor, on any device
         x = x.detach().cpu().numpy()  # type: ignore[union-attr]
     if not isinstance(x, np.ndarray):
@@ -411,11 +420,14 @@ def _field_along(
 ) -> np.ndarray:
     """Eq. 10's integrand L_c(p(u)) . unit(d_b - d_a) at every sample: (P, N).
 
-    paf (C, H, W); samples (P, N, 2) read at the nearest pixel, halves rounded to even like
-    Python's round() in the demo; ch_x, ch_y (P, 1): the limb's two channels for each pair.
+    paf (C, H, W), an array or a ``GridField`` (then only these pixels are computed); samples
+    (P, N, 2) read at the nearest pixel, halves rounded to even like Python's round() in the
+    demo; ch_x, ch_y (P, 1): the limb's two channels for each pair.
     """
     xi = np.rint(samples[..., 0]).astype(np.intp)  # (P, N)
     yi = np.rint(samples[..., 1]).astype(np.intp)
+    if isinstance(paf, GridField):
+        return paf.at(ch_x, yi, xi) * unit[:, :1] + paf.at(ch_y, yi, xi) * unit[:, 1:]
     flat = np.ascontiguousarray(paf).reshape(-1)  # one flat gather is faster than paf[c, y, x]
     pixel = yi * paf.shape[2] + xi  # (P, N)
     plane = paf.shape[1] * paf.shape[2]

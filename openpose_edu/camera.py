@@ -165,7 +165,7 @@ def process_frame(model: Any, data: bytes, view: MapView, params: Any = None) ->
     poses = estimate(frame, model=model, params=params, stage=view.stage)
     t2 = time.perf_counter()
     picture = draw_people(
-        overlay_map(frame, poses.maps.S, poses.maps.L, view), poses.keypoints, skeleton=poses.skeleton
+        overlay_map(frame, poses.maps.S, poses.maps.L_grid, view), poses.keypoints, skeleton=poses.skeleton
     )
     t3 = time.perf_counter()
     jpeg = encode_jpeg(picture)

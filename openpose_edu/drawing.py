@@ -21,6 +21,7 @@ import torch
 
 from .io import check_image
 from .skeleton import BACKGROUND, COCO18, LIMBS, SKELETONS, Limb, Skeleton
+from .upsample import GridField
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -196,8 +197,9 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
 
     ``limb`` None: all limbs at once, at each cell the limb with the longest vector. The
     skeleton is the one with 2C PAF channels (38: COCO-18, 52: BODY_25); an int is its limb c.
+    L may be a ``upsample.GridField`` (``Maps.L_grid``): one limb resizes only its two channels.
     """
-    paf = as_numpy(L)
+    paf = L if isinstance(L, GridField) and limb is not None else as_numpy(L)
     if paf.ndim == 4:
         paf = paf[0]
     limbs = _limbs_of(paf)
@@ -212,6 +214,8 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
     lb = limbs[limb] if isinstance(limb, int) else limb
     if paf.ndim != 3 or paf.shape[0] <= lb.paf_y:
         raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
+    if isinstance(paf, GridField):
+        return paf.planes([lb.paf_x, lb.paf_y])
     return paf[[lb.paf_x, lb.paf_y]]
 
 

@@ -8,7 +8,8 @@ reference demo (ZheC's Python demo, ported by Hzzone) runs it:
     run_network(model, x)             S^t, L^t at stride s (every stage, or one)
     to_grid(maps, padding, s, grid)   bicubic x s, crop the padding, resize to the parsing grid
     infer_maps(model, image, scales)  the above per scale, then the mean over scales -> Maps
-                                      (the ONE place an image becomes maps, for every view)
+                                      (the ONE place an image becomes maps, for every view); the
+                                      PAFs are resized where they are read (upsample.GridField)
     poses_from_maps(maps, params, t)  assembly.parse of stage t, keypoints scaled to image pixels
     estimate(image, model)            infer_maps + poses_from_maps -> Poses (the one-call API), with
                                       the model's own parser thresholds when its card names them
@@ -24,7 +25,6 @@ Explained in notebooks 01 (the pipeline) and 09 (real photos, multi-scale, stage
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,6 +40,7 @@ from .io import check_device, check_image, check_model, check_scales, check_stag
 from .model import InputSpec, NetworkOutput, PoseModel
 from .outputs import OutputSpec
 from .skeleton import COCO18, Skeleton
+from .upsample import GridField, resize_planes
 
 
 class Padding(NamedTuple):
@@ -209,36 +210,13 @@ def to_grid(maps: Tensor, padding: Padding, stride: int, grid: tuple[int, int]) 
     """Network-resolution maps -> the parsing grid: bicubic x stride, crop the padding, resize.
 
     The demo's ``cv2.resize(..., INTER_CUBIC)`` (a = -0.75, half-pixel centres, borders
-    replicated; torch's bicubic gives the same numbers within 1e-6), one plane at a time, each
-    written once into the output: a 368 x 496 stage is 40 MB, and writing it more than once
-    (a padded copy, then a cropped one) cost more than the resize itself. The planes are
-    shared between ``torch.get_num_threads()`` threads (OpenCV releases the GIL).
+    replicated; torch's bicubic gives the same numbers within 1e-6): ``upsample.resize_planes``.
     maps: (N, C, h/s, w/s) of one scale, on any device (only these small maps move to the
     CPU); returns (N, C, grid_h, grid_w) float32 on the CPU. At scale 1 the grid is the
     resized image itself and the last resize does nothing.
     """
     low = maps.detach().float().cpu().numpy()  # (N, C, h/s, w/s)
-    N, C, hl, wl = low.shape
-    h, w = padding.resized_size
-    gh, gw = int(grid[0]), int(grid[1])
-    out = np.empty((N, C, gh, gw), np.float32)
-
-    def planes(ks: range) -> None:
-        for k in ks:
-            n, c = divmod(k, C)
-            up = cv2.resize(low[n, c], (wl * stride, hl * stride), interpolation=cv2.INTER_CUBIC)[:h, :w]
-            if (h, w) == (gh, gw):
-                out[n, c] = up
-            else:
-                cv2.resize(up, (gw, gh), dst=out[n, c], interpolation=cv2.INTER_CUBIC)
-
-    n_threads = max(1, min(torch.get_num_threads(), N * C))
-    if n_threads == 1:
-        planes(range(N * C))
-    else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(planes, [range(i, N * C, n_threads) for i in range(n_threads)]))
-    return torch.from_numpy(out)
+    return torch.from_numpy(resize_planes(low, stride, padding.resized_size, grid))
 
 
 @dataclass
@@ -252,7 +230,9 @@ class Maps:
     """
 
     S: np.ndarray  # (J + 1, h, w) float32 on the grid, the background last (19 for COCO-18)
-    L: np.ndarray  # (2 C, h, w) float32 on the grid, channels per skeleton.Limb.paf_x / paf_y
+    # L (2 C, h, w) on the grid, channels per skeleton.Limb.paf_x / paf_y, resized where it is
+    # read: the parser reads only its line-integral samples, ``.L`` resizes every channel (once).
+    L_grid: GridField
     stage: int  # the stage t (1-based) S and L come from
     scales: tuple[float, ...]  # the scales averaged
     image_size: tuple[int, int] = (0, 0)  # (H, W) of the image the maps belong to
@@ -265,6 +245,11 @@ class Maps:
     skeleton: Skeleton = COCO18  # what the channels mean (the model's output_spec.skeleton)
 
     @property
+    def L(self) -> np.ndarray:
+        """The PAFs on the grid (2 C, h, w) float32 (resized on first use, then kept)."""
+        return self.L_grid.dense()
+
+    @property
     def grid_size(self) -> tuple[int, int]:
         """(h, w) of the maps."""
         return (int(self.S.shape[1]), int(self.S.shape[2]))
@@ -274,10 +259,13 @@ class Maps:
         """The number of stages held: every stage up to ``stage`` when all_stages, else 1."""
         return len(self.S_stages) if self.S_stages is not None else 1
 
-    def stage_maps(self, t: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(S^t, L^t) on the grid; t = None (or ``self.stage``) the last stage computed."""
+    def stage_maps(self, t: int | None = None, lazy: bool = False) -> tuple[np.ndarray, Any]:
+        """(S^t, L^t) on the grid; t = None (or ``self.stage``) the last stage computed.
+
+        ``lazy``: the last stage's L as its ``GridField`` (what the parser reads), not resized.
+        """
         if t is None or t == self.stage:
-            return self.S, self.L
+            return self.S, self.L_grid if lazy else self.L
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
             raise TypeError(f"stage must be an int 1..{self.stage} or None (the last), got {t!r}")
         if self.S_stages is None or self.L_stages is None or not 1 <= t <= len(self.S_stages):
@@ -323,30 +311,37 @@ def infer_maps(
     for s in scales:  # every scale checked before any runs
         check_input_size(image.shape[:2], spec, s)
     grid = network_grid(image.shape[:2], spec)
-    total: list[np.ndarray] = []
+    J1 = output_spec_of(model).skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
+    total: list[np.ndarray] = []  # per stage: [S | L] (all_stages), or S only, on the grid
+    lows, resized = [], []  # the last stage's L at the network's stride, per scale (GridField)
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
         stacked, output = run_network(model, x, stage, all_stages)
-        per_stage = [to_grid(m, padding, model.stride, grid)[0].numpy() for m in stacked]  # (57, h, w) each
+        if not all_stages:
+            lows.append(stacked[-1][0, J1:].detach().float().cpu().numpy())
+            resized.append(padding.resized_size)
+            stacked = [stacked[-1][:, :J1]]  # only S is resized now
+        per_stage = [to_grid(m, padding, model.stride, grid)[0].numpy() for m in stacked]
         if not total:
             total = per_stage
         else:
             for t, m in zip(total, per_stage):
                 t += m  # in place: no new 40 MB arrays per scale
     mean = total if len(scales) == 1 else [t / len(scales) for t in total]  # the mean over scales
-    last = mean[-1]
-    skeleton = output_spec_of(model).skeleton
-    J1 = skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
+    if all_stages:
+        L_grid = GridField.of_dense(np.ascontiguousarray(mean[-1][J1:]))
+    else:
+        L_grid = GridField(lows, model.stride, resized, grid)
     return Maps(
-        S=np.ascontiguousarray(last[:J1]),
-        L=np.ascontiguousarray(last[J1:]),
+        S=np.ascontiguousarray(mean[-1][:J1]),
+        L_grid=L_grid,
         stage=output.n_stages,
         scales=scales,
         image_size=(int(image.shape[0]), int(image.shape[1])),
         S_stages=[np.ascontiguousarray(m[:J1]) for m in mean] if all_stages else None,
         L_stages=[np.ascontiguousarray(m[J1:]) for m in mean] if all_stages else None,
         network=output if len(scales) == 1 else None,
-        skeleton=skeleton,
+        skeleton=output_spec_of(model).skeleton,
     )
 
 
@@ -412,7 +407,7 @@ def poses_from_maps(maps: Maps, params: ParsingParams, stage: int | None = None)
     The one place maps become people, for ``estimate``, the command line, ``evaluate.predict``
     and the widgets alike. stage: 1..T held by ``maps`` (None: the last). Returns ``Poses``.
     """
-    S, L = maps.stage_maps(stage)
+    S, L = maps.stage_maps(stage, lazy=True)  # L: only the line integral's samples are resized
     people = parse(S, L, params, skeleton=maps.skeleton)
     keypoints = maps.to_image(people.keypoints).reshape(np.asarray(people.keypoints).shape)
     return Poses(
