@@ -47,7 +47,8 @@ def child(frames: int) -> None:
     photos = {"astronaut (1 person)": skimage.data.astronaut()}
     examples = os.environ.get("OPENPOSE_EDU_EXAMPLES")
     if examples and (Path(examples) / "COCO_val2014_000000000192.jpg").is_file():
-        photos["CMU photo 192 (3 people)"] = cv2.imread(f"{examples}/COCO_val2014_000000000192.jpg")[..., ::-1]
+        big = cv2.imread(f"{examples}/COCO_val2014_000000000192.jpg")
+        photos["CMU photo 192 (3 people)"] = big[..., ::-1]
     out: dict[str, object] = {"_file": str(openpose_edu.__file__)}  # which tree was imported
     for name, image in photos.items():
         image = cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)
@@ -92,14 +93,15 @@ def main() -> None:
                 for tree, path in trees.items():
                     env = {**os.environ, "PYTHONPATH": str(path), "OMP_NUM_THREADS": "1"}
                     cmd = [sys.executable, __file__, "--child", "--frames", str(a.frames)]
-                    res = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+                    run = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+                    res = json.loads(run.stdout)
                     assert Path(res.pop("_file")).is_relative_to(path), "the child imported the wrong tree"
                     for k, v in res.items():
                         ms[tree].setdefault(k, []).extend(v)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
     b, now = ms[f"baseline {a.baseline}"], ms["this tree"]
-    print(f"\nnon-network ms of a camera frame at 640x480, 1 thread, median of {a.rounds} x {a.frames} frames")
+    print(f"\nnon-network ms of a camera frame, 640x480, 1 thread, median of {a.rounds} x {a.frames} frames")
     print(f"{'photo | view':<42} {'baseline ' + a.baseline:>17} {'this tree':>10}  ratio")
     for k in now:
         x, y = statistics.median(b[k]), statistics.median(now[k])

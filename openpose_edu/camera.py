@@ -140,12 +140,13 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         image = decode_image(data, f"the {len(data)} bytes received")
     except ValueError as e:
         raise ValueError(f"cannot decode the {len(data)} bytes received as a JPEG image ({e})") from None
-    return np.ascontiguousarray(image[..., ::-1])
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # a strided numpy copy took 1 ms of a frame
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
     """uint8 (H, W, 3) RGB -> JPEG bytes."""
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError(f"OpenCV cannot encode an image of shape {rgb.shape} as JPEG")
     return buf.tobytes()
