@@ -129,7 +129,8 @@ def overlay_map(image: np.ndarray, S: np.ndarray, L: Any, view: MapView, alpha: 
     if view.kind == "S":
         m = np.clip(part_map(S, view.index), 0.0, 1.0)
         m = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-        color = cv2.cvtColor(cv2.applyColorMap((m * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+        jet = cv2.applyColorMap((m * 255).astype(np.uint8), cv2.COLORMAP_JET)  # BGR
+        color = cv2.cvtColor(jet, cv2.COLOR_BGR2RGB)
         a = np.float32(alpha) * m
     else:
         rgb = paf_to_rgb(L, view.index)  # limb c of the skeleton with L's channel count
