@@ -197,3 +197,25 @@ def conclusion(differences: Sequence[Mapping[str, Any]], metric: str = "AP", whe
         f"{metric}{place}: {said} (the 95 % bootstrap interval of the difference lies above 0); "
         f"the other {n_pairs - len(pairs)} of {n_pairs} pairs show no difference at this budget."
     )
+
+
+def pair_verdict(differences: Sequence[Mapping[str, Any]], a: str, b: str, metric: str = "AP") -> str:
+    """One pair's answer: the difference a - b in ``metric``, its 95 % interval, and what it allows.
+
+    "a beats b" when the interval lies above 0, "b beats a" when below, else "no difference at
+    this budget". The pair may be stored either way round in ``differences``.
+    """
+    for d in differences:
+        if d["metric"] != metric or {d["a"], d["b"]} != {a, b}:
+            continue
+        sign = 1.0 if d["a"] == a else -1.0
+        diff = sign * float(d["diff"])
+        lo, hi = sorted(sign * float(x) for x in d["ci"])
+        if lo > 0:
+            verdict = f"{a} beats {b}"
+        elif hi < 0:
+            verdict = f"{b} beats {a}"
+        else:
+            verdict = "no difference at this budget (the interval includes 0)"
+        return f"{metric} {a} minus {b}: {diff:+.3f}, 95 % interval [{lo:+.3f}, {hi:+.3f}]: {verdict}"
+    raise KeyError(f"no {metric} difference between {a!r} and {b!r} in these results")

@@ -111,3 +111,17 @@ def test_over_seeds_widens_the_interval_by_the_seed_spread() -> None:
     lo, hi = intervals.interval(apart)
     assert lo < 0.141 and hi > 0.159  # either seed alone is a possible outcome
     assert set(np.round(apart - scenes, 6)) == {0.14, 0.15, 0.16}
+
+
+def test_pair_verdict_reads_either_orientation_and_each_outcome() -> None:
+    diffs = [
+        {"a": "x", "b": "y", "metric": "AP", "diff": 0.05, "ci": [0.01, 0.09]},
+        {"a": "x", "b": "z", "metric": "AP", "diff": -0.02, "ci": [-0.05, 0.01]},
+        {"a": "y", "b": "z", "metric": "AP", "diff": -0.04, "ci": [-0.07, -0.01]},
+    ]
+    assert intervals.pair_verdict(diffs, "x", "y").endswith("x beats y")
+    assert "-0.050, 95 % interval [-0.090, -0.010]: x beats y" in intervals.pair_verdict(diffs, "y", "x")
+    assert intervals.pair_verdict(diffs, "z", "y").endswith("z beats y")
+    assert "no difference" in intervals.pair_verdict(diffs, "z", "x")
+    with pytest.raises(KeyError, match="AP50"):
+        intervals.pair_verdict(diffs, "x", "y", "AP50")

@@ -82,3 +82,6 @@ def test_notebook_conclusion_is_the_functions(results: dict) -> None:
         ("all", f"on all {s['n_val']} held-out scenes", "AP50"),
     ]:
         assert intervals.conclusion(results["differences"][sub], metric, where) in out
+    # Table 5's key pair and the block change, each answered by the function
+    for a, b in [("3 PAF -> 3 CM", "3 CM -> 3 PAF"), ("4 PAF -> 2 CM, 2019 block", "4 PAF -> 2 CM")]:
+        assert intervals.pair_verdict(results["differences"]["all"], a, b) in out
