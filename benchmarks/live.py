@@ -12,8 +12,7 @@ what a browser or a Jupyter server does to a learner's laptop):
 - the video path (``video.process_video``: read, estimate, JSON, draw, write mp4) over a clip
   of ``--video-frames`` frames, with its own policy.
 
-Then the non-network time of a camera frame before and after item 3 of issue 32 (the PAFs
-resized only where they are read), interleaved, on a quiet machine.
+The non-network time of a camera frame against an earlier commit: ``benchmarks/non_network.py``.
 
 Variants: runtime eager (PyTorch) or compiled (``runtime.compile_model``, OpenVINO fp32), threads
 "policy" (``runtime.ThreadPolicy``: all cores or one, chosen from the frame times), or fixed at
@@ -41,10 +40,9 @@ import cv2
 import numpy as np
 import torch
 
-from openpose_edu import inference, load_model
+from openpose_edu import load_model
 from openpose_edu.camera import encode_jpeg, process_frame
 from openpose_edu.inference import estimate, preprocess
-from openpose_edu.media import MediaUnavailable, media_path
 from openpose_edu.runtime import ThreadPolicy, compile_model
 from openpose_edu.video import MapView, process_video
 
@@ -72,65 +70,6 @@ def competitor(busy: bool):
     finally:
         proc.kill()
         proc.wait()
-
-
-@contextmanager
-def every_plane_resized():
-    """The baseline of issue 32's item 3: the pipeline as it was, every PAF plane resized to the
-    grid before parsing (the parser then reads the resized planes), instead of only the samples
-    the parser reads and the planes the view shows."""
-    original = inference.poses_from_maps
-
-    def dense_first(maps, params, stage=None):
-        maps.L_grid.dense()
-        return original(maps, params, stage)
-
-    inference.poses_from_maps = dense_first  # estimate looks it up in the module
-    try:
-        yield
-    finally:
-        inference.poses_from_maps = original
-
-
-def non_network_time(model, frames: int) -> None:
-    """Non-network ms of a camera frame (1 thread): every plane resized (before) vs lazy PAF (now).
-
-    Interleaved frame by frame, for a view of S (all parts) and of one limb's L, on the
-    astronaut (1 person) and, when the examples are at hand, CMU's photo 192 (3 people).
-    """
-    torch.set_num_threads(1)
-    photos = {"astronaut (1 person)": photo()}
-    try:
-        big = cv2.imread(str(media_path("COCO_val2014_000000000192")))[..., ::-1]
-        photos["CMU photo 192 (3 people)"] = cv2.resize(big, (640, 480), interpolation=cv2.INTER_AREA)
-    except MediaUnavailable:
-        pass
-    views = {"S, all parts": MapView("S", None), "L, one limb": MapView("L", 3)}
-    print("\n[quiet] non-network time of a camera frame, 1 thread (median ms; frame minus the network)")
-    for name, image in photos.items():
-        jpeg = encode_jpeg(image)
-        x, _ = preprocess(image, model.input_spec)
-        for label, view in views.items():
-            times: dict[str, list[float]] = {"before": [], "now": []}
-            net: list[float] = []
-            for _ in range(frames + 1):  # the first round warms up
-                for variant in ("before", "now"):
-                    start = time.perf_counter()
-                    if variant == "before":
-                        with every_plane_resized():
-                            process_frame(model, jpeg, view)
-                    else:
-                        process_frame(model, jpeg, view)
-                    times[variant].append(time.perf_counter() - start)
-                with torch.no_grad():
-                    start = time.perf_counter()
-                    model(x)
-                    net.append(time.perf_counter() - start)
-            n = statistics.median(net[1:])
-            before, now = (1000 * (statistics.median(times[v][1:]) - n) for v in ("before", "now"))
-            print(f"  {name:<26} view {label:<13} before {before:6.1f}  now {now:6.1f}  "
-                  f"({before / now:.2f}x less; network {1000 * n:.1f} ms)")  # fmt: skip
-    torch.set_num_threads(os.cpu_count() or 2)
 
 
 def fps(times: list[float]) -> str:
@@ -196,10 +135,11 @@ def main() -> None:
                 for r, model in models.items():  # the network alone, for the non-network share
                     for n in (args.threads, 1):
                         torch.set_num_threads(n)
-                        with torch.no_grad():
-                            start = time.perf_counter()
-                            model(x)
-                            fwd.setdefault((phase, r, n), []).append(time.perf_counter() - start)
+                        for _ in range(args.frames):
+                            with torch.no_grad():
+                                start = time.perf_counter()
+                                model(x)
+                                fwd.setdefault((phase, r, n), []).append(time.perf_counter() - start)
                     torch.set_num_threads(args.threads)
                     s = process_video(
                         clip, model, tmp / "out", None, progress=False, policy=video_policies[r]
@@ -235,8 +175,6 @@ def main() -> None:
                 net = statistics.median(fwd[(phase, r, 1)])
                 print(f"  {r} at 1 thread: camera frame {1000 * frame:.1f} ms, of which the network "
                       f"{1000 * net:.1f} ms and the rest {1000 * (frame - net):.1f} ms")  # fmt: skip
-
-    non_network_time(models.get("compiled", eager), args.frames)
 
     if "compiled" in models:
         with torch.no_grad():
