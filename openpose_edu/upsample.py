@@ -15,6 +15,7 @@ only when someone looks at them (``GridField.dense``, or ``planes`` for one limb
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,12 @@ class Band:
         return cls(start=start, weights=np.take_along_axis(m, cols, 1).astype(np.float32))
 
 
+@functools.lru_cache(maxsize=64)
+def grid_band(n_low: int, stride: int, n_resized: int, n_grid: int) -> Band:
+    """``Band.of(grid_weights(...))``, kept per size: a camera or video repeats one frame size."""
+    return Band.of(grid_weights(n_low, stride, n_resized, n_grid))
+
+
 class GridField:
     """Maps on the parsing grid (C, grid_h, grid_w), resized only where and when they are read.
 
@@ -127,11 +134,9 @@ class GridField:
         self._stride = stride
         self._resized = resized
         self._grid = (int(grid[0]), int(grid[1]))
-        self._bands = [
-            (
-                Band.of(grid_weights(low.shape[1], stride, r[0], self._grid[0])),
-                Band.of(grid_weights(low.shape[2], stride, r[1], self._grid[1])),
-            )
+        gh, gw = self._grid
+        self._bands = [  # (rows, columns) per scale
+            (grid_band(low.shape[1], stride, r[0], gh), grid_band(low.shape[2], stride, r[1], gw))
             for low, r in zip(self._lows, resized)
         ]
         self._dense: np.ndarray | None = None
