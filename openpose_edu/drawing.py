@@ -214,8 +214,6 @@ def limb_field(L: ArrayLike, limb: int | Limb | None) -> np.ndarray:
     lb = limbs[limb] if isinstance(limb, int) else limb
     if paf.ndim != 3 or paf.shape[0] <= lb.paf_y:
         raise ValueError(f"expected L of shape (38, h, w) or (1, 38, h, w), got {paf.shape}")
-    if isinstance(paf, GridField):
-        return paf.planes([lb.paf_x, lb.paf_y])
     return paf[[lb.paf_x, lb.paf_y]]
 
 

@@ -296,8 +296,9 @@ def infer_maps(
 ) -> Maps:
     """S and L on the parsing grid, averaged over scales: the one place an image becomes maps.
 
-    For each scale s: preprocess (height = box_size * s), run the network, ``to_grid``; then
-    the plain mean over scales (not the popular port's ``avg += avg + m / n``). Multi-scale
+    For each scale s: preprocess (height = box_size * s), run the network; then the maps on the
+    grid (``upsample.GridField``: bicubic x stride, crop, resize, the plain mean over scales, not
+    the popular port's ``avg += avg + m / n``). Multi-scale
     testing is the released demo's (0.5-2); the CVPR paper's scale search (Sec. 3.1) is MPII's.
     model: a ``model.PoseModel``; image: uint8 (H, W, 3) in ``color`` order. ``stage`` t stops
     at stage t (default the last; stages are 1..T); ``all_stages`` keeps every stage's maps.
@@ -311,37 +312,32 @@ def infer_maps(
     for s in scales:  # every scale checked before any runs
         check_input_size(image.shape[:2], spec, s)
     grid = network_grid(image.shape[:2], spec)
-    J1 = output_spec_of(model).skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
-    total: list[np.ndarray] = []  # per stage: [S | L] (all_stages), or S only, on the grid
-    lows, resized = [], []  # the last stage's L at the network's stride, per scale (GridField)
+    skeleton = output_spec_of(model).skeleton
+    J1 = skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
+    lows: list[list[np.ndarray]] = []  # per stage kept: its [S | L] at the network's stride, per scale
+    resized: list[tuple[int, int]] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
         stacked, output = run_network(model, x, stage, all_stages)
-        if not all_stages:
-            lows.append(stacked[-1][0, J1:].detach().float().cpu().numpy())
-            resized.append(padding.resized_size)
-            stacked = [stacked[-1][:, :J1]]  # only S is resized now
-        per_stage = [to_grid(m, padding, model.stride, grid)[0].numpy() for m in stacked]
-        if not total:
-            total = per_stage
-        else:
-            for t, m in zip(total, per_stage):
-                t += m  # in place: no new 40 MB arrays per scale
-    mean = total if len(scales) == 1 else [t / len(scales) for t in total]  # the mean over scales
-    if all_stages:
-        L_grid = GridField.of_dense(np.ascontiguousarray(mean[-1][J1:]))
-    else:
-        L_grid = GridField(lows, model.stride, resized, grid)
+        resized.append(padding.resized_size)
+        per_stage = [m[0].detach().float().cpu().numpy() for m in stacked]  # (J1 + 2C, h/s, w/s) each
+        lows = [[p] for p in per_stage] if not lows else [ls + [p] for ls, p in zip(lows, per_stage)]
+
+    def on_grid(channels: slice) -> list[GridField]:
+        """Per stage, those channels on the grid: the mean over scales, resized when read."""
+        return [GridField([low[channels] for low in ls], model.stride, resized, grid) for ls in lows]
+
+    S_fields, L_fields = on_grid(slice(None, J1)), on_grid(slice(J1, None))
     return Maps(
-        S=np.ascontiguousarray(mean[-1][:J1]),
-        L_grid=L_grid,
+        S=S_fields[-1].dense(),
+        L_grid=L_fields[-1],  # the parser reads it at its samples only (all_stages: resized below)
         stage=output.n_stages,
         scales=scales,
         image_size=(int(image.shape[0]), int(image.shape[1])),
-        S_stages=[np.ascontiguousarray(m[:J1]) for m in mean] if all_stages else None,
-        L_stages=[np.ascontiguousarray(m[J1:]) for m in mean] if all_stages else None,
+        S_stages=[f.dense() for f in S_fields] if all_stages else None,
+        L_stages=[f.dense() for f in L_fields] if all_stages else None,
         network=output if len(scales) == 1 else None,
-        skeleton=output_spec_of(model).skeleton,
+        skeleton=skeleton,
     )
 
 

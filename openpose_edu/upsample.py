@@ -122,7 +122,7 @@ class GridField:
 
     Holds each scale's network output (C, h/s, w/s) and its 1-D operators (``grid_weights``);
     the grid is their mean over the scales. ``at`` evaluates single pixels (the parser's line
-    integral samples), ``planes`` / ``[c]`` some channels, ``dense`` (or ``np.asarray``) all
+    integral samples), ``planes`` / ``[c]`` / ``[[c1, c2]]`` some channels, ``dense`` (or ``np.asarray``) all
     of them; planes are computed by ``resize_planes`` (the same numbers as before) and kept.
     ``GridField.of_dense`` wraps maps that already are on the grid.
     """
@@ -193,9 +193,9 @@ class GridField:
                 self._planes[c] = plane
         return np.stack([self._planes[int(c)] for c in channels])
 
-    def __getitem__(self, c: int) -> np.ndarray:
-        """One channel on the whole grid (grid_h, grid_w) float32."""
-        return self.planes([c])[0]
+    def __getitem__(self, c: Any) -> np.ndarray:
+        """One channel (grid_h, grid_w), or a list of channels (n, grid_h, grid_w), float32, as an array's."""
+        return self.planes(c) if isinstance(c, (list, tuple, np.ndarray)) else self.planes([c])[0]
 
     def dense(self) -> np.ndarray:
         """Every channel on the whole grid (C, grid_h, grid_w) float32 (computed once)."""
