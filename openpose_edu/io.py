@@ -17,8 +17,8 @@ import math
 import numbers
 import os
 import re
+import secrets
 import stat
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,10 +47,6 @@ _EMPTY_FIELDS = (
 )
 
 
-# The permissions a plain open() would give a new file (mkstemp makes 0o600).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 # Most people a network input can hold would never pass this many scales; a bound keeps a
 # typo (``--scales 1 1 1 ...`` pasted twice) from running for hours.
 MAX_SCALES = 8
@@ -72,21 +68,35 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     Every file the package writes goes through here, so a kill, a full disk or an exception
     never leaves a truncated file under the final name: the name appears complete or not at
     all. The temporary file is ``.<name>.<random>.part`` in the same folder (same file system).
+
+    The name is chosen before the file exists and one ``try`` covers its creation, so a signal
+    that arrives just after ``os.open`` (SIGTERM becomes SystemExit in the CLI) still deletes it;
+    ``tempfile.mkstemp`` returned the name only after more Python ran, and a kill in that gap left
+    the ``.part`` file behind.
     """
     path = Path(path)
     # The temporary name adds 15 characters: cut a long final name so it stays within 255 bytes.
     head = path.name if len(os.fsencode(path.name)) <= 200 else os.fsdecode(os.fsencode(path.name)[:200])
-    fd, tmp = tempfile.mkstemp(prefix=f".{head}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{head}.{secrets.token_hex(4)}.part"
+        fd = None
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for a plain open()
+            with os.fdopen(fd, mode) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return
+        except FileExistsError:
+            if fd is None:  # another writer holds this random name: it is theirs, draw another
+                continue
+            tmp.unlink(missing_ok=True)
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 MANIFEST = ".openpose_edu_outputs.json"  # in an output folder: the files openpose_edu wrote there

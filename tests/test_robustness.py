@@ -27,6 +27,38 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path: Path) -> None:  # defect
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["a.json"]
 
 
+def test_atomic_write_a_signal_just_after_the_file_is_created(tmp_path: Path, monkeypatch) -> None:
+    """The CI kill test's race, made deterministic: SIGTERM (SystemExit in the CLI) raised the moment
+    ``os.open`` has created the temporary file, before any name is returned, still deletes it."""
+    real_open = os.open
+
+    def open_then_killed(*args, **kwargs):
+        real_open(*args, **kwargs)
+        raise SystemExit(143)
+
+    monkeypatch.setattr("openpose_edu.io.os.open", open_then_killed)
+    with pytest.raises(SystemExit), atomic_write(tmp_path / "a.json", "w") as f:
+        f.write("never")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_draws_again_when_its_name_is_taken(tmp_path: Path, monkeypatch) -> None:
+    """A temporary name that exists belongs to another writer: it is left alone and another is drawn."""
+    names = iter(["taken", "free"])
+    monkeypatch.setattr("openpose_edu.io.secrets.token_hex", lambda n: next(names))
+    (tmp_path / ".a.json.taken.part").write_text("theirs")
+    old = os.umask(0o027)
+    try:
+        with atomic_write(tmp_path / "a.json", "w") as f:
+            f.write("mine")
+    finally:
+        os.umask(old)
+    assert (tmp_path / ".a.json.taken.part").read_text() == "theirs"
+    assert (tmp_path / "a.json").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == [".a.json.taken.part", "a.json"]
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640  # as a plain open() under that umask
+
+
 def test_cli_same_stem_distinct_outputs_and_fifo_refused(tmp_path: Path) -> None:  # defects 2, 4
     for d in ("x", "y"):
         (tmp_path / d).mkdir()
