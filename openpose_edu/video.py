@@ -375,6 +375,8 @@ def process_video(
     except BaseException:
         for w in writers:
             w.abort()
+        for path in (rendered_path, maps_path):  # a writer a signal stopped before it was listed
+            _part_name(path).unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - start
     return {

@@ -142,6 +142,26 @@ def test_a_full_disk_is_an_error_and_leaves_no_video(tmp_path: Path) -> None:
     assert not [p.name for p in out.iterdir() if p.name.endswith(".part.mp4") or ".part" in p.name]
 
 
+def test_a_signal_while_a_writer_is_made_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (SystemExit in the CLI) the moment OpenCV has created the temporary video, before the
+    writer is listed for clean-up: the temporary is still deleted (the same race as io.atomic_write's)."""
+    clip = _write_video(tmp_path / "in" / "clip.mp4")
+    real = cv2.VideoWriter
+
+    def made_then_killed(*args, **kwargs):
+        real(*args, **kwargs)
+        raise SystemExit(143)
+
+    monkeypatch.setattr(video.cv2, "VideoWriter", made_then_killed)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SystemExit):
+        video.process_video(clip, _Model(), out, view=video.MapView(kind="S"), progress=False)
+    assert os.listdir(out) == []
+
+
 def test_out_in_the_input_folder_never_replaces_a_users_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
