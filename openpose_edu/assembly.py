@@ -665,6 +665,26 @@ class People:
     def __len__(self) -> int:
         return len(self.scores)
 
+    @classmethod
+    def from_part_ids(cls, peaks: Peaks, part_ids: np.ndarray, scores: Any) -> People:
+        """People from each part's candidate id (P, J) int64 (-1 missing) and each total score (P,).
+
+        The last step of both parsers (``group_people``, ``assembly2019.parse_2019``): the ids
+        are looked up in ``peaks`` for [x, y, score]; a missing part is 0, 0, 0.
+        """
+        present = part_ids >= 0
+        keypoints = np.zeros((*part_ids.shape, 3), dtype=np.float32)
+        if len(peaks):
+            safe = np.where(present, part_ids, 0)
+            keypoints[..., :2] = np.where(present[..., None], peaks.xy[safe], 0)
+            keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
+        return cls(
+            keypoints=keypoints,
+            scores=np.asarray(scores, dtype=np.float32),
+            n_parts=present.sum(axis=1).astype(np.int64),
+            part_ids=part_ids,
+        )
+
 
 def group_people(
     peaks: Peaks,
@@ -709,18 +729,7 @@ def group_people(
     ids = np.array([groups.rows[r] for r in keep_rows], dtype=np.int64).reshape(
         -1, skeleton.n_parts
     )  # (P, 18)
-    present = ids >= 0
-    safe = np.where(present, ids, 0)
-    keypoints = np.zeros((len(ids), skeleton.n_parts, 3), dtype=np.float32)
-    if len(peaks):
-        keypoints[..., :2] = np.where(present[..., None], peaks.xy[safe], 0)
-        keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
-    return People(
-        keypoints=keypoints,
-        scores=np.array([groups.totals[r] for r in keep_rows], dtype=np.float32),
-        n_parts=present.sum(axis=1).astype(np.int64),
-        part_ids=ids,
-    )
+    return People.from_part_ids(peaks, ids, [groups.totals[r] for r in keep_rows])
 
 
 class _Groups:

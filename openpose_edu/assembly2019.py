@@ -249,18 +249,6 @@ def parse_2019(
     counts = (ids >= 0).sum(axis=1)
     scores = np.array(totals, dtype=np.float64)
     keep = (counts >= params.min_parts) & (scores >= params.min_mean_score * np.maximum(counts, 1))
-    ids, scores = ids[keep], scores[keep]
-    present = ids >= 0
-    keypoints = np.zeros((len(ids), skeleton.n_parts, 3), dtype=np.float32)
-    if len(peaks):
-        safe = np.where(present, ids, 0)
-        keypoints[..., :2] = np.where(present[..., None], peaks.xy[safe], 0)
-        keypoints[..., 2] = np.where(present, peaks.score[safe], 0)
-    people = People(
-        keypoints=keypoints,
-        scores=scores.astype(np.float32),
-        n_parts=present.sum(axis=1).astype(np.int64),
-        part_ids=ids,
-    )
+    people = People.from_part_ids(peaks, ids[keep], scores[keep])
     people.steps = steps  # type: ignore[assignment]  # GlobalSteps: the 2019 walk
     return people
