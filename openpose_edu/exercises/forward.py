@@ -17,8 +17,9 @@ C_L, C_S, C_F = 4, 3, 5  # small channel counts: the cases stay printable
 
 
 def _conv(c_in: int, c_out: int, seed: int) -> torch.nn.Conv2d:
-    torch.manual_seed(seed)
-    conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
+    with torch.random.fork_rng(devices=[]):  # seeded weights; the notebook's own random state untouched
+        torch.manual_seed(seed)
+        conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
     conv.requires_grad_(False)
     return conv
 

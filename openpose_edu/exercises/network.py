@@ -43,18 +43,10 @@ def check_conv_parameters(fn: Callable[..., Any], verbose: bool = True) -> Resul
 def measured_receptive_field(kernels: list[int]) -> int:
     """The receptive field of a stack of stride-1 k x k convolutions, measured by a gradient.
 
-    One output cell's gradient w.r.t. the input is non-zero on exactly the input cells it sees.
+    One output cell's gradient w.r.t. the input is non-zero on exactly the input cells it sees:
+    ``measured_stage_receptive_field`` with a single stage.
     """
-    layers = [torch.nn.Conv2d(1, 1, k, padding=k // 2, bias=False) for k in kernels]
-    for layer in layers:
-        torch.nn.init.constant_(layer.weight, 1.0)
-    size = 2 * sum(kernels) + 3
-    x = torch.zeros(1, 1, size, size, requires_grad=True)
-    y = x
-    for layer in layers:
-        y = layer(y)
-    y[0, 0, size // 2, size // 2].backward()
-    return int((x.grad[0, 0, size // 2] != 0).sum())
+    return measured_stage_receptive_field([kernels])
 
 
 def measured_stage_receptive_field(stages: list[list[int]]) -> int:
