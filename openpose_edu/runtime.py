@@ -64,19 +64,26 @@ def openvino_available() -> bool:
 
 
 class _Flat(nn.Module):
-    """``model(x, n_stages=T)`` as a tuple (F, S^1..S^T, L^1..L^T): what tracing and export record."""
+    """``model(x, n_stages=T)`` as a tuple (F, *S, *L): what tracing and export record.
+
+    After a call ``n_S`` is how many of the outputs after F are S: T for the 2017 layout, and
+    for a PAF-first network (BODY_25) whatever its ``forward`` returned for T (the rest are L).
+    """
 
     def __init__(self, model: Any, n_stages: int) -> None:
         super().__init__()
         self.model, self.n_stages = model, n_stages
+        self.n_S = 0
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         out = self.model(x, n_stages=self.n_stages)
+        self.n_S = len(out.S)
         return (out.F, *out.S, *out.L)
 
 
-def export_network(model: Any, x: Tensor, n_stages: int) -> Any:
-    """The eager model's forward for x's shape as an OpenVINO model (``openvino.Model``).
+def export_network(model: Any, x: Tensor, n_stages: int) -> tuple[Any, int]:
+    """The eager model's forward for x's shape as an OpenVINO model (``openvino.Model``), and how
+    many of its outputs after F are S (``_Flat.n_S``; the rest are L).
 
     Traced on x with ``torch.jit.trace`` and frozen (the weights, and the shapes, paddings and
     resize sizes of this input, become constants: hence one export per input shape), then read
@@ -88,15 +95,17 @@ def export_network(model: Any, x: Tensor, n_stages: int) -> Any:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes become constants: wanted
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # TorchScript, still the route
-        traced = torch.jit.freeze(torch.jit.trace(_Flat(model, n_stages).eval(), x, check_trace=False))
-        return ov.convert_model(traced, example_input=x)
+        flat = _Flat(model, n_stages).eval()
+        traced = torch.jit.freeze(torch.jit.trace(flat, x, check_trace=False))
+        return ov.convert_model(traced, example_input=x), flat.n_S
 
 
 class CompiledPoseModel:
     """An eager ``PoseModel`` run by OpenVINO: same ``forward(x, n_stages)``, same ``NetworkOutput``.
 
-    x (N, 3, H, W) float32 on the CPU -> NetworkOutput(F, S=[S^1..S^T], L=[L^1..L^T]) as CPU
-    tensors (paper Eq. 1-2), T = ``n_stages`` (None: every stage). The first call for a new
+    x (N, 3, H, W) float32 on the CPU -> NetworkOutput(F, S, L) as CPU tensors, the eager
+    model's lists for T = ``n_stages`` (None: every stage): [S^1..S^T], [L^1..L^T] for the 2017
+    network (paper Eq. 1-2), the PAF-first lists of a BODY_25 network (``outputs``). The first call for a new
     (shape, T) exports the network (about 1-2 s on 2 quiet cores), the first for a new thread
     count compiles it (about 0.5 s); later calls reuse both. The
     thread count is ``torch.get_num_threads()`` at call time, so ``ThreadPolicy`` and
@@ -111,7 +120,7 @@ class CompiledPoseModel:
 
         self.eager = eager
         self._core = ov.Core()
-        self._exported: dict[tuple, Any] = {}  # (shape, T) -> openvino.Model
+        self._exported: dict[tuple, tuple[Any, int]] = {}  # (shape, T) -> (openvino.Model, n_S)
         self._compiled: dict[tuple, Any] = {}  # (shape, T, threads) -> infer request
         self._lock = threading.Lock()
 
@@ -146,8 +155,9 @@ class CompiledPoseModel:
             self._exported.clear()
             self._compiled.clear()
 
-    def compiled(self, x: Tensor, n_stages: int) -> Any:
-        """The compiled model for x's shape, T stages and the current thread count (made on first use)."""
+    def compiled(self, x: Tensor, n_stages: int) -> tuple[Any, int]:
+        """The compiled model (an infer request) for x's shape, T stages and the current thread
+        count (made on first use), and how many of its outputs after F are S."""
         threads = torch.get_num_threads()
         shape = (tuple(x.shape), n_stages)
         with self._lock:
@@ -155,9 +165,9 @@ class CompiledPoseModel:
                 self._exported[shape] = export_network(self.eager, x, n_stages)
             if (*shape, threads) not in self._compiled:  # the thread count is fixed at compile time
                 config = dict(OPENVINO_CONFIG, INFERENCE_NUM_THREADS=threads)
-                compiled = self._core.compile_model(self._exported[shape], "CPU", config)
+                compiled = self._core.compile_model(self._exported[shape][0], "CPU", config)
                 self._compiled[(*shape, threads)] = compiled.create_infer_request()
-            return self._compiled[(*shape, threads)]
+            return self._compiled[(*shape, threads)], self._exported[shape][1]
 
     def forward(self, x: Tensor, n_stages: int | None = None) -> NetworkOutput:
         """Image batch (N, 3, H, W) -> NetworkOutput(F, S, L) of stages 1..n_stages, by OpenVINO."""
@@ -169,11 +179,18 @@ class CompiledPoseModel:
         if not 1 <= T <= self.n_stages:
             raise ValueError(f"n_stages must be in 1..{self.n_stages}, got {n_stages}")
         x = x.float().contiguous()
-        request = self.compiled(x, T)
+        request, n_S = self.compiled(x, T)
         with self._lock:  # one infer request per compiled model: its output buffers are reused
             request.infer({0: x.numpy()})
-            out = [torch.from_numpy(np.array(request.get_output_tensor(i).data)) for i in range(1 + 2 * T)]
-        return NetworkOutput(F=out[0], S=out[1 : 1 + T], L=out[1 + T :])
+            out = [torch.from_numpy(np.array(o.data)) for o in request.output_tensors]
+        return NetworkOutput(  # as the eager forward: the spec, the stages run, the map heads
+            F=out[0],
+            S=out[1 : 1 + n_S],
+            L=out[1 + n_S :],
+            spec=getattr(self.eager, "output_spec", None),
+            ran=T,
+            heads=getattr(self.eager, "heatmaps", None),
+        )
 
     __call__ = forward
 

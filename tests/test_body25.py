@@ -297,3 +297,17 @@ def test_load_model_fetches_cmu_body25_from_a_mirror(tmp_path: Path, monkeypatch
 
 
 _small_loader = None  # set by the test above: the registry's loader with a small config
+
+
+def test_opencv_forward_holds_every_stage_of_body25() -> None:
+    """OpenCV runs the whole network: its output holds stages 1..P+H (not H, the length of S)."""
+    cfg = Body25Config.small(0.125, paf_stages=2, heat_stages=2)
+    net = Body25Net(cfg).eval()
+    x = torch.randn(1, 3, 32, 40, generator=torch.Generator().manual_seed(1))
+    theirs = opencv_forward(opencv_net(cfg, caffemodel_bytes(model_blobs(net))), x, cfg)
+    with torch.no_grad():
+        ours = net(x)
+    assert theirs.n_stages == ours.n_stages == 4
+    for t in (3, 4):  # the map stages OpenCV ran (stages 1, 2 would need the map heads re-run)
+        for u, v in zip(ours.stage(t), theirs.stage(t), strict=True):
+            torch.testing.assert_close(u, v, atol=1e-4, rtol=1e-4)

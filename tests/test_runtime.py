@@ -194,3 +194,25 @@ def test_video_cli_runtime_openvino(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert cli.main([*argv, "--runtime", "openvino"]) == 0
     assert "runtime: openvino" in capsys.readouterr().err
     assert len(list((tmp_path / "out").glob("frames_*_keypoints.json"))) == 3
+
+
+@needs_openvino
+@pytest.mark.slow  # exports and compiles a small BODY_25 network twice (about 2 s each)
+def test_compiled_body25_returns_the_paf_first_lists_of_the_eager_network() -> None:
+    """BODY_25 runs P PAF stages, then H map stages: the compiled output has the eager lists (not
+    T and T), the same stages 1..P+H, and an earlier stage t <= P re-runs the map heads."""
+    from openpose_edu.body25 import Body25Config, Body25Net
+
+    cfg = Body25Config.small(0.125, paf_stages=2, heat_stages=1)
+    eager = Body25Net(cfg).eval()
+    compiled, note = compile_model(eager, "openvino")
+    assert isinstance(compiled, CompiledPoseModel), note
+    x = torch.randn(1, 3, 64, 48, generator=torch.Generator().manual_seed(0))
+    for T in (3, 1):  # every stage; PAF stage 1 only (S: the map stages on L^1)
+        with torch.no_grad():
+            a, b = eager(x, n_stages=T), compiled(x, n_stages=T)
+        assert (len(b.S), len(b.L), b.n_stages) == (len(a.S), len(a.L), a.n_stages) == (1, min(T, 2), T)
+        for t in range(1, T + 1):
+            with torch.no_grad():
+                for u, v in zip(a.stage(t), b.stage(t), strict=True):
+                    assert u.shape == v.shape and (u - v).abs().max() <= TOL * max(1.0, float(u.abs().max()))

@@ -222,5 +222,5 @@ def opencv_forward(
         x = x.detach().float().cpu().numpy()
     net.setInput(np.ascontiguousarray(x, dtype=np.float32))
     outs = [torch.from_numpy(np.array(o)) for o in net.forward([F, *S, *L])]
-    T = len(S)
-    return NetworkOutput(F=outs[0], S=outs[1 : 1 + T], L=outs[1 + T :], spec=config.output_spec())
+    n_S, spec = len(S), config.output_spec()  # every stage ran: BODY_25's P + H, not len(S) = H
+    return NetworkOutput(F=outs[0], S=outs[1 : 1 + n_S], L=outs[1 + n_S :], spec=spec, ran=spec.n_stages)
