@@ -30,10 +30,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .skeleton import BODY25, COCO18, COCO_PART_NAMES, N_PARTS, OPENPOSE_FROM_COCO, Skeleton
-
-# COCO keypoint k is OpenPose part COCO_FROM_OPENPOSE[k] (the Neck, part 1, has no COCO keypoint).
-COCO_FROM_OPENPOSE: tuple[int, ...] = tuple(OPENPOSE_FROM_COCO.index(k) for k in range(17))
+from .skeleton import BODY25, COCO18, COCO_PART_NAMES, N_PARTS, Skeleton
 
 PERSON_CATEGORY = 1  # COCO's person category: the one category with keypoints
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")  # COCOeval.stats order

@@ -160,12 +160,6 @@ def mean(value: Tensor, procs: Processes) -> Tensor:
     return out / procs.world_size
 
 
-def barrier(procs: Processes) -> None:
-    """Wait until every process gets here (after rank 0 writes a file the others will read)."""
-    if procs.active:
-        dist.barrier()
-
-
 def close() -> None:
     """Leave the process group at the end of the run (nothing when there is none)."""
     if dist.is_initialized():

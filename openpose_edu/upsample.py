@@ -124,7 +124,6 @@ class GridField:
     the grid is their mean over the scales. ``at`` evaluates single pixels (the parser's line
     integral samples), ``planes`` / ``[c]`` / ``[[c1, c2]]`` some channels, ``dense`` (or ``np.asarray``) all
     of them; planes are computed by ``resize_planes`` (the same numbers as before) and kept.
-    ``GridField.of_dense`` wraps maps that already are on the grid.
     """
 
     def __init__(
@@ -142,26 +141,17 @@ class GridField:
         self._dense: np.ndarray | None = None
         self._planes: dict[int, np.ndarray] = {}
 
-    @classmethod
-    def of_dense(cls, maps: np.ndarray) -> GridField:
-        """A field whose every plane is already computed (C, h, w): ``at`` gathers from it."""
-        field = cls.__new__(cls)
-        field._lows, field._bands, field._planes = [], [], {}
-        field._dense = np.ascontiguousarray(maps, dtype=np.float32)
-        field._grid = (int(maps.shape[1]), int(maps.shape[2]))
-        return field
-
     ndim = 3
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, grid_h, grid_w)."""
-        c = self._dense.shape[0] if self._dense is not None else self._lows[0].shape[0]
+        c = self._lows[0].shape[0]
         return (int(c), *self._grid)
 
     @property
     def is_dense(self) -> bool:
-        """Whether every plane has been computed (``dense`` was called, or ``of_dense``)."""
+        """Whether every plane has been computed (``dense`` was called)."""
         return self._dense is not None
 
     def at(self, channels: Any, ys: Any, xs: Any) -> np.ndarray:

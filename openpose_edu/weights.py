@@ -108,9 +108,6 @@ def _torch_load(path: str | Path, what: str) -> Any:
 # --- loading tensors into an OpenPoseNet by layer name -------------------------------------------
 
 
-_check_and_load = load_state_checked  # the name the loaders below have always used
-
-
 def _caffe_keys(model: OpenPoseNet) -> dict[str, str]:
     """{'conv1_1.weight': 'backbone.conv1_1.weight', ...}: Caffe layer names -> our state-dict keys."""
     return {".".join(k.split(".")[-2:]): k for k in model.state_dict()}
@@ -129,7 +126,7 @@ def load_caffe_named(
     for key, value in tensors.items():
         short = ".".join(key.split(".")[-2:])
         renamed[to_ours.get(short, key)] = value
-    return _check_and_load(model, renamed, source)  # type: ignore[return-value]
+    return load_state_checked(model, renamed, source)  # type: ignore[return-value]
 
 
 def load_pth(
@@ -269,7 +266,7 @@ def load_checkpoint(
     extra = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
     base = card or ModelCard(name=Path(path).name, trained_on="synthetic scenes (openpose_edu.synthetic)")
     model = config.build(card=card_from_checkpoint(extra, base))
-    _check_and_load(model, payload["state_dict"], source=str(path))
+    load_state_checked(model, payload["state_dict"], source=str(path))
     return model.to(device).eval(), extra
 
 
