@@ -440,7 +440,8 @@ def cpm_layers(vgg: Sequence[Sequence[int]], cpm: Sequence[int], make_conv: Make
     return nn.Sequential(OrderedDict(layers))
 
 
-def _relu_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
+def relu_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
+    """The 2017 backbone's and CPM's convs (``MakeConv``): 3x3 with ReLU, the last one too."""
     return conv(name, c_in, c_out, 3)
 
 
@@ -500,8 +501,8 @@ class OpenPoseNet(PoseNet):
         super().__init__()
         self.config = config or OpenPoseConfig.paper()
         self.card = card_for(card, self.config.output_spec())  # what the weights are (weights.load_model)
-        self.backbone = vgg_backbone(self.config.vgg, _relu_conv)
-        self.cpm = cpm_layers(self.config.vgg, self.config.cpm, _relu_conv)
+        self.backbone = vgg_backbone(self.config.vgg, relu_conv)
+        self.cpm = cpm_layers(self.config.vgg, self.config.cpm, relu_conv)
         self.stages = nn.ModuleList(Stage(self.config, t) for t in range(1, self.config.n_stages + 1))
 
     def parts(self) -> dict[str, nn.Module]:

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .body25 import ChainedBlock  # the 2019 block, one implementation for both
-from .model import InputSpec, ModelCard, NetworkOutput, conv, cpm_layers, vgg_backbone
+from .model import InputSpec, ModelCard, NetworkOutput, conv, cpm_layers, relu_conv, vgg_backbone
 from .skeleton import N_HEATMAPS, N_PAFS
 
 STAGE_KINDS = ("J", "P", "C")
@@ -111,10 +111,6 @@ def stage_inputs(order: str) -> list[int]:
     return out
 
 
-def _relu_conv(name: str, c_in: int, c_out: int, last: bool) -> list[tuple[str, nn.Module]]:
-    return conv(name, c_in, c_out, 3)
-
-
 class RefinementNet(nn.Module):
     """Backbone + CPM -> F, then the stages of ``config.order``; forward -> NetworkOutput.
 
@@ -127,8 +123,8 @@ class RefinementNet(nn.Module):
         super().__init__()
         self.config = config or RefinementConfig()
         self.card = ModelCard(name=f"refinement {self.config.order} {self.config.block}")
-        self.backbone = vgg_backbone(self.config.vgg, _relu_conv)
-        self.cpm = cpm_layers(self.config.vgg, self.config.cpm, _relu_conv)
+        self.backbone = vgg_backbone(self.config.vgg, relu_conv)
+        self.cpm = cpm_layers(self.config.vgg, self.config.cpm, relu_conv)
         F = self.config.F_channels
         self.stages = nn.ModuleList()
         for kind, extra in zip(self.config.order, stage_inputs(self.config.order)):

@@ -359,7 +359,7 @@ def evaluate_all(s: Settings = SETTINGS) -> dict:
             arms[arm].setdefault("AP", {})[sub] = {
                 k: {
                     "mean": round(mean[k], 4),
-                    "ci": [round(float(q), 4) for q in np.quantile(dist[k], [0.025, 0.975])],
+                    "ci": [round(q, 4) for q in intervals.interval(dist[k])],
                 }
                 for k in intervals.METRICS
             }
