@@ -273,13 +273,14 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
     started, ``distributed.world_size``). COCO: ``cfg.coco_pipeline`` "cmu" (person-centred, augmented
     crops, ``coco_samples.CocoPersonDataset``) or "letterbox" (``datasets.CocoKeypointDataset``).
     """
+    n_items = n_items or cfg.steps * cfg.batch_size * distributed.world_size()
     if cfg.coco_annotations and cfg.coco_pipeline == "cmu":
         return CocoPersonDataset(
             cfg.coco_annotations,
             cfg.coco_images,
             AugmentSpec(crop=cfg.crop),
             cfg.target_spec(stride),
-            length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
+            length=n_items,
             seed=cfg.data_seed,
         )
     if cfg.coco_annotations:
@@ -295,7 +296,7 @@ def make_dataset(cfg: TrainConfig, n_items: int | None = None, stride: int = 8) 
             "choose another"
         )
     return SyntheticPoseDataset(
-        length=n_items or cfg.steps * cfg.batch_size * distributed.world_size(),
+        length=n_items,
         seed=cfg.data_seed,
         size=(cfg.crop, cfg.crop),
         max_people=cfg.max_people,
@@ -360,8 +361,7 @@ def train(
     device = _device(cfg, procs)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    net, start, history, opt_state = _build(cfg, model_config, resume, init_from)
-    _check_processes(resume, procs)
+    net, start, history, opt_state = _build(cfg, model_config, resume, init_from, procs.world_size)
     net.to(device).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if opt_state is not None:
@@ -408,19 +408,6 @@ def train(
     )
 
 
-def _check_processes(resume: str | Path | None, procs: distributed.Processes) -> None:
-    """A resumed run keeps its number of processes: the total batch and the data order depend on it."""
-    if resume is None:
-        return
-    extra = torch.load(resume, map_location="cpu", weights_only=True, mmap=True)
-    stored = int(extra.get("processes", 1))
-    if stored != procs.world_size:
-        raise ValueError(
-            f"checkpoint {resume} was trained on {stored} process(es), this run has {procs.world_size}; "
-            "resume with the same number (torchrun --nproc-per-node), which keeps the total batch"
-        )
-
-
 def _validate(model: nn.Module, cfg: TrainConfig, step: int, out: Path, writer: Any) -> dict:
     """COCO keypoint AP of the last stage on the held-out set (``evaluate.evaluate_coco``), at ``step``.
 
@@ -442,14 +429,14 @@ def _validate(model: nn.Module, cfg: TrainConfig, step: int, out: Path, writer: 
     return record
 
 
-def _device(cfg: TrainConfig, procs: distributed.Processes | None = None) -> torch.device:
+def _device(cfg: TrainConfig, procs: distributed.Processes) -> torch.device:
     """The run's device (and torch's thread count, ``cfg.threads``); refuses a CUDA that is not there.
 
     Under torchrun "cuda" is this process's GPU, cuda:LOCAL_RANK.
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = (procs or distributed.Processes()).device(cfg.device)
+    device = procs.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             "device 'cuda' was asked for but torch.cuda.is_available() is False; use --device cpu"
@@ -462,12 +449,14 @@ def _build(
     model_config: Any,
     resume: str | Path | None,
     init_from: str | Path | None,
+    world_size: int,
 ) -> tuple[nn.Module, int, list, dict | None]:
     """The network to train and where it starts: (net, first step, history so far, optimizer state).
 
     A new run initialises ``model_config`` (``init_weights``); ``init_from`` starts a new run from
     a checkpoint's weights; ``resume`` continues a run, refusing hyper-parameters that shape the
-    optimisation (all but ``RESUMABLE_CHANGES``) and a data seed other than the checkpoint's.
+    optimisation (all but ``RESUMABLE_CHANGES``), a data seed other than the checkpoint's and
+    another number of processes (``world_size``: the total batch and the data order depend on it).
     """
     if resume is not None and init_from is not None:
         raise ValueError("give resume (continue a run) or init_from (start a new run from weights), not both")
@@ -499,6 +488,12 @@ def _build(
         raise ValueError(
             f"checkpoint {resume} was trained with data_seed {extra['data_seed']}, "
             f"this run asks for {cfg.data_seed}; resume with the same data_seed"
+        )
+    stored_processes = int(extra.get("processes", 1))
+    if stored_processes != world_size:
+        raise ValueError(
+            f"checkpoint {resume} was trained on {stored_processes} process(es), this run has {world_size}; "
+            "resume with the same number (torchrun --nproc-per-node), which keeps the total batch"
         )
     start = int(extra.get("step", 0))
     history = [r for r in extra.get("history", []) if r.get("step", 0) <= start]
@@ -535,13 +530,12 @@ def _loader(
     cfg: TrainConfig,
     start: int,
     device: torch.device,
-    procs: distributed.Processes | None = None,
+    procs: distributed.Processes,
 ) -> DataLoader:
     """Batches of steps ``start`` .. ``cfg.steps - 1``: step k's images are items k*B .. k*B+B-1.
 
     With N processes step k's items are k*B*N .. (k+1)*B*N - 1, B to each (``distributed.step_sampler``).
     """
-    procs = procs or distributed.Processes()
     return DataLoader(
         dataset,
         batch_size=cfg.batch_size,
@@ -562,7 +556,7 @@ def _step(
     lr: float,
     cfg: TrainConfig,
     device: torch.device,
-    procs: distributed.Processes | None = None,
+    procs: distributed.Processes,
 ) -> tuple[LossTerms, Tensor | None]:
     """One optimizer step on ``batch`` at learning rate ``lr``: the loss of Eq. 5 over every stage.
 
@@ -581,7 +575,7 @@ def _step(
     with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
         output = net(x)
     terms = openpose_loss(_float_output(output), S_star, L_star, W)
-    shared = _shared_terms(terms, procs or distributed.Processes())
+    shared = _shared_terms(terms, procs)
     if not torch.isfinite(shared.total):
         return shared, None
     optimizer.zero_grad(set_to_none=True)
@@ -695,12 +689,12 @@ def _checkpoint(
     step: int,
     cfg: TrainConfig,
     history: list,
-    procs: distributed.Processes | None = None,
+    procs: distributed.Processes,
 ) -> Path:
     """Write out/last.pt and a numbered copy: config, weights, step, optimizer, data seed, history,
     and the number of processes (a resumed run must keep it). Rank 0 alone calls it."""
     extra = {
-        "processes": (procs or distributed.Processes()).world_size,
+        "processes": procs.world_size,
         "step": step,
         "optimizer": optimizer.state_dict(),
         "data_seed": cfg.data_seed,
