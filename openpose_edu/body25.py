@@ -65,6 +65,7 @@ from .model import (
     config_from_dict,
     cpm_layers,
     load_state_checked,
+    meta_net,
     parameter_counts,
     scaled_widths,
     vgg_backbone,
@@ -347,11 +348,6 @@ def caffe_modules(net: nn.Module) -> dict[str, nn.Module]:
 # --- the Caffe side: prototxt layers, OpenCV output names ------------------------------------
 
 
-def _meta_net(config: Body25Config) -> Body25Net:
-    with torch.device("meta"):
-        return Body25Net(config)
-
-
 def _layers_of(seq: nn.Module, bottom: str) -> tuple[list[CaffeLayer], str]:
     """A Sequential / ChainedBlock / RefinementStage -> Caffe layers (in-place activations), its top."""
     layers: list[CaffeLayer] = []
@@ -388,7 +384,7 @@ def caffe_net_layers(config: Body25Config) -> list[CaffeLayer]:
     ``concat_stage0_L1`` = [F, L^P]; heatmap stage h > 0 reads ``concat_stage{h}_L1`` =
     [F, S^h, L^P]; ``net_output`` = [S^H, L^P] (heatmaps first, as in the COCO network).
     """
-    net = _meta_net(config)
+    net = meta_net(config)
     layers, F = _layers_of(net.backbone, "image")
     more, F = _layers_of(net.cpm, F)
     layers += more
@@ -421,7 +417,7 @@ def to_prototxt(config: Body25Config | None = None) -> str:
 
 def output_blobs(config: Body25Config) -> tuple[str, list[str], list[str]]:
     """OpenCV output names of F, [S^1..S^H] and [L^1..L^P] (F: prelu4_4_CPM, after its PReLU)."""
-    net = _meta_net(config)
+    net = meta_net(config)
     F = [n for n, m in net.cpm.named_children() if isinstance(m, nn.PReLU)][-1]
     S = [list(s.body.named_children())[-1][0] for s in net.heat_stages]
     L = [list(s.body.named_children())[-1][0] for s in net.paf_stages]
@@ -447,7 +443,7 @@ def load_caffemodel(
     data = Path(path).read_bytes()
     if not data:
         raise ValueError(f"{path}: the file is empty (0 bytes), not a Caffe model; download it again")
-    modules = caffe_modules(_meta_net(config))
+    modules = caffe_modules(meta_net(config))
     want = {n: 2 if isinstance(m, nn.Conv2d) else 1 for n, m in modules.items()}
     try:
         present = caffemodel_layer_names(data)  # checked before OpenCV, which stops at a bare PReLU

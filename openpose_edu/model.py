@@ -186,22 +186,24 @@ def check_config_sizes(config: Any) -> None:
     """Refuse a config whose sizes are not integers within ``CONFIG_BOUNDS`` (ValueError naming the field).
 
     Counts (stages, layers, blocks) are at most 32, kernels at most 15, every width (channels,
-    the VGG and CPM convs) at most 4096.
+    the VGG and CPM convs) at most 4096; the VGG and the CPM list each at most 4 x 32 convs.
     """
-    from dataclasses import fields as _fields
-
-    for f in _fields(config):
+    top_width, top_convs = CONFIG_BOUNDS["width"], 4 * CONFIG_BOUNDS["count"]
+    for f in fields(config):
         value = getattr(config, f.name)
         if f.name in ("vgg", "cpm"):
-            flat = [w for block in value for w in block] if f.name == "vgg" else list(value)
             if f.name == "vgg" and not all(isinstance(b, (tuple, list)) for b in value):
                 raise ValueError(
                     f"vgg must be blocks of conv widths, e.g. [[64, 64], [128, 128]], got {value!r}"
                 )
-            bad = [w for w in flat if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 4096]
-            if bad or len(flat) > 4 * CONFIG_BOUNDS["count"]:
+            flat = [w for block in value for w in block] if f.name == "vgg" else list(value)
+            bad = [
+                w for w in flat if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= top_width
+            ]
+            if bad or len(flat) > top_convs:
                 raise ValueError(
-                    f"{f.name} widths must be integers in 1..4096 (at most 128 convs), got {value!r}"
+                    f"{f.name} widths must be integers in 1..{top_width} (at most {top_convs} convs), "
+                    f"got {value!r}"
                 )
             continue
         if not isinstance(value, int) or isinstance(value, bool):
@@ -611,10 +613,11 @@ def he_normal_(
 # --- the Caffe side of the 2017 network (formats/caffe.py reads and writes the files) ---
 
 
-def _meta_net(config: OpenPoseConfig) -> OpenPoseNet:
-    # Only the module tree is needed: build it on the meta device (no memory, no init time).
+def meta_net(config: Any) -> nn.Module:
+    """``config.build()`` on the meta device: the module tree only (no memory, no init time), for
+    reading layer names and kernel sizes off it (either family: OpenPoseConfig, Body25Config)."""
     with torch.device("meta"):
-        return OpenPoseNet(config)
+        return config.build()
 
 
 def _sequence(seq: nn.Sequential, bottom: str, lr_mult: float) -> list[list[CaffeLayer]]:
@@ -647,7 +650,7 @@ def caffe_net_layers(config: OpenPoseConfig) -> list[CaffeLayer]:
     (conv of L1, its ReLU, conv of L2, its ReLU, ...), then ``concat_stage{t+1}`` = [L, S, F].
     The last layer, ``concat_stage{T+1}``, is the original's 57-channel ``net_output`` [S | L].
     """
-    net = _meta_net(config)
+    net = meta_net(config)
     layers: list[CaffeLayer] = []
     bottom = "image"
     for seq in (net.backbone, net.cpm):
@@ -677,7 +680,7 @@ def output_blobs(config: OpenPoseConfig) -> tuple[str, list[str], list[str]]:
     OpenCV names an output by the layer that computes it. F is the ReLU of conv4_4_CPM
     (``relu4_4_CPM``): asking for ``conv4_4_CPM`` would give the values before the ReLU.
     """
-    net = _meta_net(config)
+    net = meta_net(config)
     F = [n for n, m in net.cpm.named_children() if isinstance(m, nn.ReLU)][-1]
     S = [list(caffe_layers(st.L2))[-1] for st in net.stages]
     L = [list(caffe_layers(st.L1))[-1] for st in net.stages]

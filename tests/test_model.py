@@ -150,3 +150,15 @@ def test_batch_is_one_normalized_image():
     assert torch.equal(spec.batch(torch.from_numpy(image)), spec.batch(image))
     with pytest.raises(ValueError, match="H, W, 3"):
         spec.batch(image[..., 0])
+
+
+def test_a_config_with_bad_backbone_widths_is_one_clear_error() -> None:
+    """vgg is blocks of widths: a flat list, a width over the bound and too many convs name the field."""
+    from openpose_edu.model import CONFIG_BOUNDS
+
+    with pytest.raises(ValueError, match=r"vgg must be blocks of conv widths"):
+        OpenPoseConfig(vgg=(64, 64))
+    with pytest.raises(ValueError, match=r"vgg widths must be integers in 1\.\.4096 \(at most 128 convs\)"):
+        OpenPoseConfig(vgg=((64, CONFIG_BOUNDS["width"] + 1),))
+    with pytest.raises(ValueError, match=r"cpm widths must be integers"):
+        OpenPoseConfig(cpm=(8,) * (4 * CONFIG_BOUNDS["count"] + 1))

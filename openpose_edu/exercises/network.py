@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..model import OpenPoseConfig, OpenPoseNet
+from ..model import OpenPoseConfig, meta_net
 from .checker import Exercise, Result, run
 
 
@@ -80,8 +80,7 @@ def stage_kernels(config: Any) -> list[list[int]]:
     The network is built on the meta device (no memory, no weights); ``OpenPoseConfig.paper()``
     gives [[3, 3, 3, 1, 1], [7, 7, 7, 7, 7, 1, 1] x 5] (pose_deploy_linevec.prototxt).
     """
-    with torch.device("meta"):
-        net = OpenPoseNet(config)
+    net = meta_net(config)
     return [
         [int(m.kernel_size[0]) for m in stage.L1.modules() if isinstance(m, torch.nn.Conv2d)]
         for stage in net.stages
