@@ -53,7 +53,7 @@ from .io import (
 from .runtime import RUNTIMES, compile_model
 from .viz import draw_people
 from .weights import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: the command line's network
-from .weights import REGISTRY, load_cli_model
+from .weights import REGISTRY, cli_model_error, load_cli_model
 
 OUTPUT_SUFFIXES = ("_keypoints.json", "_rendered.png")
 
@@ -300,13 +300,7 @@ def _run_cli(args: argparse.Namespace) -> int:
     except Exception as e:  # noqa: BLE001 - one line for the user, the traceback behind --debug
         if args.debug:
             raise
-        hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        name = DEFAULT_MODEL if args.model is None else args.model
-        print(
-            f"error: cannot load model {name!r}: {first}{'' if args.model is not None else hint}",
-            file=sys.stderr,
-        )
+        print(cli_model_error(args.model, e), file=sys.stderr)
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     model, runs = compile_model(model, args.runtime)

@@ -421,13 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = weights.load_cli_model(args.model, args.device)
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
-        hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(
-            f"error: cannot load model {args.model or weights.DEFAULT_MODEL!r}: "
-            f"{first}{'' if args.model else hint}",
-            file=sys.stderr,
-        )
+        print(weights.cli_model_error(args.model, e), file=sys.stderr)
         return 1
     print(f"model: {model.card.summary()}", file=sys.stderr)
     model, runs = compile_model(model, args.runtime)

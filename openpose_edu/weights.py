@@ -357,3 +357,12 @@ def load_cli_model(name: str | None, device: str) -> Any:
     if name is not None and not name.strip():
         raise ValueError("--model is empty; give a registry name or a weights file, or leave --model out")
     return load_model(name or DEFAULT_MODEL, device=device)
+
+
+def cli_model_error(name: str | None, error: BaseException) -> str:
+    """The command lines' one line for a model ``load_cli_model(name, ...)`` could not load: the
+    error's first line, and for the default model (``name`` None) the offline way out."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    hint = " (offline? '--model bundled' works without a download, on synthetic scenes only)"
+    shown = DEFAULT_MODEL if name is None else name
+    return f"error: cannot load model {shown!r}: {first}{hint if name is None else ''}"

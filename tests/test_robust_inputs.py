@@ -70,6 +70,34 @@ def test_an_empty_model_name_is_named(one_image: Path, tmp_path: Path, capsys) -
     assert "error: cannot load model '': --model is empty" in capsys.readouterr().err
 
 
+def test_a_model_that_does_not_load_is_one_line_on_both_paths(
+    one_image: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Images and videos say the same: the default model's failure with the offline way out, an
+    empty --model by its name (not the default's) and without it."""
+    from openpose_edu import weights
+
+    clip = tmp_path / "clip"  # a folder of frames: the video path (--video)
+    clip.mkdir()
+    for i, frame in enumerate(_frames(2)):
+        write_image(clip / f"{i}.png", frame)
+    for inputs in ([str(one_image)], [str(clip), "--video"]):
+        monkeypatch.setattr(
+            weights, "load_model", lambda *a, **k: (_ for _ in ()).throw(OSError("no network"))
+        )
+        assert cli.main([*inputs, "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"error: cannot load model {weights.DEFAULT_MODEL!r}: no network (offline? '--model bundled' "
+            "works without a download, on synthetic scenes only)"
+        ), inputs
+        monkeypatch.undo()
+        assert cli.main([*inputs, "--model", "", "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+        assert capsys.readouterr().err.strip().startswith("error: cannot load model '': --model is empty"), (
+            inputs
+        )
+
+
 def test_sigint_ends_the_image_cli_without_a_traceback(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
