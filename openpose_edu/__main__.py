@@ -40,6 +40,7 @@ from .io import (
     check_out_folder,
     check_outputs,
     command_line,
+    distinct_stems,
     is_regular_file,
     read_image,
     read_manifest,
@@ -105,22 +106,8 @@ def find_images(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def output_names(files: Sequence[Path]) -> dict[Path, str]:
-    """A distinct output stem per input: its stem, else ``stem_suffix``, ``parent_stem_suffix``, ``..._2``."""
-    names: dict[Path, str] = {}
-    used: set[str] = set()
-    for path in files:
-        suffix = path.suffix.lstrip(".")
-        for name in (path.stem, f"{path.stem}_{suffix}", f"{path.parent.name}_{path.stem}_{suffix}"):
-            if name and name not in used:
-                break
-        else:
-            name, i = f"{path.stem}_{suffix}", 2
-            while f"{name}_{i}" in used:
-                i += 1
-            name = f"{name}_{i}"
-        used.add(name)
-        names[path] = name
-    return names
+    """A distinct output stem per image: its stem, else ``stem_suffix``, ``parent_stem_suffix``, ``..._2``."""
+    return distinct_stems((p, p.stem, p.suffix.lstrip("."), p.parent.name) for p in files)
 
 
 def check_out_dir(out_dir: str | Path, files: Sequence[Path], names: dict[Path, str]) -> Path:

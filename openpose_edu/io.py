@@ -149,6 +149,26 @@ def record_outputs(folder: Path, names: Iterable[str]) -> None:
         json.dump({"files": sorted(files)}, f)
 
 
+def distinct_stems(inputs: Iterable[tuple[Path, str, str, str]]) -> dict[Path, str]:
+    """A distinct output stem per input, given as (path, stem, suffix, parent folder's name): its
+    stem, else ``stem_suffix``, else ``parent_stem_suffix``, else ``stem_suffix_2``, ``_3``, ...
+    (never empty), so that two inputs never write into one another's files."""
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for path, stem, suffix, parent in inputs:
+        for name in (stem, f"{stem}_{suffix}", f"{parent}_{stem}_{suffix}"):
+            if name and name not in used:
+                break
+        else:
+            name, i = f"{stem}_{suffix}", 2
+            while f"{name}_{i}" in used:
+                i += 1
+            name = f"{name}_{i}"
+        used.add(name)
+        names[path] = name
+    return names
+
+
 def check_outputs(folder: Path, names: Iterable[str], inputs: Iterable[Path], manifest: bool = True) -> None:
     """Refuse an output over an input or (``manifest``) over a file openpose_edu did not write.
 

@@ -49,6 +49,7 @@ from .io import (
     check_outputs,
     check_pixels,
     command_line,
+    distinct_stems,
     header_size,
     is_regular_file,
     openpose_json,
@@ -330,7 +331,7 @@ def process_video(
         frames, count = itertools.islice(frames, max_frames), min(count, max_frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = name or (source.stem if source.is_file() else source.name)
+    stem = name or _stem(source)
     taken = list(inputs or []) + ([source] if source.is_file() else _frame_files(source))
     planned = video_outputs(stem, count, view is not None)
     check_outputs(out, planned, taken, manifest=manifest)
@@ -456,15 +457,5 @@ def _stem(source: Path) -> str:
 def unique_names(sources: list[Path]) -> dict[Path, str]:
     """A distinct output stem per input, as the image path names them (``clip`` and ``clip_mp4``,
     ``x/clip.mp4`` and ``y/clip.mp4``): two inputs never write into one another's files."""
-    names: dict[Path, str] = {}
-    used: set[str] = set()
-    for source in sources:
-        stem, suffix = _stem(source), source.suffix.lstrip(".") if not source.is_dir() else "frames"
-        candidates = (stem, f"{stem}_{suffix}", f"{source.resolve().parent.name}_{stem}_{suffix}")
-        name = next((c for c in candidates if c not in used), None)
-        i = 2
-        while name is None or name in used:
-            name, i = f"{stem}_{suffix}_{i}", i + 1
-        used.add(name)
-        names[source] = name
-    return names
+    suffix = {s: "frames" if s.is_dir() else s.suffix.lstrip(".") for s in sources}
+    return distinct_stems((s, _stem(s), suffix[s], s.resolve().parent.name) for s in sources)

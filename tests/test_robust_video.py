@@ -201,6 +201,16 @@ def test_two_clips_of_one_name_get_their_own_outputs(tmp_path: Path) -> None:
     assert "clip_mp4_rendered.mp4" in json.loads((out / MANIFEST).read_text())["files"]
 
 
+def test_the_current_folder_as_frames_gets_a_named_output(tmp_path: Path, monkeypatch) -> None:
+    """``python -m openpose_edu . --video``: '.' has no name; its outputs are not '_rendered.mp4'."""
+    for i, frame in enumerate(_frames(2)):
+        write_image(tmp_path / f"{i}.png", frame)
+    monkeypatch.chdir(tmp_path)
+    assert video.unique_names([Path(".")]) == {Path("."): "_frames"}
+    assert cli.main([".", "--video", "--out", "out", "--no-progress"]) == 0
+    assert _count(tmp_path / "out" / "_frames_rendered.mp4") == 2
+
+
 def test_frames_of_two_sizes_are_refused_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
