@@ -324,6 +324,9 @@ def overlay_paf(
     return _blend(image, _hue_rgb(vec, np.ones_like(strength)), alpha * strength)
 
 
+CHANGE_GREW, CHANGE_SHRANK = (0.85, 0.1, 0.1), (0.1, 0.3, 1.0)  # overlay_change's red and blue, RGB 0..1
+
+
 def overlay_change(
     image: np.ndarray, change: ArrayLike, stride: int | None = None, vmax: float = 0.5, alpha: float = 0.85
 ) -> np.ndarray:
@@ -333,7 +336,7 @@ def overlay_change(
     no change leaves the photo unchanged. ``change``: (h, w). Returns uint8 (H, W, 3).
     """
     d = map_to_image(change, image.shape, stride)
-    rgb = np.where((d >= 0)[..., None], np.float32([0.85, 0.1, 0.1]), np.float32([0.1, 0.3, 1.0]))
+    rgb = np.where((d >= 0)[..., None], np.float32(CHANGE_GREW), np.float32(CHANGE_SHRANK))
     gray = check_image(image).astype(np.float32)
     gray = gray.mean(axis=-1, keepdims=True) if gray.ndim == 3 else gray[..., None]
     muted = np.repeat(0.4 * gray + 0.6 * 128, 3, axis=-1).astype(np.uint8)  # the photo, faded

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import LIMBS, PART_NAMES
+from .skeleton import DRAWN_LIMBS, PART_INDEX, PART_NAMES
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _boxes(kp: np.ndarray) -> np.ndarray:
 
 def _torso(person: np.ndarray) -> float:
     """Neck to mid-hip distance (or to the one hip found), NaN if the neck or both hips are missing."""
-    neck, rhip, lhip = person[1], person[8], person[11]
+    neck, rhip, lhip = (person[PART_INDEX[name]] for name in ("Neck", "RHip", "LHip"))
     hips = [h[:2] for h in (rhip, lhip) if h[2] > 0]
     if neck[2] <= 0 or not hips:
         return float("nan")
@@ -89,7 +89,7 @@ def diagnose(
         torso = _torso(person)
         if not np.isfinite(torso) or torso <= 0:
             continue
-        for limb in LIMBS[:17]:
+        for limb in DRAWN_LIMBS:  # the 17 limbs of the skeleton (not the ear-shoulder extras)
             a, b = person[limb.a], person[limb.b]
             if a[2] > 0 and b[2] > 0:
                 ratio = float(np.hypot(*(a[:2] - b[:2]))) / torso

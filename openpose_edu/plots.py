@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from .drawing import (
+    CHANGE_GREW,
+    CHANGE_SHRANK,
     L_MAX_NORM,
     S_CMAP,
     ArrayLike,
@@ -87,9 +89,7 @@ def change_colormap():
     (no change) to red (grew), for a colorbar of a change view."""
     from matplotlib.colors import LinearSegmentedColormap
 
-    return LinearSegmentedColormap.from_list(
-        "change", [(0.1, 0.3, 1.0), (0.55, 0.55, 0.55), (0.85, 0.1, 0.1)]
-    )
+    return LinearSegmentedColormap.from_list("change", [CHANGE_SHRANK, (0.55, 0.55, 0.55), CHANGE_GREW])
 
 
 def add_change_colorbar(
@@ -528,10 +528,10 @@ def pipeline_figure(
         axes[0, 2], poses.maps.L, None, image=image, stride=None, title="(c) $L$: all limbs", legend=True
     )
     show_image(axes[1, 0], (image * 0.4 + 153).astype(np.uint8), "(d) matched limbs (Eq. 12-14)")
-    plot_skeleton(axes[1, 0], poses.keypoints, markersize=0)
+    plot_skeleton(axes[1, 0], poses.keypoints, markersize=0, skeleton=poses.skeleton)
     n = len(poses.keypoints)
-    show_image(axes[1, 1], draw_people(image, poses.keypoints), f"(e) people: {n}")
-    skeleton_legend(axes[1, 2], fontsize=fontsize * 0.7)
+    show_image(axes[1, 1], draw_people(image, poses.keypoints, skeleton=poses.skeleton), f"(e) people: {n}")
+    skeleton_legend(axes[1, 2], fontsize=fontsize * 0.7, skeleton=poses.skeleton)
     for ax in axes.flat:
         ax.title.set_fontsize(fontsize)
     return fig

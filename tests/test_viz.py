@@ -301,3 +301,25 @@ def test_display_sizes_and_legends_draw():
     ax2 = Figure().subplots()
     viz.plot_color_wheel(ax2)
     assert {t.get_text() for t in ax2.texts} == {"→", "↓", "←", "↑"}
+
+
+def test_pipeline_figure_draws_body25_people_with_their_own_skeleton() -> None:
+    """Fig. 2 of a BODY_25 network's Poses: people and legend in BODY_25's 25 parts (it refused them)."""
+    from dataclasses import replace
+
+    from openpose_edu.body25 import Body25Config, Body25Net
+    from openpose_edu.inference import estimate
+    from openpose_edu.plots import pipeline_figure
+    from openpose_edu.skeleton import BODY25
+
+    net = Body25Net(Body25Config.small(0.125, skeleton="BODY25", paf_stages=1, heat_stages=1)).eval()
+    image = np.full((64, 48, 3), 128, np.uint8)
+    poses = estimate(image, net)
+    person = np.zeros((1, BODY25.n_parts, 3), np.float32)
+    person[0, BODY25.part_index("Neck")] = (24, 20, 0.9)
+    person[0, BODY25.part_index("MidHip")] = (24, 40, 0.8)
+    poses = replace(poses, keypoints=person)
+    assert poses.skeleton is BODY25
+    fig = pipeline_figure(image, poses)
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert "MidHip" in texts and "(e) people: 1" in {ax.get_title() for ax in fig.axes}
