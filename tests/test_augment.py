@@ -149,6 +149,9 @@ def test_one_sample_per_person_in_a_random_order_per_epoch(coco_set) -> None:
     assert n >= 4
     first, second = [ds.person_of(i) for i in range(n)], [ds.person_of(i) for i in range(n, 2 * n)]
     assert sorted(first) == sorted(second) == ds.people and first != second
+    # a pure function of the index, in any reading order (each epoch's order is kept between items)
+    shuffled = [ds.person_of(i) for i in (2 * n - 1, 0, n, 1, n + 1)]
+    assert shuffled == [second[-1], first[0], second[0], first[1], second[1]]
     a, b = ds[5], ds[5]
     assert all(np.array_equal(a[k], b[k]) for k in a)  # a pure function of (seed, index)
     assert a["image"].shape == (3, 64, 64) and a["S"].shape == (19, 8, 8) and a["W"].shape == (1, 8, 8)
