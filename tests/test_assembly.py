@@ -27,6 +27,7 @@ from openpose_edu.assembly import (
     score_limbs,
     smooth_maps,
 )
+from openpose_edu.assembly2019 import parse_2019
 from openpose_edu.inference import Padding, resize_maps
 from openpose_edu.skeleton import BODY25, COCO18, LIMBS, N_PARTS, REDUNDANT_LIMBS, Skeleton, part_index
 
@@ -214,14 +215,20 @@ def assert_same_people(found: np.ndarray, expected: np.ndarray, tol: float) -> N
 # --------------------------------------------------------------------------------------------
 
 
+# Both parsers: the 2017 greedy grouping (parse) and the 2019 ranked walk (assembly2019.parse_2019)
+# find the same people on perfect maps of well separated people.
+PARSERS = pytest.mark.parametrize("parser", [parse, parse_2019], ids=["2017", "2019"])
+
+
+@PARSERS
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), n_people=st.integers(0, 5), partial=st.sampled_from([0.0, 0.2]))
-def test_round_trip_released_maps(seed: int, n_people: int, partial: float) -> None:
+def test_round_trip_released_maps(parser, seed: int, n_people: int, partial: float) -> None:
     """caffe_train's S*, L* (what the demo's parser was tuned on): exact people, within 1 px."""
     size = (256, 256)
     kp = random_scene(np.random.default_rng(seed), size, n_people, p_unlabelled=partial)
     S, L = perfect_maps(kp, size, "released")
-    people = parse(S, L)
+    people = parser(S, L)
     assert_same_people(people.keypoints, expected_people(kp), tol=1.0)
 
 
@@ -242,9 +249,10 @@ def test_round_trip_paper_maps(seed: int, n_people: int) -> None:
     assert_same_people(people.keypoints, expected_people(kp), tol=2.0)
 
 
+@PARSERS
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), n_people=st.integers(0, 5), partial=st.sampled_from([0.0, 0.2]))
-def test_round_trip_released_body25_maps(seed: int, n_people: int, partial: float) -> None:
+def test_round_trip_released_body25_maps(parser, seed: int, n_people: int, partial: float) -> None:
     """The same round trip with BODY_25's 25 parts and 26 limbs (feet, MidHip; PAF channels
     from POSE_MAP_INDEX): ground truth, parse and the expected people all read skeleton.BODY25."""
     size = (256, 256)
@@ -253,7 +261,7 @@ def test_round_trip_released_body25_maps(seed: int, n_people: int, partial: floa
     kp = random_scene(rng, size, n_people, p_unlabelled=partial, min_limb=6.0, skeleton=BODY25)
     S, L = perfect_maps(kp, size, "released", skeleton=BODY25)
     assert S.shape == (26, *size) and L.shape == (52, *size)
-    people = parse(S, L, skeleton=BODY25)
+    people = parser(S, L, skeleton=BODY25)
     assert people.keypoints.shape[1:] == (25, 3)
     assert_same_people(people.keypoints, expected_people(kp, skeleton=BODY25), tol=1.0)
 

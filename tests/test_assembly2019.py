@@ -1,5 +1,6 @@
-"""The TPAMI 2019 parser (Sec. 3.5): hand-made cases from the paper's description, and round
-trips from people to perfect maps and back (COCO-18 and BODY_25)."""
+"""The TPAMI 2019 parser (Sec. 3.5): hand-made cases from the paper's description and replays of
+its steps. Its round trips from people to perfect maps and back (COCO-18 and BODY_25) run beside
+the 2017 parser's in test_assembly.py (``PARSERS``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_assembly import assert_same_people, expected_people, perfect_maps, random_scene
+from test_assembly import perfect_maps, random_scene
 
-from openpose_edu.assembly import LimbScores, ParsingParams, Peaks, parse
+from openpose_edu.assembly import LimbScores, ParsingParams, Peaks
 from openpose_edu.assembly2019 import (
     DECISIONS,
     JOIN,
@@ -22,7 +23,7 @@ from openpose_edu.assembly2019 import (
     parse_2019,
     rank_connections,
 )
-from openpose_edu.skeleton import BODY25, COCO18, part_index
+from openpose_edu.skeleton import COCO18, part_index
 
 
 def _peaks(parts: list[str], scores: list[float] | None = None) -> Peaks:
@@ -140,35 +141,6 @@ def test_a_redundant_connection_may_start_a_person() -> None:
 def test_empty_maps_find_nobody() -> None:
     people = parse_2019(np.zeros((19, 32, 32), np.float32), np.zeros((38, 32, 32), np.float32))
     assert len(people) == 0 and people.keypoints.shape == (0, 18, 3) and len(people.steps.ranked) == 0
-
-
-# --------------------------------------------------------------------------------------------
-# Round trips: people -> perfect maps -> parse_2019 -> the same people
-# --------------------------------------------------------------------------------------------
-
-
-@settings(max_examples=10, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), n_people=st.integers(0, 5), partial=st.sampled_from([0.0, 0.2]))
-def test_round_trip_coco18(seed: int, n_people: int, partial: float) -> None:
-    size = (256, 256)
-    kp = random_scene(np.random.default_rng(seed), size, n_people, p_unlabelled=partial)
-    S, L = perfect_maps(kp, size, "released")
-    people = parse_2019(S, L)
-    assert_same_people(people.keypoints, expected_people(kp), tol=1.0)
-    # On perfect maps of well separated people both parsers agree
-    assert_same_people(parse(S, L).keypoints, expected_people(kp), tol=1.0)
-
-
-@settings(max_examples=8, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), n_people=st.integers(0, 4), partial=st.sampled_from([0.0, 0.2]))
-def test_round_trip_body25(seed: int, n_people: int, partial: float) -> None:
-    size = (256, 256)
-    rng = np.random.default_rng(seed)
-    kp = random_scene(rng, size, n_people, p_unlabelled=partial, min_limb=6.0, skeleton=BODY25)
-    S, L = perfect_maps(kp, size, "released", skeleton=BODY25)
-    people = parse_2019(S, L, skeleton=BODY25)
-    assert people.keypoints.shape[1:] == (25, 3)
-    assert_same_people(people.keypoints, expected_people(kp, skeleton=BODY25), tol=1.0)
 
 
 @settings(max_examples=10, deadline=None, derandomize=True)
