@@ -94,7 +94,8 @@ def main() -> None:
     image = photo()
     jpeg = encode_jpeg(image)
     view = MapView("S", None, None)
-    tmp = Path(tempfile.mkdtemp())
+    tmp_dir = tempfile.TemporaryDirectory()  # the clip is removed when the benchmark ends
+    tmp = Path(tmp_dir.name)
     clip = tmp / "clip.mp4"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
     for i in range(args.video_frames):

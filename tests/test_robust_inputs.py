@@ -197,9 +197,6 @@ def test_decode_image_refuses_a_bomb_in_memory() -> None:
 
 
 def test_an_image_too_small_for_a_person_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from openpose_edu import __main__ as cli
-    from openpose_edu.io import write_image
-
     write_image(tmp_path / "dot.png", np.full((8, 12, 3), 200, np.uint8))
     assert (
         cli.main(
