@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def _samples(ax: Any, points: np.ndarray, along: np.ndarray) -> None:
+    """A pair's sample points p(u) of Eq. 11 (N, 2), coloured by L_c(p(u)) . v of Eq. 10 (N,):
+    red along the limb, blue against it."""
+    ax.scatter(points[:, 0], points[:, 1], s=22, c=along, cmap="coolwarm", vmin=-1, vmax=1,
+               edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+
+
 class AssemblyStepper:
     """The parse of one image, step by step (Sec. 2.4, Eq. 10-15, Fig. 6).
 
@@ -150,17 +157,16 @@ class AssemblyStepper:
         of ``limb``; right: the people."""
 
         people = self.parse(**thresholds)
-        steps = people.steps
-        peaks = steps.peaks
         if self.parser == "2019":
             return self._figure_2019(people, step)
+        steps = people.steps
+        peaks = steps.peaks
         scores, conns = steps.limbs[limb], steps.connections[limb]
         lb = self.skeleton.limbs[limb]
         R = len(conns.ranked)
         step = R if step is None else max(0, min(step, R))
         # Every candidate part, faint; the two part types of this limb, large.
         fig, ax, ax_p = self._canvas(peaks)
-        palette = self.skeleton.colors
         for ids, marker in ((scores.a, "o"), (scores.b, "s")):
             ax.scatter(peaks.xy[ids, 0], peaks.xy[ids, 1], s=40, marker=marker, facecolors="none",
                        edgecolors="w", linewidths=1.2)  # fmt: skip
@@ -171,22 +177,28 @@ class AssemblyStepper:
             if r >= step:
                 break
             A, B = peaks.xy[scores.a[i]], peaks.xy[scores.b[j]]
-            style = (
-                dict(color=np.array(palette[limb]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
-            )
-            ax.plot([A[0], B[0]], [A[1], B[1]], **style)
+            self._connection(ax, A, B, limb, ok)
             ax.text((A[0] + B[0]) / 2, (A[1] + B[1]) / 2, f"{scores.score[i, j]:.2f}", **label)
-        # The pair decided at this step: its sample points p(u) of Eq. 11, colored by
-        # L_c(p(u)) . v (Eq. 10): red along the limb, blue against it.
-        if step >= 1:
+        if step >= 1:  # the pair decided at this step
             i, j = conns.ranked[step - 1]
-            pts, vals = scores.samples[i, j], scores.along[i, j]
-            ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
-                       edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+            _samples(ax, scores.samples[i, j], scores.along[i, j])
         ax.set_title(f"{self.skeleton.limb_name(lb)}: decision {step} of {R}", fontsize=9)
+        self._people(ax_p, people)
+        return fig
+
+    def _connection(self, ax: Any, A: np.ndarray, B: np.ndarray, limb: int, accepted: bool) -> None:
+        """One decided connection A -> B: solid in limb ``limb``'s colour when it was accepted
+        (it built a person), dashed grey when it was skipped."""
+        if accepted:
+            style = dict(color=np.array(self.skeleton.colors[limb]) / 255, lw=2.5)
+        else:
+            style = dict(color="0.6", lw=1, ls="--")
+        ax.plot([A[0], B[0]], [A[1], B[1]], **style)
+
+    def _people(self, ax_p: Any, people: Any) -> None:
+        """The right panel: the image with the people parsed so far, and how many."""
         viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
         viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
-        return fig
 
     def _canvas(self, peaks: Any) -> tuple[Any, Any, Any]:
         """The stepper's figure: the image with every candidate part (faint, in its part's colour)
@@ -212,28 +224,21 @@ class AssemblyStepper:
         R = len(rc)
         step = R if step is None else max(0, min(step, R))
         fig, ax, ax_p = self._canvas(peaks)
-        palette = self.skeleton.colors
         built = {NEW, JOIN, LOOP, MERGE}
         for r in range(step):
-            A, B = peaks.xy[rc.a[r]], peaks.xy[rc.b[r]]
-            k = int(rc.limb[r])
             ok = int(steps.decision[r]) in built
-            style = dict(color=np.array(palette[k]) / 255, lw=2.5) if ok else dict(color="0.6", lw=1, ls="--")
-            ax.plot([A[0], B[0]], [A[1], B[1]], **style)
-        if step >= 1:  # the current connection's sample points p(u), colored by L_c(p(u)) . v
+            self._connection(ax, peaks.xy[rc.a[r]], peaks.xy[rc.b[r]], int(rc.limb[r]), ok)
+        if step >= 1:  # the current connection
             r = step - 1
             limb = steps.limbs[int(rc.limb[r])]
             i = int(np.flatnonzero(limb.a == rc.a[r])[0])
             j = int(np.flatnonzero(limb.b == rc.b[r])[0])
-            pts, vals = limb.samples[i, j], limb.along[i, j]
-            ax.scatter(pts[:, 0], pts[:, 1], s=22, c=vals, cmap="coolwarm", vmin=-1, vmax=1,
-                       edgecolors="black", linewidths=0.5, zorder=4)  # fmt: skip
+            _samples(ax, limb.samples[i, j], limb.along[i, j])
             live = int(steps.n_people[r])
             ax.set_title(f"2019: decision {step} of {R}, {live} fragments", fontsize=9)
         else:
             ax.set_title(f"2019: decision 0 of {R}", fontsize=9)
-        viz.show_image(ax_p, self.image, title=f"{people_text(len(people))} found")
-        viz.plot_skeleton(ax_p, people.keypoints, skeleton=self.skeleton)
+        self._people(ax_p, people)
         return fig
 
     def widget(self) -> ipywidgets.VBox:
