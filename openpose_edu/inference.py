@@ -314,14 +314,14 @@ def infer_maps(
     grid = network_grid(image.shape[:2], spec)
     skeleton = output_spec_of(model).skeleton
     J1 = skeleton.n_heatmaps  # S first, then L: [S | L] as stacked by run_network
-    lows: list[list[np.ndarray]] = []  # per stage kept: its [S | L] at the network's stride, per scale
+    per_scale: list[list[np.ndarray]] = []  # per scale, each stage kept: its [S | L] at the network's stride
     resized: list[tuple[int, int]] = []
     for s in scales:
         x, padding = preprocess(image, spec, scale=s, color=color, device=device)
         stacked, output = run_network(model, x, stage, all_stages)
         resized.append(padding.resized_size)
-        per_stage = [m[0].detach().float().cpu().numpy() for m in stacked]  # (J1 + 2C, h/s, w/s) each
-        lows = [[p] for p in per_stage] if not lows else [ls + [p] for ls, p in zip(lows, per_stage)]
+        per_scale.append([m[0].float().cpu().numpy() for m in stacked])  # (J1 + 2C, h/s, w/s) each
+    lows = list(zip(*per_scale))  # per stage kept, its maps at every scale
 
     def on_grid(channels: slice) -> list[GridField]:
         """Per stage, those channels on the grid: the mean over scales, resized when read."""
