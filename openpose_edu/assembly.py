@@ -387,6 +387,32 @@ class LimbScores:
     fraction: np.ndarray  # (nA, nB) float64 share of samples with along > paf_threshold
     valid: np.ndarray  # (nA, nB) bool: fraction > min_above_fraction and score > 0
 
+    @classmethod
+    def from_score(
+        cls,
+        limb: Limb,
+        score: np.ndarray,
+        valid: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        samples: np.ndarray,
+    ) -> LimbScores:
+        """Pairs scored otherwise than by the line integral (a matrix given directly, a midpoint
+        read): score (nA, nB) float64 is its own one sample, mean and score; no prior; the share of
+        supporting samples is 1 where ``valid`` (nA, nB) bool, else 0. samples (nA, nB, 1, 2)."""
+        return cls(
+            limb=limb,
+            a=a,
+            b=b,
+            samples=samples,
+            along=score[..., None],
+            mean=score,
+            prior=np.zeros_like(score),
+            score=score,
+            fraction=valid.astype(np.float64),
+            valid=valid,
+        )
+
 
 def score_limbs(peaks: Peaks, L: object, limb: Limb | int, params: ParsingParams | None = None) -> LimbScores:
     """The PAF line integral E (Eq. 10, path Eq. 11) for every candidate pair of one limb type.

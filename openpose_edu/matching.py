@@ -29,18 +29,8 @@ def limb_scores(score: np.ndarray, valid: np.ndarray | None = None, limb: Limb =
     if ok.shape != s.shape:
         raise ValueError(f"valid has shape {ok.shape}, score {s.shape}")
     nA, nB = s.shape
-    return LimbScores(
-        limb=limb,
-        a=np.arange(nA, dtype=np.int64),
-        b=np.arange(nA, nA + nB, dtype=np.int64),
-        samples=np.zeros((nA, nB, 1, 2)),
-        along=s[..., None],
-        mean=s,
-        prior=np.zeros_like(s),
-        score=s,
-        fraction=ok.astype(np.float64),
-        valid=ok,
-    )
+    a, b = np.arange(nA, dtype=np.int64), np.arange(nA, nA + nB, dtype=np.int64)
+    return LimbScores.from_score(limb, s, ok, a, b, samples=np.zeros((nA, nB, 1, 2)))
 
 
 def totals(scores: LimbScores) -> tuple[float, float]:

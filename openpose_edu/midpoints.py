@@ -92,19 +92,7 @@ def score_limbs_midpoint(
     x = np.clip(np.rint(mid[..., 0]).astype(np.int64), 0, W - 1)
     y = np.clip(np.rint(mid[..., 1]).astype(np.int64), 0, H - 1)
     score = M[limb.index, y, x].astype(np.float64)  # (nA, nB)
-    valid = score > threshold
-    return LimbScores(
-        limb=limb,
-        a=ia,
-        b=ib,
-        samples=mid[:, :, None, :],
-        along=score[..., None],
-        mean=score,
-        prior=np.zeros_like(score),
-        score=score,
-        fraction=valid.astype(np.float64),
-        valid=valid,
-    )
+    return LimbScores.from_score(limb, score, score > threshold, ia, ib, samples=mid[:, :, None, :])
 
 
 def parse_midpoints(

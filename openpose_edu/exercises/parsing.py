@@ -166,11 +166,8 @@ def _matching_cases() -> Iterator[dict[str, Any]]:
 
 def _matching_ref(score: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]:
     nA, nB = score.shape
-    s = assembly.LimbScores(
-        limb=LIMB, a=np.arange(nA), b=np.arange(nB), samples=np.zeros((nA, nB, 0, 2)),
-        along=np.zeros((nA, nB, 0)), mean=score, prior=np.zeros_like(score), score=score,
-        fraction=np.ones_like(score), valid=valid,
-    )  # fmt: skip
+    ids = np.arange(nA), np.arange(nB)
+    s = assembly.LimbScores.from_score(LIMB, score, valid, *ids, samples=np.zeros((nA, nB, 1, 2)))
     c = assembly.match_limbs(s)
     return [tuple(int(v) for v in ij) for ij in c.ranked[c.accepted]]
 
