@@ -21,6 +21,7 @@ from openpose_edu import load_model, runtime
 from openpose_edu.camera import encode_jpeg, process_frame
 from openpose_edu.inference import estimate, preprocess
 from openpose_edu.io import write_image
+from openpose_edu.media import MediaUnavailable, load_example
 from openpose_edu.runtime import CompiledPoseModel, ThreadPolicy, compile_model
 from openpose_edu.synthetic import make_scene
 from openpose_edu.video import MapView
@@ -30,11 +31,6 @@ needs_openvino = pytest.mark.skipif(
 )
 TOL = 1e-4  # the goal for the compiled maps against eager
 PHOTO = "COCO_val2014_000000000241"  # CMU's example photo: several people, full bodies
-
-
-def _examples() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "examples"
-    return Path(os.environ.get("OPENPOSE_EDU_EXAMPLES", default))
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +46,10 @@ def tfpose():
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    import cv2
-
-    path = _examples() / f"{PHOTO}.jpg"
-    if not path.is_file():
-        pytest.skip(f"no example photo {path} (set OPENPOSE_EDU_EXAMPLES)")
-    rgb = cv2.imread(str(path))[..., ::-1]
+    try:
+        rgb = load_example(PHOTO)  # the mirror's copy, hash-checked
+    except MediaUnavailable as e:  # no mirror and no network
+        pytest.skip(f"example photo unavailable: {e}")
     return np.ascontiguousarray(cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA))
 
 

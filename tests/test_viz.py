@@ -304,7 +304,7 @@ def test_display_sizes_and_legends_draw():
 
 
 def test_pipeline_figure_draws_body25_people_with_their_own_skeleton() -> None:
-    """Fig. 2 of a BODY_25 network's Poses: people and legend in BODY_25's 25 parts (it refused them)."""
+    """The pipeline figure (Fig. 2 a-e) of BODY_25 Poses: people and legend in its own 25 parts."""
     from dataclasses import replace
 
     from openpose_edu.body25 import Body25Config, Body25Net
