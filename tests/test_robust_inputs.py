@@ -14,14 +14,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_robust_video import STUB, _frames
+from test_robust_cli import _wait_for_output
+from test_robust_video import _frames, _run
 from test_robust_workshop import png_header
 
 from openpose_edu import __main__ as cli
@@ -104,19 +104,8 @@ def test_sigint_ends_the_image_cli_without_a_traceback(tmp_path: Path) -> None:
     for i, f in enumerate(_frames(6)):
         write_image(folder / f"{i}.png", f)
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            STUB.format(sleep=0.3, argv=[str(folder), "--out", str(out), "--no-progress"]),
-        ],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not list(out.glob("*_keypoints.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = _run([str(folder), "--out", str(out), "--no-progress"], sleep=0.3)
+    _wait_for_output(out, proc, 60)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err

@@ -17,12 +17,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from test_robust_cli import _wait_for_output
 
 from openpose_edu import __main__ as cli
 from openpose_edu import inference, video
@@ -256,9 +256,7 @@ def test_a_signal_ends_cleanly_and_a_rerun_finishes(tmp_path: Path, sig: signal.
     out = tmp_path / "out"
     argv = [str(clip), "--out", str(out), "--no-progress"]
     proc = _run(argv, sleep=0.25)
-    deadline = time.monotonic() + 60
-    while not list(out.glob("*_keypoints.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_output(out, proc, 60)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + sig), err

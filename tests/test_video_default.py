@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
+from test_robust_video import _write_video
 
 from openpose_edu import __main__ as cli
 from openpose_edu import media, weights
-
-
-def _clip(path: Path, n: int = 4) -> Path:
-    rng = np.random.default_rng(0)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
-    for _ in range(n):
-        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    writer.release()
-    return path
 
 
 def test_video_defaults_to_the_image_paths_network_and_says_so(
@@ -34,7 +24,9 @@ def test_video_defaults_to_the_image_paths_network_and_says_so(
 
     monkeypatch.setattr(weights, "load_model", recording)
     out = tmp_path / "out"
-    rc = cli.main([str(_clip(tmp_path / "c.mp4")), "--out", str(out), "--no-progress", "--max-frames", "2"])
+    rc = cli.main(
+        [str(_write_video(tmp_path / "c.mp4")), "--out", str(out), "--no-progress", "--max-frames", "2"]
+    )
     assert rc == 0 and asked == [cli.DEFAULT_MODEL]
     assert sorted(p.name for p in out.glob("*_keypoints.json")) == [
         f"c_{i:012d}_keypoints.json" for i in range(2)
